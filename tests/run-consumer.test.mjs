@@ -1,0 +1,376 @@
+// runConsumer(): the worker runtime — change/ctx shapes, retries, dead letters, commits,
+// partitions and stopping.
+
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { runConsumer } from '@kalamdb/consumer';
+import {
+  useDevServer, setupTopic, createServiceUser, uniqueName, committedOffset, committedOffsets,
+  waitFor, within, sleep, recordingFetch,
+} from './support/devserver.mjs';
+import { clientFor, insertRows, fastRunOptions } from './support/consumer.mjs';
+
+// A short visibility timeout, so a runtime that re-fetches unacked claims can do so in time.
+const server = await useDevServer({ args: ['--visibility-timeout-secs', '3'] });
+const worker = await createServiceUser(server);
+await server.sql(`CREATE USER alice WITH PASSWORD 'alice-pass-1' ROLE user`);
+const client = clientFor(server, worker);
+
+async function topicWith(n, opts = {}) {
+  const t = await setupTopic(server, opts.setup);
+  const rows = Array.from({ length: n }, (_, i) => ({ id: i + 1, body: `m${i + 1}` }));
+  await insertRows(server, t.table, rows, { asUser: opts.asUser });
+  return t;
+}
+
+/**
+ * Start runConsumer with fast defaults, wait until `until()` is truthy (or the runtime
+ * settles on its own), then abort and wait for it to resolve. Returns what runConsumer
+ * resolved to; rethrows its rejection.
+ */
+async function runUntil(options, until, { timeoutMs = 15_000, what = 'condition' } = {}) {
+  const controller = new AbortController();
+  let settled = false;
+  const running = runConsumer({ ...fastRunOptions(), ...options, stopSignal: controller.signal });
+  running.then(() => { settled = true; }, () => { settled = true; });
+  try {
+    await waitFor(async () => settled || (await until()), { timeoutMs, message: what });
+  } finally {
+    controller.abort();
+  }
+  return within(15_000, running, 'runConsumer after stopSignal');
+}
+
+const CTX_ALLOWED = new Set(['name', 'runKey', 'attempt', 'maxAttempts', 'sql', 'queryOne', 'queryAll', 'ack', 'llm']);
+const CTX_FORBIDDEN = ['message', 'change', 'user', 'op', 'offset', 'row', 'data', 'key', 'partitionId', 'payload'];
+
+describe('runConsumer', { concurrency: true }, () => {
+  test('onChange gets change = { data, user, op, key, timestampMs, partitionId, offset, topic, groupId, message } with message metadata-only', async () => {
+    const t = await topicWith(1, { asUser: 'alice' });
+    const group = uniqueName('g');
+    const changes = [];
+    await runUntil({ client, name: 'shape', topic: t.topic, groupId: group, onChange: async (_ctx, change) => { changes.push(change); } }, () => changes.length >= 1);
+    const [c] = changes;
+    assert.equal(c.data.body, 'm1');
+    assert.equal(c.data.id, '1', 'BIGINT stays a string in change.data');
+    assert.equal(c.user, 'alice');
+    assert.equal(c.op, 'Insert');
+    assert.equal(c.key, '1');
+    assert.equal(typeof c.timestampMs, 'number');
+    assert.ok(c.timestampMs > Date.now() - 120_000);
+    assert.equal(c.partitionId, 0);
+    assert.equal(c.offset, 0);
+    assert.equal(c.topic, t.topic);
+    assert.equal(c.groupId, group);
+    assert.ok(c.message && typeof c.message === 'object', 'change.message is present');
+    assert.equal('payload' in c.message, false, 'change.message has no payload');
+    assert.equal('value' in c.message, false, 'change.message has no value');
+    assert.equal(c.message.offset, 0);
+    assert.equal(c.message.topic, t.topic);
+  });
+
+  test('ctx holds only name, runKey, attempt, maxAttempts, sql/queryOne/queryAll, ack (no message, change, user, op, offset)', async () => {
+    const t = await topicWith(2);
+    const contexts = [];
+    await runUntil({
+      client, name: 'ctx-shape', topic: t.topic, groupId: uniqueName('g'),
+      onChange: async (ctx) => { contexts.push(ctx); },
+    }, () => contexts.length >= 2);
+    const [ctx, ctx2] = contexts;
+    for (const key of CTX_FORBIDDEN) assert.equal(key in ctx, false, `ctx.${key} must not exist`);
+    for (const key of Object.keys(ctx)) assert.ok(CTX_ALLOWED.has(key), `unexpected ctx.${key}`);
+    assert.equal(ctx.name, 'ctx-shape');
+    assert.equal(typeof ctx.runKey, 'string');
+    assert.ok(ctx.runKey.length > 0);
+    assert.notEqual(ctx.runKey, ctx2.runKey, 'each message has its own runKey');
+    assert.equal(ctx.attempt, 1);
+    assert.equal(ctx.maxAttempts, 3);
+    for (const fn of ['sql', 'queryOne', 'queryAll', 'ack']) assert.equal(typeof ctx[fn], 'function', `ctx.${fn}`);
+    assert.ok(!ctx.llm, 'no llm helpers without an adapter');
+  });
+
+  test('ctx.sql and ctx.queryOne run SQL as the worker; the write is visible after the run', async () => {
+    const t = await topicWith(2);
+    await server.sql(`CREATE USER TABLE ${t.ns}.summary (id TEXT PRIMARY KEY, body TEXT)`);
+    let seenCount;
+    await runUntil({
+      client, name: 'projector', topic: t.topic, groupId: uniqueName('g'),
+      onChange: async (ctx, change) => {
+        await ctx.sql(`INSERT INTO ${t.ns}.summary (id, body) VALUES ($1, $2)`, [change.key, change.data.body.toUpperCase()]);
+        seenCount = (await ctx.queryOne(`SELECT COUNT(*) AS n FROM ${t.ns}.summary`)).n;
+      },
+    }, async () => (await client.queryAll(`SELECT id FROM ${t.ns}.summary`)).length === 2);
+    const rows = await client.queryAll(`SELECT id, body FROM ${t.ns}.summary ORDER BY id`);
+    assert.deepEqual(rows.map((r) => [r.id, r.body]), [['1', 'M1'], ['2', 'M2']]);
+    assert.equal(Number(seenCount), 2, 'queryOne inside the handler saw both rows');
+  });
+
+  test('a failing handler is retried up to maxAttempts with onRetry, same runKey, then its success is committed', async () => {
+    const t = await topicWith(1);
+    const group = uniqueName('g');
+    const attempts = [];
+    const retries = [];
+    await runUntil({
+      client, name: 'retry', topic: t.topic, groupId: group,
+      retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20, multiplier: 2, jitterRatio: 0 },
+      onRetry: (info) => { retries.push(info); },
+      onChange: async (ctx) => {
+        attempts.push({ attempt: ctx.attempt, max: ctx.maxAttempts, runKey: ctx.runKey });
+        if (ctx.attempt < 3) throw new Error(`flaky ${ctx.attempt}`);
+      },
+    }, async () => (await committedOffset(server, t.topic, group)) === 0, { what: 'commit after the third attempt' });
+    assert.deepEqual(attempts.map((a) => a.attempt), [1, 2, 3]);
+    assert.ok(attempts.every((a) => a.max === 3));
+    assert.equal(new Set(attempts.map((a) => a.runKey)).size, 1, 'one runKey across attempts');
+    assert.equal(retries.length, 2, 'onRetry once per retry');
+    assert.match(String(retries[0].error?.message ?? retries[0].error), /flaky 1/);
+  });
+
+  test('shouldRetry returning false skips the remaining attempts and goes to onFailed', async () => {
+    const t = await topicWith(1);
+    let calls = 0;
+    let failedWith;
+    await runUntil({
+      client, name: 'no-retry', topic: t.topic, groupId: uniqueName('g'),
+      retry: { maxAttempts: 5, initialBackoffMs: 5, maxBackoffMs: 20, multiplier: 2, jitterRatio: 0, shouldRetry: () => false },
+      onChange: async () => { calls += 1; throw new Error('fatal'); },
+      onFailed: async (_ctx, _change, error) => { failedWith = error; },
+    }, () => failedWith !== undefined);
+    assert.equal(calls, 1);
+    assert.match(String(failedWith?.message ?? failedWith), /fatal/);
+  });
+
+  test('onFailed is the dead-letter hook: called once after the last attempt, the message is acked and the next one processed', async () => {
+    const t = await setupTopic(server);
+    await insertRows(server, t.table, [{ id: 1, body: 'poison' }, { id: 2, body: 'fine' }]);
+    const group = uniqueName('g');
+    const handled = [];
+    const failed = [];
+    await runUntil({
+      client, name: 'dlq', topic: t.topic, groupId: group,
+      retry: { maxAttempts: 2, initialBackoffMs: 5, maxBackoffMs: 20, multiplier: 2, jitterRatio: 0 },
+      onChange: async (_ctx, change) => {
+        handled.push(change.data.body);
+        if (change.data.body === 'poison') throw new Error('boom');
+      },
+      onFailed: async (ctx, change, error) => { failed.push({ ctx, change, error }); },
+    }, async () => (await committedOffset(server, t.topic, group)) === 1, { what: 'commit of offset 1' });
+    assert.deepEqual(handled, ['poison', 'poison', 'fine'], 'two attempts for poison, then the next message');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].change.offset, 0);
+    assert.equal(failed[0].change.data.body, 'poison');
+    assert.match(String(failed[0].error?.message ?? failed[0].error), /boom/);
+    assert.equal('message' in failed[0].ctx, false, 'onFailed ctx has no message either');
+  });
+
+  test('ackOnFailed: false leaves a dead-lettered message uncommitted', async () => {
+    const t = await topicWith(1);
+    const group = uniqueName('g');
+    let failedAt = 0;
+    await runUntil({
+      client, name: 'dlq-noack', topic: t.topic, groupId: group, ackOnFailed: false,
+      retry: { maxAttempts: 1 },
+      onChange: async () => { throw new Error('boom'); },
+      onFailed: async () => { failedAt = Date.now(); },
+    }, () => failedAt > 0 && Date.now() - failedAt > 300);
+    assert.equal(await committedOffset(server, t.topic, group), undefined);
+  });
+
+  test('when onFailed throws, the error goes to onError and the message is not committed', async () => {
+    const t = await topicWith(1);
+    const group = uniqueName('g');
+    const errors = [];
+    await runUntil({
+      client, name: 'dlq-throws', topic: t.topic, groupId: group,
+      retry: { maxAttempts: 1 },
+      onChange: async () => { throw new Error('boom'); },
+      onFailed: async () => { throw new Error('dead letter store down'); },
+      onError: (info) => { errors.push(info); },
+    }, () => errors.length > 0);
+    await sleep(200);
+    assert.ok(errors.length > 0, 'onError was called');
+    assert.equal(await committedOffset(server, t.topic, group), undefined);
+  });
+
+  test('without onFailed a failing message is reported via onError, retried with backoff, never committed past, and later messages wait', async () => {
+    const t = await setupTopic(server);
+    await insertRows(server, t.table, [{ id: 1, body: 'ok-1' }, { id: 2, body: 'poison' }, { id: 3, body: 'ok-3' }]);
+    const group = uniqueName('g');
+    const seen = [];
+    const errors = [];
+    let failing = true;
+    const controller = new AbortController();
+    const running = runConsumer({
+      ...fastRunOptions(), client, name: 'blocked', topic: t.topic, groupId: group, stopSignal: controller.signal,
+      retry: { maxAttempts: 2, initialBackoffMs: 5, maxBackoffMs: 20, multiplier: 2, jitterRatio: 0 },
+      onChange: async (_ctx, change) => {
+        seen.push(change.data.body);
+        if (failing && change.data.body === 'poison') throw new Error('still broken');
+      },
+      onError: (info) => { errors.push(info); },
+    });
+    try {
+      await waitFor(() => seen.filter((b) => b === 'poison').length >= 4, { message: 'the failing message to be retried past maxAttempts' });
+      assert.ok(errors.length >= 1, 'the exhausted message was reported through onError');
+      const committed = await committedOffset(server, t.topic, group);
+      assert.ok(committed === undefined || committed < 1, `never committed past the failing offset 1 (committed ${committed})`);
+      assert.equal(seen.includes('ok-3'), false, 'offset 2 is not delivered while offset 1 is unfinished');
+      failing = false;
+      await waitFor(async () => (await committedOffset(server, t.topic, group)) === 2, { message: 'commit of offset 2 once the handler recovers' });
+      assert.deepEqual(seen.filter((b) => b !== 'poison'), ['ok-1', 'ok-3']);
+      assert.ok(seen.lastIndexOf('poison') < seen.indexOf('ok-3'), 'offset order kept within the partition');
+    } finally {
+      controller.abort();
+      await within(15_000, running, 'runConsumer after stopSignal');
+    }
+  });
+
+  test('one ack per fetched batch covering the whole batch, not one per message; every poll sends timeout_seconds', async () => {
+    const t = await topicWith(10);
+    const group = uniqueName('g');
+    const rec = recordingFetch();
+    const counting = clientFor(server, worker, { fetch: rec.fetch });
+    let handled = 0;
+    await runUntil({
+      client: counting, name: 'acks', topic: t.topic, groupId: group, batchSize: 5,
+      onChange: async () => { handled += 1; },
+    }, async () => handled === 10 && (await committedOffset(server, t.topic, group)) === 9, { what: '10 handled and offset 9 committed' });
+    const acks = rec.acks;
+    assert.ok(acks.length >= 2, `at least one ack per batch (got ${acks.length})`);
+    assert.ok(acks.length <= 3, `no per-message acks: ${acks.length} ack requests for 10 messages in 2 batches`);
+    for (const a of acks) {
+      assert.ok([4, 9].includes(a.body.upto_offset), `ack upto_offset ${a.body.upto_offset} covers a whole batch (4 or 9)`);
+      assert.equal(a.body.topic_id, t.topic);
+      assert.equal(a.body.group_id, group);
+    }
+    assert.ok(rec.consumes.length >= 2);
+    for (const c of rec.consumes) {
+      assert.equal(typeof c.body.timeout_seconds, 'number', 'timeout_seconds is always sent');
+      assert.equal(c.body.limit, 5);
+      assert.ok(c.body.topic_id && c.body.group_id, 'never an empty topic_id/group_id');
+    }
+  });
+
+  test('partitions [0, 1] are consumed side by side, in offset order within each partition, with per-partition commits', async () => {
+    const t = await setupTopic(server, { columns: 'id TEXT PRIMARY KEY, body TEXT', partitions: 2 });
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    await insertRows(server, t.table, keys.map((k) => ({ id: k, body: `row-${k}` })));
+    const group = uniqueName('g');
+    const seen = [];
+    const inFlight = new Map([[0, 0], [1, 0]]);
+    let maxPerPartition = 0;
+    let maxTotal = 0;
+    let total = 0;
+    await runUntil({
+      client, name: 'parts', topic: t.topic, groupId: group, partitions: [0, 1], batchSize: 2,
+      onChange: async (_ctx, change) => {
+        inFlight.set(change.partitionId, inFlight.get(change.partitionId) + 1);
+        total += 1;
+        maxPerPartition = Math.max(maxPerPartition, inFlight.get(change.partitionId));
+        maxTotal = Math.max(maxTotal, total);
+        seen.push({ p: change.partitionId, offset: change.offset, key: change.key });
+        await sleep(40);
+        inFlight.set(change.partitionId, inFlight.get(change.partitionId) - 1);
+        total -= 1;
+      },
+    }, () => seen.length === 8, { what: '8 deliveries' });
+    assert.deepEqual(seen.map((s) => s.key).sort(), keys, 'every row delivered exactly once');
+    const byPartition = [0, 1].map((p) => seen.filter((s) => s.p === p));
+    assert.ok(byPartition[0].length > 0 && byPartition[1].length > 0, 'both partitions carried messages');
+    for (const list of byPartition) {
+      assert.deepEqual(list.map((s) => s.offset), list.map((_, i) => i), 'offsets 0..n-1 in order within a partition');
+    }
+    assert.equal(maxPerPartition, 1, 'one message at a time within a partition');
+    assert.equal(maxTotal, 2, 'the two partitions ran side by side');
+    await waitFor(async () => {
+      const c = await committedOffsets(server, t.topic, group);
+      return c[0] === byPartition[0].length - 1 && c[1] === byPartition[1].length - 1;
+    }, { message: 'per-partition commits' }).catch(async (err) => {
+      throw new Error(`${err.message}; committed ${JSON.stringify(await committedOffsets(server, t.topic, group))}`);
+    });
+  });
+
+  test('stopSignal mid-handler: the handler finishes, its offset is committed, nothing else is delivered; a later run gets the rest', async () => {
+    const t = await topicWith(3);
+    const group = uniqueName('g');
+    const seen = [];
+    let finished = false;
+    let release;
+    const gate = new Promise((r) => { release = r; });
+    let started;
+    const startedP = new Promise((r) => { started = r; });
+    const controller = new AbortController();
+    const running = runConsumer({
+      ...fastRunOptions(), client, name: 'stopper', topic: t.topic, groupId: group, stopSignal: controller.signal, batchSize: 10,
+      onChange: async (_ctx, change) => {
+        seen.push(change.offset);
+        if (change.offset === 0) { started(); await gate; finished = true; }
+      },
+    });
+    let resolvedEarly = false;
+    running.then(() => { resolvedEarly = !finished; }, () => {});
+    await within(10_000, startedP, 'first delivery');
+    controller.abort();
+    await sleep(200);
+    assert.equal(resolvedEarly, false, 'runConsumer waits for the running handler');
+    release();
+    await within(10_000, running, 'runConsumer after the handler finished');
+    assert.equal(finished, true);
+    assert.deepEqual(seen, [0], 'nothing delivered after stop');
+    assert.equal(await committedOffset(server, t.topic, group), 0, 'the finished message was committed');
+    await sleep(200);
+    assert.deepEqual(seen, [0], 'still nothing delivered after runConsumer resolved');
+
+    const rest = [];
+    await runUntil({
+      client, name: 'stopper', topic: t.topic, groupId: group,
+      onChange: async (_ctx, change) => { rest.push(change.offset); },
+    }, async () => (await committedOffset(server, t.topic, group)) === 2, { what: 'the rest after restart of the runtime', timeoutMs: 20_000 });
+    assert.deepEqual(rest, [1, 2], 'offsets 1 and 2 were not lost');
+  });
+
+  test('stopSignal while idle resolves promptly', async () => {
+    const t = await setupTopic(server);
+    const controller = new AbortController();
+    const running = runConsumer({
+      ...fastRunOptions(), client, name: 'idle', topic: t.topic, groupId: uniqueName('g'), stopSignal: controller.signal,
+      onChange: async () => {},
+    });
+    await sleep(300);
+    const t0 = Date.now();
+    controller.abort();
+    await within(5_000, running, 'idle runConsumer after stopSignal');
+    assert.ok(Date.now() - t0 < 2000, `resolved ${Date.now() - t0} ms after abort`);
+  });
+
+  test('drainTimeoutMs bounds the wait for a handler that never finishes; its message is not committed', async () => {
+    const t = await topicWith(1);
+    const group = uniqueName('g');
+    let started = false;
+    const controller = new AbortController();
+    const running = runConsumer({
+      ...fastRunOptions(), client, name: 'hang', topic: t.topic, groupId: group, stopSignal: controller.signal, drainTimeoutMs: 300,
+      onChange: async () => { started = true; await new Promise(() => {}); },
+    });
+    await waitFor(() => started, { message: 'handler start' });
+    const t0 = Date.now();
+    controller.abort();
+    await within(5_000, running.catch(() => {}), 'runConsumer with a hung handler');
+    assert.ok(Date.now() - t0 < 3000, `settled ${Date.now() - t0} ms after abort (drain deadline 300 ms)`);
+    assert.equal(await committedOffset(server, t.topic, group), undefined);
+  });
+
+  test('a message without user (SHARED table source) is reported through onError, never handed over with user undefined', async () => {
+    const t = await setupTopic(server, { kind: 'shared', columns: 'id TEXT PRIMARY KEY, body TEXT' });
+    await insertRows(server, t.table, [{ id: 'k', body: 'no owner' }]);
+    const users = [];
+    const errors = [];
+    await runUntil({
+      client, name: 'nouser', topic: t.topic, groupId: uniqueName('g'),
+      onChange: async (_ctx, change) => { users.push(change.user); },
+      onError: (info) => { errors.push(info); },
+    }, () => errors.length > 0 || users.length > 0, { what: 'onError or onChange' }).catch(() => {});
+    assert.ok(errors.length > 0, 'invalid metadata was reported through onError');
+    assert.ok(users.every((u) => typeof u === 'string'), 'change.user was never undefined');
+  });
+});
