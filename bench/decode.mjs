@@ -1,0 +1,151 @@
+// Figure 1: decode speed of 1,000-message consume responses (300 B and 3 KB CDC rows).
+//
+// Package side: `decodeConsumeResponse` from `@kalamdb/consumer/wasm` (the export consumeBatch
+// decodes with), plus the `value` alias consumeBatch adds. Baseline: the plain-JS path
+// (JSON.parse of the body, Buffer.from(b64, 'base64'), JSON.parse, the same message objects).
+// A second pair runs the whole `client.consumeBatch` with an injected in-memory fetch against a
+// baseline that goes through the same fetch and then decodes in plain JS.
+// Both sides alternate within each round; the figure is the median over rounds of msg/s.
+import { consumeResponseBody, encodedPayloads } from './lib/cdc.mjs';
+import { fakeJwt } from './lib/jwt.mjs';
+import { loadConsumer, loadWasm } from './lib/pkg.mjs';
+import { median } from './lib/stats.mjs';
+import { nowMs } from './lib/timing.mjs';
+
+const TOPIC = 'shop.orders';
+const REQ = { topic_id: TOPIC, group_id: 'bench-decode', partition_id: 0 };
+
+// The plain-JS baseline: what a hand-written client does with the same response text.
+export function plainDecode(body, req) {
+  const parsed = JSON.parse(body);
+  const raw = Array.isArray(parsed.messages) ? parsed.messages : [];
+  const messages = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const m = raw[i];
+    let payload, decodeError, rawPayload;
+    try {
+      payload = JSON.parse(Buffer.from(m.payload, 'base64').toString('utf8'));
+    } catch (err) {
+      decodeError = String(err?.message ?? err);
+      rawPayload = m.payload;
+    }
+    const msg = {
+      topic: m.topic_id ?? req.topic_id,
+      group_id: req.group_id,
+      partition_id: m.partition_id ?? req.partition_id,
+      offset: m.offset ?? 0,
+      key: m.key ?? null,
+      timestamp_ms: m.timestamp_ms,
+      user: m.user,
+      op: m.op,
+      payload,
+      value: payload,
+    };
+    if (decodeError !== undefined) { msg.decode_error = decodeError; msg.raw_payload = rawPayload; }
+    messages[i] = msg;
+  }
+  return { messages, next_offset: parsed.next_offset ?? 0, has_more: parsed.has_more ?? false };
+}
+
+function timeSync(fn, minMs) {
+  let n = 0, sink = 0;
+  const t0 = nowMs();
+  let t;
+  do {
+    const batch = fn();
+    sink += batch.messages.length;
+    n++;
+    t = nowMs();
+  } while (t - t0 < minMs);
+  return { msgs: sink, ms: t - t0, rate: (sink / (t - t0)) * 1000 };
+}
+
+async function timeAsync(fn, minMs) {
+  let n = 0, sink = 0;
+  const t0 = nowMs();
+  let t;
+  do {
+    const batch = await fn();
+    sink += batch.messages.length;
+    n++;
+    t = nowMs();
+  } while (t - t0 < minMs);
+  return { msgs: sink, ms: t - t0, rate: (sink / (t - t0)) * 1000 };
+}
+
+// Alternates A and B (order flipped each round) and returns per-round rates.
+async function sideBySide({ a, b, rounds, roundMs, isAsync }) {
+  const time = isAsync ? timeAsync : async (fn, ms) => timeSync(fn, ms);
+  await time(a, roundMs / 2); // warm-up: JIT, wasm memory growth
+  await time(b, roundMs / 2);
+  const ra = [], rb = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) { ra.push((await time(a, roundMs)).rate); rb.push((await time(b, roundMs)).rate); }
+    else { rb.push((await time(b, roundMs)).rate); ra.push((await time(a, roundMs)).rate); }
+  }
+  return { a: ra, b: rb };
+}
+
+function checkSame(pkgBatch, jsBatch) {
+  if (pkgBatch.messages.length !== jsBatch.messages.length) throw new Error('decode: message counts differ');
+  const i = pkgBatch.messages.length - 1;
+  const p = pkgBatch.messages[i], j = jsBatch.messages[i];
+  if (JSON.stringify(p.payload) !== JSON.stringify(j.payload) || p.offset !== j.offset || p.key !== j.key) {
+    throw new Error('decode: package and baseline decode different messages');
+  }
+}
+
+export async function runDecode({ rounds = 7, roundMs = 250, log }) {
+  const wasm = await loadWasm();
+  const pkg = await loadConsumer();
+  const rows = [];
+  for (const [label, rowBytes] of [['300 B', 300], ['3 KB', 3000]]) {
+    const body = consumeResponseBody({ topic: TOPIC, payloads: encodedPayloads(1000, rowBytes), hasMore: true });
+    const viaWasm = () => {
+      const batch = wasm.decodeConsumeResponse(body, REQ);
+      for (const m of batch.messages) m.value = m.payload;
+      return batch;
+    };
+    const viaJs = () => plainDecode(body, REQ);
+    checkSame(viaWasm(), viaJs());
+    log(`decode ${label}: body ${(body.length / 1e6).toFixed(2)} MB, ${rounds} rounds x ${roundMs} ms per side`);
+    const r = await sideBySide({ a: viaWasm, b: viaJs, rounds, roundMs });
+    rows.push(decodeRow(`decode ${label} rows: decodeConsumeResponse`, r, { bodyBytes: body.length }));
+
+    // The same, through the public client: consumeBatch with an in-memory fetch.
+    const fakeFetch = async () => new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+    const client = pkg.createConsumerClient({
+      url: 'http://127.0.0.1:9', authProvider: async () => pkg.Auth.jwt(fakeJwt()), fetch: fakeFetch,
+    });
+    const opts = { topic: TOPIC, group_id: REQ.group_id, start: 'earliest', batch_size: 1000, partition_id: 0, timeout_seconds: 5 };
+    const viaClient = () => client.consumeBatch(opts);
+    const viaFetchJs = async () => {
+      const res = await fakeFetch('http://127.0.0.1:9/v1/api/topics/consume', {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' },
+        body: JSON.stringify({ topic_id: TOPIC, group_id: REQ.group_id, start: 'Earliest', limit: 1000, partition_id: 0, timeout_seconds: 5 }),
+      });
+      return plainDecode(await res.text(), REQ);
+    };
+    try {
+      checkSame(await viaClient(), await viaFetchJs());
+      const r2 = await sideBySide({ a: viaClient, b: viaFetchJs, rounds, roundMs, isAsync: true });
+      rows.push(decodeRow(`decode ${label} rows: client.consumeBatch (in-memory fetch)`, r2, { bodyBytes: body.length }));
+    } catch (err) {
+      rows.push({ id: `decode.consumeBatch.${rowBytes}`, figure: `decode ${label} rows: client.consumeBatch (in-memory fetch)`,
+        unit: 'msg/s', value: null, baseline: null, ratio: null, target: '>= 0.8x', pass: false, error: String(err?.stack ?? err) });
+    }
+    await client.disconnect?.();
+  }
+  return rows;
+}
+
+function decodeRow(figure, r, extra) {
+  const value = median(r.a), baseline = median(r.b);
+  const perRound = r.a.map((x, i) => x / r.b[i]);
+  return {
+    id: figure.replace(/[^a-z0-9]+/gi, '_').toLowerCase(),
+    figure, unit: 'msg/s', value, baseline, ratio: value / baseline, target: '>= 0.8x',
+    pass: value / baseline >= 0.8,
+    detail: { rounds_value: r.a, rounds_baseline: r.b, ratio_per_round: perRound, ...extra },
+  };
+}
