@@ -29,7 +29,7 @@ const t0 = nowMs();
 const log = (msg) => console.error(`[bench ${((nowMs() - t0) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
 const options = {
   quick, only,
-  decode: { rounds: quick ? 3 : 7, roundMs: quick ? 150 : 250 },
+  decode: { rounds: quick ? 3 : 7, roundMs: quick ? 150 : 300 },
   throughput: { messages: quick ? 5_000 : 20_000, naiveMessages: quick ? 2_000 : 5_000, rounds: quick ? 1 : 3 },
   latency: { count: quick ? 100 : 500, spacingMs: 20 },
   memory: { total: quick ? 50_000 : 200_000, batchSize: 100, sampleEvery: quick ? 2_500 : 5_000 },
