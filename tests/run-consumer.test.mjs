@@ -217,7 +217,7 @@ describe('runConsumer', { concurrency: true }, () => {
       assert.equal(seen.includes('ok-3'), false, 'offset 2 is not delivered while offset 1 is unfinished');
       failing = false;
       await waitFor(async () => (await committedOffset(server, t.topic, group)) === 2, { message: 'commit of offset 2 once the handler recovers' });
-      assert.deepEqual(seen.filter((b) => b !== 'poison'), ['ok-1', 'ok-3']);
+      assert.deepEqual([...new Set(seen.filter((b) => b !== 'poison'))], ['ok-1', 'ok-3']);
       assert.ok(seen.lastIndexOf('poison') < seen.indexOf('ok-3'), 'offset order kept within the partition');
     } finally {
       controller.abort();
@@ -326,7 +326,10 @@ describe('runConsumer', { concurrency: true }, () => {
       client, name: 'stopper', topic: t.topic, groupId: group,
       onChange: async (_ctx, change) => { rest.push(change.offset); },
     }, async () => (await committedOffset(server, t.topic, group)) === 2, { what: 'the rest after restart of the runtime', timeoutMs: 20_000 });
-    assert.deepEqual(rest, [1, 2], 'offsets 1 and 2 were not lost');
+    // The unacked part of the old claim comes back after the visibility timeout, from the
+    // claim start (offset 0 may be delivered again: at-least-once); 1 and 2 must not be lost.
+    assert.ok(rest.includes(1) && rest.includes(2), `offsets 1 and 2 were delivered (got ${rest})`);
+    assert.deepEqual(rest.filter((o) => o > 0), [1, 2], 'in order, once each');
   });
 
   test('stopSignal while idle resolves promptly', async () => {
