@@ -14,6 +14,7 @@ import {
   Ledger,
   USER_PASSWORD,
   assertCommittedAtEnd,
+  cmp,
   committedCount,
   createUsers,
   isDuplicate,
@@ -169,7 +170,7 @@ test('unread counters follow inserts and deletes: DELETE events (_deleted: true,
     'every recipient has a counter equal to its messages still unread (eve back at 0)',
   );
   const items = await root.rows('SELECT msg_id, recipient, sender FROM inbox.unread_items ORDER BY msg_id');
-  assert.deepEqual(items, expectedItems.sort((a, b) => a.msg_id.localeCompare(b.msg_id)), 'unread items are exactly the messages not unsent');
+  assert.deepEqual(items, expectedItems.sort((a, b) => cmp(a.msg_id, b.msg_id)), 'unread items are exactly the messages not unsent');
 
   const deletes = ledger.calls.filter((c) => c.op === 'Delete');
   assert.equal(new Set(deletes.map((c) => c.key)).size, unsends.length, 'one DELETE event per unsent message');

@@ -6,7 +6,7 @@
 // every message into the SHARED table `chat.room_messages` (one row per message, keyed by the
 // message id) and keeps `chat.room_summary` (messages per room) up to date.
 import assert from 'node:assert/strict';
-import { affected, createUsers, isDuplicate, lit, pool } from './support.mjs';
+import { affected, cmp, createUsers, isDuplicate, lit, pool } from './support.mjs';
 
 export const TOPIC = 'chat.message_events';
 export const USERS = ['alice', 'bob', 'carol', 'dave'];
@@ -81,7 +81,7 @@ export async function expectedChatState(posters) {
       messages.push({ msg_id: r.id, room: r.room, author: user, body: r.body });
     }
   }
-  messages.sort((a, b) => a.msg_id.localeCompare(b.msg_id));
+  messages.sort((a, b) => cmp(a.msg_id, b.msg_id));
   /** @type {Record<string, number>} */
   const perRoom = {};
   for (const m of messages) perRoom[m.room] = (perRoom[m.room] ?? 0) + 1;
@@ -140,7 +140,7 @@ export async function assertChatProjection(root, expected) {
   const rows = await root.rows('SELECT msg_id, room, author, body, run_key FROM chat.room_messages ORDER BY msg_id');
   assert.equal(rows.length, TOTAL, 'one projection row per message');
   assert.deepEqual(
-    rows.map((r) => ({ msg_id: r.msg_id, room: r.room, author: r.author, body: r.body })).sort((a, b) => a.msg_id.localeCompare(b.msg_id)),
+    rows.map((r) => ({ msg_id: r.msg_id, room: r.room, author: r.author, body: r.body })).sort((a, b) => cmp(a.msg_id, b.msg_id)),
     expected.messages,
     'the projection holds every message exactly once, attributed to the user who wrote it',
   );

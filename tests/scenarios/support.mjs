@@ -1,19 +1,12 @@
 // @ts-check
 // Shared helpers for the production worker scenarios (issue 4, scenarios 1-11).
 //
-// The dev server is started through the shared harness tests/support/devserver.mjs when it
-// exists; otherwise (while the harness is being written) this file starts
-// target/release/kalam-devserver itself with the same arguments. SQL used to set up and to
-// check a scenario goes over plain HTTP (POST /v1/api/sql) with the scenario's own logins, so
-// the checks never depend on the package under test.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The dev server is started through the shared harness tests/support/devserver.mjs. SQL used
+// to set up and to check a scenario goes over plain HTTP (POST /v1/api/sql) with the scenario's
+// own logins (root and the users it creates), so the checks never depend on the package under
+// test.
 import assert from 'node:assert/strict';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const ROOT_PASSWORD = 'scenario-root-pass-1';
 export const USER_PASSWORD = 'scenario-user-pass-1';
 
@@ -21,71 +14,24 @@ export const USER_PASSWORD = 'scenario-user-pass-1';
 export const SERVER_ARGS = ['--bcrypt-cost', '4', '--auth-rate-limit', '0'];
 
 /**
- * @typedef {{ url: string, stop: () => Promise<void>, [k: string]: any }} Server
+ * @typedef {{ url: string, rootPassword: string, stop: () => Promise<void>, logs: () => string }} Server
  */
 
 /**
- * Starts a dev server for one scenario file.
+ * Starts a dev server for one scenario file through the shared harness
+ * (tests/support/devserver.mjs); stop() also removes its data directory.
  * @returns {Promise<Server>}
  */
 export async function startServer() {
-  const env = { KALAMDB_ROOT_PASSWORD: ROOT_PASSWORD };
-  const harnessPath = join(repoRoot, 'tests/support/devserver.mjs');
-  if (existsSync(harnessPath)) {
-    const harness = await import(harnessPath);
-    const server = await harness.startDevServer({ args: [...SERVER_ARGS], env });
-    return server;
-  }
-  return startServerDirectly(env);
-}
-
-/**
- * Fallback used only while tests/support/devserver.mjs does not exist yet.
- * @param {Record<string, string>} env
- * @returns {Promise<Server>}
- */
-async function startServerDirectly(env) {
-  const bin = join(repoRoot, 'target/release/kalam-devserver');
-  if (!existsSync(bin)) throw new Error(`dev server binary missing: ${bin} (cargo build --release -p kalam-devserver)`);
-  const dataDir = mkdtempSync(join(tmpdir(), 'kalam-scenario-'));
-  const child = spawn(bin, ['--port', '0', '--data-dir', dataDir, ...SERVER_ARGS], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr = (stderr + d.toString()).slice(-8000);
-  });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`dev server did not print its URL in 20 s\n${stderr}`)), 20000);
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      const m = out.match(/https?:\/\/[^\s]+/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[0].replace(/\/$/, ''));
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`dev server exited early (${code})\n${stderr}`));
-    });
-  });
-  child.stdout.resume();
+  const harness = await import('../support/devserver.mjs');
+  const server = await harness.startDevServer({ args: [...SERVER_ARGS], rootPassword: ROOT_PASSWORD });
   return {
-    url,
-    dataDir,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
-      rmSync(dataDir, { recursive: true, force: true });
+    get url() {
+      return server.url;
     },
+    rootPassword: server.rootPassword,
+    logs: () => server.logs(),
+    stop: () => server.stop({ removeData: true }),
   };
 }
 
@@ -504,3 +450,6 @@ export class KeyedMutex {
     }
   }
 }
+
+/** Binary string order (what SQL ORDER BY on TEXT gives), unlike localeCompare. @param {string} a @param {string} b */
+export const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
