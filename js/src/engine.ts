@@ -1,0 +1,441 @@
+import type { ConsumerClient } from './client.js';
+import { isInternalClient } from './client.js';
+import { CommitTracker } from './commit-tracker.js';
+import { STOPPED, connectionPolicy, newBackoff, withConnectionRetry, type ConnectionRetryOptions } from './connection.js';
+import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
+import { IdleBackoff, type IdleBackoffOptions } from './idle.js';
+import type { ConsumerMessage } from './messages.js';
+import type { QueryResponse, SqlParams } from './sql.js';
+import { sleep } from './timing.js';
+import { nonBlank, nonNegativeInt, nonNegativeNumber, positiveInt } from './validate.js';
+import type { MessageRetryPolicy, WasmBindings, WasmRuntime, WireStart } from './wasm-contract.js';
+
+// The worker loop shared by runConsumer and the deprecated runAgent. Per partition it polls,
+// hands messages over one at a time in offset order, retries failures, and commits the highest
+// contiguous finished offset once per batch. What a "message" becomes for the handler (a change,
+// or a legacy row) is the caller's business: see `EngineHooks`.
+
+export interface RetryOptions {
+  /** Attempts per message, including the first (default 3). */
+  maxAttempts?: number;
+  /** Delay before the second attempt in ms (default 300). */
+  initialBackoffMs?: number;
+  /** Cap of the delay in ms (default 5000); also the cap of the in-place retry pause. */
+  maxBackoffMs?: number;
+  /** Growth per attempt (default 2). */
+  multiplier?: number;
+  /** Random spread of each delay, 0..1 (default 0). */
+  jitterRatio?: number;
+  /** Whether a handler error is worth another attempt (default: always). */
+  shouldRetry?: (error: unknown, attempt: number) => boolean;
+}
+
+export const RETRY_DEFAULTS = { maxAttempts: 3, initialBackoffMs: 300, maxBackoffMs: 5000, multiplier: 2, jitterRatio: 0 } as const;
+
+/** The context every handler call gets (runAgent adds its legacy fields on top). */
+export interface BaseContext {
+  name: string;
+  /** Stable per message across attempts: `<name>:<topic>:<partition>:<offset>`. */
+  runKey: string;
+  attempt: number;
+  maxAttempts: number;
+  sql(sql: string, params?: SqlParams): Promise<QueryResponse>;
+  queryOne<T = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<T | null>;
+  queryAll<T = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<T[]>;
+  /** Requests an early commit of this message (and everything before it). */
+  ack(): Promise<void>;
+}
+
+export interface EngineRetryInfo<TItem> {
+  error: unknown;
+  /** The attempt that failed. */
+  attempt: number;
+  maxAttempts: number;
+  backoffMs: number;
+  runKey: string;
+  partitionId: number;
+  offset: number;
+  item: TItem;
+}
+
+export type ErrorPhase = 'handler' | 'invalid' | 'failed' | 'connection' | 'commit';
+
+export interface EngineErrorInfo<TItem> {
+  error: unknown;
+  phase: ErrorPhase;
+  partitionId: number;
+  offset?: number;
+  runKey?: string;
+  item?: TItem;
+  /** For connection errors: the wait before the next try. */
+  retryInMs?: number;
+}
+
+/** What runConsumer / runAgent plug into the loop. */
+export interface EngineHooks<TItem> {
+  /** Builds the handler's item; `error` set means invalid (never retried, goes to the failure path). */
+  prepare(message: ConsumerMessage<unknown>, bindings: WasmBindings): { item: TItem; error?: KalamConsumerError; skip?: boolean };
+  invoke(base: BaseContext, item: TItem): Promise<void>;
+  /** Dead-letter hook; absent means failed messages block the partition and are retried in place. */
+  failed?: (base: BaseContext, item: TItem, error: unknown) => Promise<void>;
+  onRetry?: (info: EngineRetryInfo<TItem>) => void;
+  onError?: (info: EngineErrorInfo<TItem>) => void;
+}
+
+export interface EngineOptions {
+  client: ConsumerClient;
+  name: string;
+  topic: string;
+  groupId: string;
+  start?: unknown;
+  batchSize?: number;
+  partitions?: number[];
+  retry?: RetryOptions;
+  connectionRetry?: ConnectionRetryOptions;
+  idleBackoff?: IdleBackoffOptions;
+  /** Sent with every poll (default 10); a long-polling server may wait that long. */
+  timeoutSeconds?: number;
+  stopSignal?: AbortSignal;
+  drainTimeoutMs?: number;
+  ackOnFailed?: boolean;
+}
+
+const FINAL_COMMIT_TIMEOUT_MS = 5_000;
+
+interface Settings {
+  client: ConsumerClient;
+  name: string;
+  topic: string;
+  groupId: string;
+  batchSize: number;
+  partitions: number[];
+  retry: MessageRetryPolicy;
+  shouldRetry: (error: unknown, attempt: number) => boolean;
+  connection: ReturnType<typeof connectionPolicy>;
+  idle: IdleBackoffOptions | undefined;
+  timeoutSeconds: number;
+  drainTimeoutMs: number;
+  ackOnFailed: boolean;
+}
+
+function settingsOf(options: EngineOptions): Settings {
+  const client = options.client;
+  if (!client || typeof client.consumeBatch !== 'function' || typeof client.ack !== 'function') {
+    throw invalidOption('client must be a consumer client from createConsumerClient()');
+  }
+  const partitions = options.partitions ?? [0];
+  if (!Array.isArray(partitions) || partitions.length === 0) throw invalidOption('partitions must be a non-empty array');
+  partitions.forEach((p, i) => nonNegativeInt(`partitions[${i}]`, p, 0));
+  if (new Set(partitions).size !== partitions.length) throw invalidOption('partitions must not repeat');
+  const r = options.retry ?? {};
+  const retry: MessageRetryPolicy = {
+    maxAttempts: positiveInt('retry.maxAttempts', r.maxAttempts, RETRY_DEFAULTS.maxAttempts),
+    initialBackoffMs: nonNegativeNumber('retry.initialBackoffMs', r.initialBackoffMs, RETRY_DEFAULTS.initialBackoffMs),
+    maxBackoffMs: nonNegativeNumber('retry.maxBackoffMs', r.maxBackoffMs, RETRY_DEFAULTS.maxBackoffMs),
+    multiplier: nonNegativeNumber('retry.multiplier', r.multiplier, RETRY_DEFAULTS.multiplier),
+    jitterRatio: nonNegativeNumber('retry.jitterRatio', r.jitterRatio, RETRY_DEFAULTS.jitterRatio),
+  };
+  // Same normalisation as the old SDK (PROTOCOL.md §7.3): max >= initial, multiplier >= 1, jitter <= 1.
+  retry.maxBackoffMs = Math.max(retry.maxBackoffMs, retry.initialBackoffMs);
+  retry.multiplier = Math.max(1, retry.multiplier);
+  retry.jitterRatio = Math.min(1, retry.jitterRatio);
+  if (r.shouldRetry !== undefined && typeof r.shouldRetry !== 'function') throw invalidOption('retry.shouldRetry must be a function');
+  return {
+    client,
+    name: nonBlank('name', options.name),
+    topic: nonBlank('topic', options.topic),
+    groupId: nonBlank('groupId', options.groupId),
+    batchSize: positiveInt('batchSize', options.batchSize, 20),
+    partitions: [...partitions],
+    retry,
+    shouldRetry: r.shouldRetry ?? (() => true),
+    connection: connectionPolicy(options.connectionRetry),
+    idle: (new IdleBackoff(options.idleBackoff), options.idleBackoff),
+    timeoutSeconds: nonNegativeNumber('timeoutSeconds', options.timeoutSeconds, 10),
+    drainTimeoutMs: nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, 10_000),
+    ackOnFailed: options.ackOnFailed !== false,
+  };
+}
+
+/** Calls a user callback that must not break the loop (reporting hooks). */
+function safely(fn: (() => void) | undefined): void {
+  if (!fn) return;
+  try {
+    const result = fn() as unknown;
+    if (result && typeof (result as Promise<unknown>).catch === 'function') (result as Promise<unknown>).catch(() => {});
+  } catch {
+    /* a throwing reporter must not stop the worker */
+  }
+}
+
+const DRAINED: unique symbol = Symbol('drained');
+
+
+/**
+ * Runs until `stopSignal` aborts (then drains and resolves) or a permanent error occurs (then
+ * drains and rejects with it).
+ */
+export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOptions, hooks: EngineHooks<TItem>): Promise<void> {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options object required');
+  const s = settingsOf(options);
+  const stopSignal = options.stopSignal;
+  if (stopSignal !== undefined && !(stopSignal instanceof AbortSignal)) throw invalidOption('stopSignal must be an AbortSignal');
+
+  // Validate start with the wasm core's rules before the first request.
+  let start: WireStart;
+  if (isInternalClient(s.client)) {
+    start = await s.client.normalizeStart(options.start);
+  } else {
+    await runtime.ready();
+    try {
+      start = runtime.bindings.normalizeStart(options.start === undefined ? 'latest' : options.start);
+    } catch (error) {
+      throw toConsumerError(error, 'permanent');
+    }
+  }
+  await runtime.ready();
+  const bindings = runtime.bindings;
+
+  // `halt` stops fetching and sleeping at once; `drain` fires drainTimeoutMs later and
+  // bounds how long a running handler may still take.
+  const halt = new AbortController();
+  const drain = new AbortController();
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+  let fatal: KalamConsumerError | undefined;
+  const stop = (): void => {
+    if (halt.signal.aborted) return;
+    halt.abort();
+    drainTimer = setTimeout(() => drain.abort(), s.drainTimeoutMs);
+  };
+  const onStopSignal = (): void => stop();
+  if (stopSignal?.aborted) return;
+  stopSignal?.addEventListener('abort', onStopSignal, { once: true });
+
+  const report = (info: EngineErrorInfo<TItem>): void => safely(hooks.onError && (() => hooks.onError?.(info)));
+
+  async function runPartition(partition: number): Promise<void> {
+    const tracker = new CommitTracker();
+    const backoff = newBackoff(bindings, s.connection);
+    const idle = new IdleBackoff(s.idle);
+    let from: WireStart = start;
+    let firstSeen: number | undefined;
+
+    const connectionReport = (phase: ErrorPhase) => (error: KalamConsumerError, delayMs: number) =>
+      report({ error, phase, partitionId: partition, retryInMs: delayMs });
+
+    /** Commits the highest contiguous finished offset; retried like a poll while running. */
+    const commit = async (): Promise<void> => {
+      const upto = tracker.committable();
+      if (upto === undefined || upto <= tracker.committed) return;
+      if (halt.signal.aborted) return finalCommit();
+      const result = await withConnectionRetry(
+        backoff,
+        halt.signal,
+        () => s.client.ack(s.topic, s.groupId, partition, upto, { signal: halt.signal }),
+        connectionReport('commit'),
+      );
+      if (result === STOPPED) return finalCommit();
+      tracker.committedUpTo(upto);
+    };
+
+    /** After stop: one bounded attempt, not tied to the (aborted) stop signal. */
+    const finalCommit = async (): Promise<void> => {
+      const upto = tracker.committable();
+      if (upto === undefined || upto <= tracker.committed) return;
+      try {
+        await s.client.ack(s.topic, s.groupId, partition, upto, { signal: AbortSignal.timeout(FINAL_COMMIT_TIMEOUT_MS) });
+        tracker.committedUpTo(upto);
+      } catch (error) {
+        report({ error: toConsumerError(error), phase: 'commit', partitionId: partition, offset: upto });
+      }
+    };
+
+    /**
+     * Runs a handler-side promise; after stop it may only take until the drain deadline.
+     * Returns DRAINED when it was abandoned.
+     */
+    const bounded = <R>(work: Promise<R>): Promise<{ ok: true; value: R } | { ok: false; error: unknown } | typeof DRAINED> =>
+      new Promise((resolve) => {
+        // A listener per call that is removed again: a long-lived promise raced against every
+        // handler would keep one reaction per message alive for the worker's lifetime.
+        const onDrain = (): void => resolve(DRAINED);
+        if (drain.signal.aborted) return resolve(DRAINED);
+        drain.signal.addEventListener('abort', onDrain, { once: true });
+        work.then(
+          (value) => {
+            drain.signal.removeEventListener('abort', onDrain);
+            resolve({ ok: true, value });
+          },
+          (error: unknown) => {
+            drain.signal.removeEventListener('abort', onDrain);
+            resolve({ ok: false, error });
+          },
+        );
+      });
+
+    /** Handles one message until it is finished (or the worker stops). Returns false on stop. */
+    const processMessage = async (message: ConsumerMessage<unknown>): Promise<boolean> => {
+      const offset = message.offset;
+      const runKey = `${s.name}:${s.topic}:${partition}:${offset}`;
+      let prepared: ReturnType<EngineHooks<TItem>['prepare']>;
+      try {
+        prepared = hooks.prepare(message, bindings);
+      } catch (error) {
+        throw toConsumerError(error, 'permanent');
+      }
+      if (prepared.skip) {
+        tracker.finish(offset);
+        return true;
+      }
+      const item = prepared.item;
+      let earlyAcked = false;
+
+      const context = (attempt: number): BaseContext => ({
+        name: s.name,
+        runKey,
+        attempt,
+        maxAttempts: s.retry.maxAttempts,
+        sql: (sql, params) => s.client.query(sql, params),
+        queryOne: (sql, params) => s.client.queryOne(sql, params),
+        queryAll: (sql, params) => s.client.queryAll(sql, params),
+        ack: async () => {
+          // An early commit request: this message is done as far as the handler is concerned.
+          earlyAcked = true;
+          tracker.finish(offset);
+          await commit();
+        },
+      });
+
+      let pause = s.retry.initialBackoffMs;
+      for (;;) {
+        // One round of attempts (or, for an invalid message, none).
+        let lastError: unknown = prepared.error;
+        let attempt = 1;
+        if (!prepared.error) {
+          const retry = new bindings.MessageRetry(s.retry);
+          try {
+            for (;;) {
+              if (halt.signal.aborted) return false;
+              const outcome = await bounded(hooks.invoke(context(attempt), item));
+              if (outcome === DRAINED) return false;
+              if (outcome.ok) {
+                tracker.finish(offset);
+                return true;
+              }
+              lastError = outcome.error;
+              if (earlyAcked) {
+                // Already committed at the handler's request: report, never run it again.
+                report({ error: lastError, phase: 'handler', partitionId: partition, offset, runKey, item });
+                tracker.finish(offset);
+                return true;
+              }
+              let retryable: boolean;
+              try {
+                retryable = s.shouldRetry(lastError, attempt) !== false;
+              } catch {
+                retryable = false;
+              }
+              const decision = retry.onFailure(retryable, Math.random());
+              if (decision.action === 'give_up') break;
+              const info: EngineRetryInfo<TItem> = {
+                error: lastError,
+                attempt,
+                maxAttempts: s.retry.maxAttempts,
+                backoffMs: decision.delayMs,
+                runKey,
+                partitionId: partition,
+                offset,
+                item,
+              };
+              safely(hooks.onRetry && (() => hooks.onRetry?.(info)));
+              await sleep(decision.delayMs, halt.signal);
+              attempt += 1;
+            }
+          } finally {
+            retry.free();
+          }
+        }
+
+        if (hooks.failed) {
+          if (halt.signal.aborted) return false;
+          const outcome = await bounded(hooks.failed(context(attempt), item, lastError));
+          if (outcome === DRAINED) return false;
+          if (outcome.ok) {
+            // The dead-letter hook returned: the message may be committed (ackOnFailed) or
+            // at least committed past by later messages.
+            tracker.finish(offset, { ack: s.ackOnFailed });
+            return true;
+          }
+          report({ error: outcome.error, phase: 'failed', partitionId: partition, offset, runKey, item });
+        } else {
+          report({ error: lastError, phase: prepared.error ? 'invalid' : 'handler', partitionId: partition, offset, runKey, item });
+        }
+        // Not committed past: pause (capped, growing) and try the same message again.
+        await sleep(pause, halt.signal);
+        if (halt.signal.aborted) return false;
+        pause = Math.min(s.retry.maxBackoffMs, Math.max(1, pause * s.retry.multiplier));
+      }
+    };
+
+    try {
+      await poll();
+    } finally {
+      // Also on a permanent error: what finished is committed before the worker gives up.
+      await finalCommit();
+    }
+
+    async function poll(): Promise<void> {
+    while (!halt.signal.aborted) {
+      const batch = await withConnectionRetry(
+        backoff,
+        halt.signal,
+        () =>
+          s.client.consumeBatch<unknown>({
+            topic: s.topic,
+            group_id: s.groupId,
+            start: from,
+            batch_size: s.batchSize,
+            partition_id: partition,
+            timeout_seconds: s.timeoutSeconds,
+            signal: halt.signal,
+          }),
+        connectionReport('connection'),
+      );
+      if (batch === STOPPED) break;
+      const ordered = [...batch.messages].sort((a, b) => a.offset - b.offset);
+      // Whole claims come back after the visibility timeout (§3.4): never deliver again what
+      // this worker already committed or still holds.
+      const freshOffsets = new Set(tracker.track(ordered.map((m) => m.offset)));
+      for (const message of ordered) {
+        if (!freshOffsets.has(message.offset)) continue;
+        freshOffsets.delete(message.offset);
+        if (halt.signal.aborted) break;
+        firstSeen ??= message.offset;
+        if (!(await processMessage(message))) break;
+      }
+      await commit();
+      // Resume point if the server forgets the group's cursor (restart) before a commit exists.
+      if (tracker.committed >= 0) from = { Offset: tracker.committed + 1 };
+      else if (firstSeen !== undefined) from = { Offset: firstSeen };
+      else if (batch.messages.length === 0) from = { Offset: batch.next_offset };
+      if (batch.messages.length === 0) await sleep(idle.next(), halt.signal);
+      else idle.reset();
+    }
+    }
+  }
+
+  const partitionRuns = s.partitions.map((partition) =>
+    runPartition(partition).catch((error: unknown) => {
+      // A permanent error in one partition stops them all; the first one is what we reject with.
+      fatal ??= toConsumerError(error, 'permanent');
+      stop();
+    }),
+  );
+  try {
+    await Promise.all(partitionRuns);
+  } finally {
+    stopSignal?.removeEventListener('abort', onStopSignal);
+    if (drainTimer !== undefined) clearTimeout(drainTimer);
+  }
+  if (fatal) throw fatal;
+}

@@ -1,0 +1,126 @@
+import { runEngine, type BaseContext, type EngineOptions } from './engine.js';
+import { KalamConsumerError, invalidOption } from './errors.js';
+import { checkAdapter, llmHelpers, type LlmAdapter, type LlmHelpers } from './llm.js';
+import type { ConsumerMessage } from './messages.js';
+import { optionalFunction } from './validate.js';
+import type { WasmRuntime } from './wasm-contract.js';
+
+/** @deprecated The context of `runAgent`'s `onRow`; use runConsumer's `ConsumerContext`. */
+export interface AgentContext<TRow = Record<string, unknown>> extends BaseContext {
+  topic: string;
+  groupId: string;
+  message: ConsumerMessage<unknown>;
+  row: TRow;
+  /** The producing user; may be undefined here (runConsumer treats that as invalid). */
+  user: string | undefined;
+  systemPrompt: string | undefined;
+  /** null without an adapter, as in the old SDK. */
+  llm: LlmHelpers | null;
+}
+
+/** @deprecated Options of `runAgent`; use `runConsumer` with `onChange(ctx, change)`. */
+export interface RunAgentOptions<TRow = Record<string, unknown>> extends EngineOptions {
+  onRow: (ctx: AgentContext<TRow>, row: TRow) => void | Promise<void>;
+  /** Returns the row, or null/undefined to skip the message. Default: payload with `{ row }` unwrapped. */
+  rowParser?: (message: ConsumerMessage<unknown>) => TRow | null | undefined;
+  /** Old shape: the context carries `error`. */
+  onFailed?: (ctx: AgentContext<TRow> & { error: unknown }, row: TRow, error: unknown) => void | Promise<void>;
+  onRetry?: (info: { error: unknown; attempt: number; maxAttempts: number; backoffMs: number; runKey: string; message: ConsumerMessage<unknown> }) => void;
+  onError?: (info: { error: unknown; runKey?: string; message?: ConsumerMessage<unknown>; phase: string; partitionId: number }) => void;
+  llm?: LlmAdapter;
+  systemPrompt?: string;
+}
+
+interface AgentItem<TRow> {
+  message: ConsumerMessage<unknown>;
+  row: TRow;
+}
+
+let warned = false;
+
+export function makeRunAgent(runtime: WasmRuntime) {
+  /**
+   * @deprecated Use `runConsumer({ onChange(ctx, change) })`. Kept so old `onRow(ctx, row)`
+   * workers keep running; same loop, retries, dead letters and commits as runConsumer.
+   */
+  return async function runAgent<TRow = Record<string, unknown>>(options: RunAgentOptions<TRow>): Promise<void> {
+    if (!warned) {
+      warned = true;
+      console.warn('[@kalamdb/consumer] runAgent() is deprecated: use runConsumer() with onChange(ctx, change) instead.');
+    }
+    if (typeof options !== 'object' || options === null) throw invalidOption('runAgent needs an options object');
+    const onRow = optionalFunction<RunAgentOptions<TRow>['onRow']>('onRow', options.onRow);
+    if (!onRow) throw invalidOption('onRow(ctx, row) is required');
+    const parser = optionalFunction<NonNullable<RunAgentOptions<TRow>['rowParser']>>('rowParser', options.rowParser);
+    const onFailed = optionalFunction<NonNullable<RunAgentOptions<TRow>['onFailed']>>('onFailed', options.onFailed);
+    const onRetry = optionalFunction<NonNullable<RunAgentOptions<TRow>['onRetry']>>('onRetry', options.onRetry);
+    const onError = optionalFunction<NonNullable<RunAgentOptions<TRow>['onError']>>('onError', options.onError);
+    const adapter = checkAdapter(options.llm);
+    const systemPrompt = options.systemPrompt;
+
+    const contextOf = (base: BaseContext, item: AgentItem<TRow>): AgentContext<TRow> => ({
+      ...base,
+      topic: options.topic,
+      groupId: options.groupId,
+      message: item.message,
+      row: item.row,
+      user: item.message.user,
+      systemPrompt,
+      llm: adapter ? llmHelpers(adapter, systemPrompt, base.runKey, item.row) : null,
+    });
+
+    return runEngine<AgentItem<TRow>>(runtime, options, {
+      prepare: (message, bindings) => {
+        if (message.decode_error) return { item: { message, row: undefined as TRow }, error: message.decode_error };
+        let row: TRow | null | undefined;
+        try {
+          row = parser ? parser(message) : (bindings.unwrapLegacyRow(message.payload) as TRow);
+        } catch (cause) {
+          const error = new KalamConsumerError(`rowParser failed at offset ${message.offset}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+            code: 'DECODE_ERROR',
+            kind: 'permanent',
+            cause,
+          });
+          return { item: { message, row: undefined as TRow }, error };
+        }
+        // The old runtime skipped a message its parser rejected; keep that, but commit it
+        // rather than leaving a hole for a later ack to jump over silently.
+        if (row === null || row === undefined) return { item: { message, row: row as TRow }, skip: true };
+        return { item: { message, row } };
+      },
+      invoke: async (base, item) => {
+        await onRow(contextOf(base, item), item.row);
+      },
+      ...(onFailed
+        ? {
+            failed: async (base: BaseContext, item: AgentItem<TRow>, error: unknown) => {
+              await onFailed({ ...contextOf(base, item), error }, item.row, error);
+            },
+          }
+        : {}),
+      ...(onRetry
+        ? {
+            onRetry: (info) =>
+              onRetry({
+                error: info.error,
+                attempt: info.attempt,
+                maxAttempts: info.maxAttempts,
+                backoffMs: info.backoffMs,
+                runKey: info.runKey,
+                message: info.item.message,
+              }),
+          }
+        : {}),
+      ...(onError
+        ? {
+            onError: (info) => {
+              const out: Parameters<typeof onError>[0] = { error: info.error, phase: info.phase, partitionId: info.partitionId };
+              if (info.runKey !== undefined) out.runKey = info.runKey;
+              if (info.item) out.message = info.item.message;
+              onError(out);
+            },
+          }
+        : {}),
+    });
+  };
+}

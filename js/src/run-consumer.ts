@@ -1,0 +1,183 @@
+import { runEngine, type BaseContext, type EngineErrorInfo, type EngineOptions, type EngineRetryInfo, type ErrorPhase } from './engine.js';
+import { KalamConsumerError, invalidOption } from './errors.js';
+import { checkAdapter, llmHelpers, type LlmAdapter, type LlmHelpers } from './llm.js';
+import type { ConsumerMessage, TopicOp } from './messages.js';
+import { optionalFunction } from './validate.js';
+import type { WasmBindings, WasmRuntime } from './wasm-contract.js';
+
+/** A topic message without its payload: what `change.message` holds. */
+export type MessageMetadata = Omit<ConsumerMessage<unknown>, 'payload' | 'value' | 'decode_error'>;
+
+/** One row change, as `onChange` receives it. */
+export interface Change<TRow = Record<string, unknown>> {
+  /** The row (a legacy `{ row: {...} }` envelope is unwrapped). */
+  data: TRow;
+  /** The user whose write produced the change; always a string here. */
+  user: string;
+  op: TopicOp;
+  key: string | null;
+  timestampMs: number;
+  partitionId: number;
+  offset: number;
+  topic: string;
+  groupId: string;
+  /** The message's metadata, without `payload` / `value`. */
+  message: MessageMetadata;
+}
+
+/** What the handler gets besides the change: identity, retry state, SQL, commit, LLM. */
+export interface ConsumerContext extends BaseContext {
+  /** Present only when an `llm` adapter was given. */
+  llm?: LlmHelpers;
+}
+
+export interface RetryInfo<TRow = Record<string, unknown>> {
+  error: unknown;
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  maxAttempts: number;
+  /** Wait before the next attempt. */
+  backoffMs: number;
+  runKey: string;
+  partitionId: number;
+  offset: number;
+  change: Change<TRow>;
+}
+
+export interface ErrorInfo<TRow = Record<string, unknown>> {
+  error: unknown;
+  /**
+   * `handler`: a message failed all attempts (no onFailed) and is retried in place;
+   * `invalid`: undecodable payload or missing metadata (no onFailed); `failed`: onFailed threw;
+   * `connection` / `commit`: a poll or ack failed and is retried (see retryInMs).
+   */
+  phase: ErrorPhase;
+  partitionId: number;
+  offset?: number;
+  runKey?: string;
+  change?: Change<TRow>;
+  retryInMs?: number;
+}
+
+export interface RunConsumerOptions<TRow = Record<string, unknown>> extends EngineOptions {
+  onChange: (ctx: ConsumerContext, change: Change<TRow>) => void | Promise<void>;
+  /** Turns a message into `change.data`; default: the payload with `{ row }` unwrapped. Throwing makes it an invalid message. */
+  changeParser?: (message: ConsumerMessage<unknown>) => TRow;
+  /** Dead-letter hook, after the last attempt (or at once for an invalid message). */
+  onFailed?: (ctx: ConsumerContext, change: Change<TRow>, error: unknown) => void | Promise<void>;
+  onRetry?: (info: RetryInfo<TRow>) => void;
+  onError?: (info: ErrorInfo<TRow>) => void;
+  llm?: LlmAdapter;
+  systemPrompt?: string;
+}
+
+function metadataOf(message: ConsumerMessage<unknown>): MessageMetadata {
+  const meta: MessageMetadata = {
+    topic: message.topic,
+    group_id: message.group_id,
+    partition_id: message.partition_id,
+    offset: message.offset,
+    key: message.key,
+    timestamp_ms: message.timestamp_ms,
+    op: message.op,
+  };
+  if (message.user !== undefined) meta.user = message.user;
+  return meta;
+}
+
+/** Builds the change, or the reason the message cannot be handed over. */
+export function prepareChange<TRow>(
+  message: ConsumerMessage<unknown>,
+  groupId: string,
+  bindings: WasmBindings,
+  parser: ((message: ConsumerMessage<unknown>) => TRow) | undefined,
+): { item: Change<TRow>; error?: KalamConsumerError } {
+  let error: KalamConsumerError | undefined = message.decode_error;
+  let data: TRow = undefined as TRow;
+  if (!error) {
+    try {
+      data = parser ? parser(message) : (bindings.unwrapLegacyRow(message.payload) as TRow);
+    } catch (cause) {
+      error = new KalamConsumerError(`changeParser failed at offset ${message.offset}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+        code: 'DECODE_ERROR',
+        kind: 'permanent',
+        cause,
+      });
+    }
+  }
+  if (!error && (typeof message.user !== 'string' || message.user === '')) {
+    error = new KalamConsumerError(
+      `message ${message.topic}[${message.partition_id}]@${message.offset} has no user (shared-table source or unknown producer)`,
+      { code: 'INVALID_METADATA', kind: 'permanent' },
+    );
+  }
+  const item: Change<TRow> = {
+    data,
+    // Only reachable by onFailed for an invalid message: a string, never undefined.
+    user: message.user ?? '',
+    op: message.op,
+    key: message.key,
+    timestampMs: message.timestamp_ms,
+    partitionId: message.partition_id,
+    offset: message.offset,
+    topic: message.topic,
+    groupId,
+    message: metadataOf(message),
+  };
+  return error ? { item, error } : { item };
+}
+
+export function makeRunConsumer(runtime: WasmRuntime) {
+  /**
+   * The worker runtime: consumes `partitions` side by side, calls `onChange` per message in
+   * offset order, retries, dead-letters, commits once per batch, survives connection failures.
+   * Resolves after `stopSignal` aborts and in-flight work drained; rejects with a typed error
+   * on a permanent failure (403, 404, bad credentials, invalid options).
+   */
+  return async function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptions<TRow>): Promise<void> {
+    if (typeof options !== 'object' || options === null) throw invalidOption('runConsumer needs an options object');
+    const onChange = optionalFunction<RunConsumerOptions<TRow>['onChange']>('onChange', options.onChange);
+    if (!onChange) throw invalidOption('onChange(ctx, change) is required');
+    const parser = optionalFunction<(message: ConsumerMessage<unknown>) => TRow>('changeParser', options.changeParser);
+    const onFailed = optionalFunction<NonNullable<RunConsumerOptions<TRow>['onFailed']>>('onFailed', options.onFailed);
+    const onRetry = optionalFunction<NonNullable<RunConsumerOptions<TRow>['onRetry']>>('onRetry', options.onRetry);
+    const onError = optionalFunction<NonNullable<RunConsumerOptions<TRow>['onError']>>('onError', options.onError);
+    const adapter = checkAdapter(options.llm);
+    const systemPrompt = options.systemPrompt;
+    if (systemPrompt !== undefined && typeof systemPrompt !== 'string') throw invalidOption('systemPrompt must be a string');
+    const groupId = options.groupId;
+
+    const contextOf = (base: BaseContext, change: Change<TRow>): ConsumerContext =>
+      adapter ? { ...base, llm: llmHelpers(adapter, systemPrompt, base.runKey, change.data) } : base;
+
+    return runEngine<Change<TRow>>(runtime, options, {
+      prepare: (message, bindings) => prepareChange(message, groupId, bindings, parser),
+      invoke: async (base, change) => {
+        await onChange(contextOf(base, change), change);
+      },
+      ...(onFailed
+        ? {
+            failed: async (base: BaseContext, change: Change<TRow>, error: unknown) => {
+              await onFailed(contextOf(base, change), change, error);
+            },
+          }
+        : {}),
+      ...(onRetry
+        ? {
+            onRetry: (info: EngineRetryInfo<Change<TRow>>) => {
+              const { item, ...rest } = info;
+              onRetry({ ...rest, change: item });
+            },
+          }
+        : {}),
+      ...(onError
+        ? {
+            onError: (info: EngineErrorInfo<Change<TRow>>) => {
+              const { item, ...rest } = info;
+              onError(item ? { ...rest, change: item } : rest);
+            },
+          }
+        : {}),
+    });
+  };
+}

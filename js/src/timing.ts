@@ -1,0 +1,60 @@
+// Small timing helpers shared by the runtime. All waits are abortable so `stop()` never has to
+// wait for a backoff or an idle sleep to run out.
+
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted || ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export interface LinkedSignal {
+  signal: AbortSignal;
+  /** True when the abort came from the timeout, not from a parent signal. */
+  timedOut(): boolean;
+  dispose(): void;
+}
+
+/**
+ * An AbortSignal that fires when any parent fires or after `timeoutMs`.
+ * (AbortSignal.any only exists from Node 20.3, and the package supports Node 18.)
+ */
+export function linkSignals(parents: Array<AbortSignal | undefined>, timeoutMs?: number): LinkedSignal {
+  const controller = new AbortController();
+  let timedOut = false;
+  const cleanups: Array<() => void> = [];
+  const abort = (reason?: unknown): void => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
+  for (const parent of parents) {
+    if (!parent) continue;
+    if (parent.aborted) {
+      abort(parent.reason);
+      continue;
+    }
+    const onAbort = (): void => abort(parent.reason);
+    parent.addEventListener('abort', onAbort, { once: true });
+    cleanups.push(() => parent.removeEventListener('abort', onAbort));
+  }
+  if (timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0) {
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort();
+    }, timeoutMs);
+    cleanups.push(() => clearTimeout(timer));
+  }
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    dispose: () => {
+      for (const cleanup of cleanups) cleanup();
+    },
+  };
+}
