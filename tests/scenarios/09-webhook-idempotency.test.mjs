@@ -85,11 +85,15 @@ async function startReceiver(seed) {
     records,
     deliveries,
     stats,
-    close: () => new Promise((r) => http.close(() => r(undefined))),
+    close: () =>
+      new Promise((r) => {
+        http.close(() => r(undefined));
+        http.closeAllConnections();
+      }),
   };
 }
 
-test('webhook idempotency: a receiver failing at random (seeded 503s, lost responses, resets) gets every order event at least once and records it exactly once by idempotency key; the worker keeps one receipt per event', async () => {
+test('webhook idempotency: a receiver failing at random (seeded 503s, lost responses, resets) gets every order event at least once and records it exactly once by idempotency key; the worker keeps one receipt per event', async (t) => {
   const root = await rootSession(server);
   await root.sql('CREATE NAMESPACE IF NOT EXISTS shop');
   await root.sql('CREATE USER TABLE shop.orders (id TEXT PRIMARY KEY, total_cents INT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL)');
@@ -100,7 +104,7 @@ test('webhook idempotency: a receiver failing at random (seeded 503s, lost respo
   const users = await createUsers(root, server.url, USERS, 'user');
   await createUsers(root, server.url, [WORKER], 'service');
   const receiver = await startReceiver(20261127);
-  after(() => receiver.close());
+  t.after(() => receiver.close());
 
   const paid = (/** @type {number} */ i) => i % 2 === 0;
   const total = USERS.length * (PER_USER + PER_USER / 2);
