@@ -109,7 +109,7 @@ interface Settings {
   groupId: string;
   batchSize: number;
   partitions: number[];
-  retry: MessageRetryPolicy;
+  retry: Required<MessageRetryPolicy>;
   shouldRetry: (error: unknown, attempt: number) => boolean;
   connection: ReturnType<typeof connectionPolicy>;
   idle: IdleBackoffOptions | undefined;
@@ -128,7 +128,7 @@ function settingsOf(options: EngineOptions): Settings {
   partitions.forEach((p, i) => nonNegativeInt(`partitions[${i}]`, p, 0));
   if (new Set(partitions).size !== partitions.length) throw invalidOption('partitions must not repeat');
   const r = options.retry ?? {};
-  const retry: MessageRetryPolicy = {
+  const retry: Required<MessageRetryPolicy> = {
     maxAttempts: positiveInt('retry.maxAttempts', r.maxAttempts, RETRY_DEFAULTS.maxAttempts),
     initialBackoffMs: nonNegativeNumber('retry.initialBackoffMs', r.initialBackoffMs, RETRY_DEFAULTS.initialBackoffMs),
     maxBackoffMs: nonNegativeNumber('retry.maxBackoffMs', r.maxBackoffMs, RETRY_DEFAULTS.maxBackoffMs),
