@@ -1,0 +1,649 @@
+//! Issue 2, point 4: the SQL subset, response shapes, cell encodings and error codes.
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn result(b: &Value, i: usize) -> &Value {
+    &b["results"][i]
+}
+
+#[test]
+fn create_namespace_messages_and_if_not_exists() {
+    let s = start();
+    let b = s.root_sql("CREATE NAMESPACE app");
+    let r = result(&b, 0);
+    assert_eq!(r["message"], json!("Namespace 'app' created successfully"), "{b}");
+    assert_eq!(r["row_count"], json!(0));
+    assert_eq!(r["as_user"], json!("root"));
+    assert!(r.get("rows").is_none() && r.get("schema").is_none(), "DDL has no rows/schema: {b}");
+    assert!(b.get("error").is_none(), "`error` is omitted for DDL: {b}");
+    assert_eq!(b["results"].as_array().unwrap().len(), 1);
+
+    let b = s.root_sql("CREATE NAMESPACE IF NOT EXISTS app");
+    assert!(result(&b, 0)["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{b}");
+
+    let e = s.sql_err(&s.root(), "CREATE NAMESPACE app", 400, "SQL_EXECUTION_ERROR");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(msg.starts_with("Statement 1 failed: "), "{msg}");
+    assert!(msg.to_lowercase().contains("already exists"), "{msg}");
+    // details (the SQL) is sent to system users.
+    assert_eq!(e["error"]["details"], json!("CREATE NAMESPACE app"), "{e}");
+}
+
+#[test]
+fn namespace_and_admin_statements_need_dba() {
+    let s = start();
+    let svc = s.user_token("svc", "service");
+    let usr = s.user_token("usr", "user");
+    let dba = s.user_token("adm", "dba");
+    for t in [&svc, &usr] {
+        s.sql_err(t, "CREATE NAMESPACE nope", 403, "PERMISSION_DENIED");
+        s.sql_err(t, "CREATE USER x1 WITH PASSWORD 'p' ROLE user", 403, "PERMISSION_DENIED");
+        s.sql_err(t, "SELECT * FROM system.topics", 403, "PERMISSION_DENIED");
+    }
+    s.sql_ok(&dba, "CREATE NAMESPACE byadmin");
+    s.root_sql("CREATE TOPIC byadmin.t");
+    s.sql_err(&svc, "CREATE TOPIC byadmin.t2", 403, "PERMISSION_DENIED");
+    s.sql_err(&svc, "DROP TOPIC byadmin.t", 403, "PERMISSION_DENIED");
+    s.sql_err(&svc, "CLEAR TOPIC byadmin.t", 403, "PERMISSION_DENIED");
+    s.sql_err(&svc, "ALTER TOPIC byadmin.t ADD SOURCE byadmin.x ON INSERT", 403, "PERMISSION_DENIED");
+    // Non-admin error bodies never carry `details`.
+    let e = s.sql_err(&svc, "CREATE NAMESPACE nope", 403, "PERMISSION_DENIED");
+    assert!(e["error"].get("details").is_none(), "{e}");
+}
+
+#[test]
+fn select_schema_flags_and_cell_encodings() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql(
+        "CREATE SHARED TABLE app.cells (id BIGINT PRIMARY KEY, body TEXT, n INT NOT NULL, ok BOOLEAN, \
+         d DOUBLE, big BIGINT, ts TIMESTAMP DEFAULT NOW(), j JSON)",
+    );
+    let before_us = now_ms() * 1000;
+    let ins = s.root_sql(
+        "INSERT INTO app.cells (id, body, n, ok, d, big, j) VALUES (7291839012000001, 'hello', 5, true, 2.5, 42, '{\"a\":1}')",
+    );
+    let after_us = (now_ms() + 1) * 1000;
+    assert_eq!(result(&ins, 0)["message"], json!("Inserted 1 row(s)"));
+    assert_eq!(result(&ins, 0)["row_count"], json!(1));
+    assert!(ins.get("error").is_none(), "`error` omitted for DML: {ins}");
+
+    let b = s.root_sql("SELECT id, body, n, ok, d, big, ts, j FROM app.cells");
+    assert_eq!(b["error"], json!(null));
+    assert!(b.as_object().unwrap().contains_key("error"), "single SELECT ends with `error: null`: {b}");
+    let r = result(&b, 0);
+    assert_eq!(
+        r["schema"],
+        json!([
+            {"name": "id", "data_type": "BigInt", "index": 0, "flags": ["pk", "nn", "uq"]},
+            {"name": "body", "data_type": "Text", "index": 1},
+            {"name": "n", "data_type": "Int", "index": 2, "flags": ["nn"]},
+            {"name": "ok", "data_type": "Boolean", "index": 3},
+            {"name": "d", "data_type": "Double", "index": 4},
+            {"name": "big", "data_type": "BigInt", "index": 5},
+            {"name": "ts", "data_type": "Timestamp", "index": 6},
+            {"name": "j", "data_type": "Json", "index": 7},
+        ]),
+        "{b}"
+    );
+    assert_eq!(r["row_count"], json!(1));
+    assert_eq!(r["as_user"], json!("root"));
+    let row = &r["rows"][0];
+    assert_eq!(row[0], json!("7291839012000001"), "BIGINT is a string");
+    assert_eq!(row[1], json!("hello"));
+    assert_eq!(row[2], json!(5), "INT is a number");
+    assert_eq!(row[3], json!(true));
+    assert_eq!(row[4], json!(2.5));
+    assert_eq!(row[5], json!("42"));
+    let ts = row[6].as_u64().unwrap_or_else(|| panic!("TIMESTAMP must be a number of microseconds: {row}"));
+    assert!(ts >= before_us.saturating_sub(2_000_000) && ts <= after_us + 2_000_000, "ts {ts} not now in µs ({before_us}..{after_us})");
+    assert_eq!(row[7], json!("{\"a\":1}"), "JSON columns are JSON text");
+}
+
+#[test]
+fn timestamp_literal_is_returned_in_microseconds() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY, at TIMESTAMP)");
+    s.root_sql("INSERT INTO app.t (id, at) VALUES (1, '2025-01-02T03:04:05Z')");
+    let b = s.root_sql("SELECT at FROM app.t WHERE id = 1");
+    assert_eq!(scalar(&b), json!(1_735_787_045_000_000u64), "{b}");
+}
+
+#[test]
+fn three_table_kinds_and_with_options() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    let ok = [
+        "CREATE USER TABLE app.u1 (id BIGINT PRIMARY KEY, v TEXT)",
+        "CREATE SHARED TABLE app.s1 (id BIGINT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')",
+        "CREATE STREAM TABLE app.st1 (kind TEXT, body TEXT) WITH (TTL_SECONDS = 3600)",
+        "CREATE TABLE app.u2 (id BIGINT PRIMARY KEY, v TEXT) WITH (TYPE = 'USER')",
+        "CREATE TABLE app.s2 (id BIGINT PRIMARY KEY, v TEXT)",
+        "CREATE TABLE app.st2 (kind TEXT) WITH (TYPE = 'STREAM', TTL_SECONDS = 60)",
+        "CREATE USER TABLE IF NOT EXISTS app.u1 (id BIGINT PRIMARY KEY, v TEXT)",
+        "CREATE SHARED TABLE app.s3 (id BIGINT, v TEXT NOT NULL, PRIMARY KEY (id))",
+    ];
+    for q in ok {
+        s.root_sql(q);
+    }
+    let bad = [
+        "CREATE USER TABLE app.u1 (id BIGINT PRIMARY KEY, v TEXT)",
+        "CREATE USER TABLE app.nopk (v TEXT)",
+        "CREATE SHARED TABLE app.nopk2 (v TEXT)",
+        "CREATE STREAM TABLE app.nottl (kind TEXT)",
+        "CREATE SHARED TABLE app.badttl (id BIGINT PRIMARY KEY) WITH (TTL_SECONDS = 5)",
+        "CREATE USER TABLE app.badacl (id BIGINT PRIMARY KEY) WITH (ACCESS_LEVEL = 'PUBLIC')",
+        "CREATE SHARED TABLE app.cpk (a BIGINT, b BIGINT, PRIMARY KEY (a, b))",
+        "CREATE SHARED TABLE nons.t (id BIGINT PRIMARY KEY)",
+    ];
+    for q in bad {
+        let r = s.sql(&s.root(), q);
+        assert_eq!(r.status, 400, "`{q}` must fail: {r}");
+        assert_eq!(r.json()["status"], json!("error"), "{q}");
+    }
+
+    // Kinds by behaviour: USER tables are per user, SHARED tables are global.
+    let a = s.user_token("alice", "service");
+    let b = s.user_token("bob", "service");
+    for (t, who) in [(&a, 1), (&b, 2)] {
+        s.sql_ok(t, &format!("INSERT INTO app.u1 (id, v) VALUES ({who}, 'x')"));
+        s.sql_ok(t, &format!("INSERT INTO app.u2 (id, v) VALUES ({who}, 'x')"));
+        s.sql_ok(t, &format!("INSERT INTO app.s2 (id, v) VALUES ({who}, 'x')"));
+        s.sql_ok(t, "INSERT INTO app.st1 (kind, body) VALUES ('k', 'b')");
+    }
+    for tbl in ["app.u1", "app.u2", "app.st1"] {
+        assert_eq!(count(&s.sql_ok(&a, &format!("SELECT COUNT(*) FROM {tbl}"))), 1, "{tbl} is per user");
+    }
+    assert_eq!(count(&s.sql_ok(&a, "SELECT COUNT(*) FROM app.s2")), 2, "untyped table is SHARED");
+}
+
+#[test]
+fn dml_insert_update_delete_select() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.items (id BIGINT PRIMARY KEY, kind TEXT, n INT, label TEXT DEFAULT 'none')");
+    let b = s.root_sql(
+        "INSERT INTO app.items (id, kind, n) VALUES (1, 'a', 10), (2, 'b', 20), (3, 'a', 30), (4, 'c', 40), (5, 'a', 50)",
+    );
+    assert_eq!(result(&b, 0)["message"], json!("Inserted 5 row(s)"));
+    assert_eq!(result(&b, 0)["row_count"], json!(5));
+
+    let b = s.root_sql("SELECT id, n FROM app.items WHERE n > 15 ORDER BY n DESC LIMIT 2");
+    assert_eq!(rows(&b, 0), vec![json!(["5", 50]), json!(["4", 40])]);
+    assert_eq!(result(&b, 0)["row_count"], json!(2));
+
+    let b = s.root_sql("SELECT label FROM app.items WHERE id = 3");
+    assert_eq!(scalar(&b), json!("none"), "literal DEFAULT");
+
+    let b = s.root_sql("UPDATE app.items SET n = n + 1, label = 'x' WHERE kind = 'a'");
+    assert_eq!(result(&b, 0)["message"], json!("Updated 3 row(s)"));
+    assert_eq!(result(&b, 0)["row_count"], json!(3));
+    let b = s.root_sql("SELECT id, n, label FROM app.items WHERE kind = 'a' ORDER BY id");
+    assert_eq!(rows(&b, 0), vec![json!(["1", 11, "x"]), json!(["3", 31, "x"]), json!(["5", 51, "x"])]);
+
+    // No-op update counts 0 rows.
+    let b = s.root_sql("UPDATE app.items SET label = 'x' WHERE id = 1");
+    assert_eq!(result(&b, 0)["row_count"], json!(0), "{b}");
+
+    let b = s.root_sql("DELETE FROM app.items WHERE n >= 40");
+    assert_eq!(result(&b, 0)["message"], json!("Deleted 2 row(s)"));
+    let b = s.root_sql("SELECT COUNT(*) AS n FROM app.items");
+    assert_eq!(result(&b, 0)["schema"], json!([{"name": "n", "data_type": "BigInt", "index": 0}]));
+    assert_eq!(rows(&b, 0), vec![json!(["3"])]);
+
+    let b = s.root_sql("SELECT COUNT(*) FROM app.items");
+    assert_eq!(column_names(&b, 0), vec!["count(*)"]);
+    assert_eq!(count(&b), 3);
+
+    let b = s.root_sql("SELECT kind, COUNT(*) AS c FROM app.items GROUP BY kind ORDER BY kind");
+    assert_eq!(rows(&b, 0), vec![json!(["a", "2"]), json!(["b", "1"])]);
+
+    // Duplicate primary key.
+    let e = s.sql_err(&s.root(), "INSERT INTO app.items (id, kind, n) VALUES (1, 'dup', 0)", 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"]["message"].as_str().unwrap().contains("Primary key violation"), "{e}");
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.items")), 3, "failed insert changed nothing");
+
+    // Empty result: rows is [] and row_count 0.
+    let b = s.root_sql("SELECT id FROM app.items WHERE id = 999");
+    assert_eq!(rows(&b, 0), Vec::<Value>::new());
+    assert_eq!(result(&b, 0)["row_count"], json!(0));
+}
+
+#[test]
+fn default_functions() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql(
+        "CREATE SHARED TABLE app.d (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(), u TEXT DEFAULT ULID(), \
+         v TEXT DEFAULT UUID_V7(), at TIMESTAMP DEFAULT NOW(), body TEXT)",
+    );
+    s.root_sql("INSERT INTO app.d (body) VALUES ('one')");
+    s.root_sql("INSERT INTO app.d (body) VALUES ('two'), ('three')");
+    let b = s.root_sql("SELECT id, u, v, at, body FROM app.d ORDER BY id");
+    let rs = rows(&b, 0);
+    assert_eq!(rs.len(), 3);
+    let ids: Vec<i64> = rs.iter().map(|r| r[0].as_str().expect("snowflake as string").parse().unwrap()).collect();
+    assert!(ids.iter().all(|i| *i > 0));
+    let mut uniq = ids.clone();
+    uniq.dedup();
+    assert_eq!(uniq.len(), 3, "snowflake ids are unique: {ids:?}");
+    assert_eq!(rs[0][4], json!("one"), "snowflake ids are time ordered: {rs:?}");
+    for r in &rs {
+        let ulid = r[1].as_str().unwrap();
+        assert_eq!(ulid.len(), 26, "ULID {ulid}");
+        let uuid = r[2].as_str().unwrap();
+        assert_eq!(uuid.len(), 36, "UUID {uuid}");
+        assert_eq!(&uuid[14..15], "7", "UUID v7 {uuid}");
+        assert!(r[3].as_u64().unwrap() > 1_600_000_000_000_000, "NOW() in µs: {r}");
+    }
+    assert_ne!(rs[0][1], rs[1][1]);
+}
+
+#[test]
+fn params_and_their_json_mapping() {
+    let s = start();
+    let t = s.root();
+    let b = s.sql_params_ok(&t, "SELECT $1 AS a, $2 AS b, $3 AS c, $4 AS d", json!([42, 1.5, true, "x"]));
+    let types: Vec<Value> = result(&b, 0)["schema"].as_array().unwrap().iter().map(|c| c["data_type"].clone()).collect();
+    assert_eq!(types, vec![json!("BigInt"), json!("Double"), json!("Boolean"), json!("Text")], "{b}");
+    assert_eq!(rows(&b, 0), vec![json!(["42", 1.5, true, "x"])]);
+    let b = s.sql_params_ok(&t, "SELECT $1 AS n", json!([null]));
+    assert_eq!(scalar(&b), json!(null));
+
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.p (id BIGINT PRIMARY KEY, t TEXT, b BOOLEAN, d DOUBLE, n TEXT)");
+    let b = s.sql_params_ok(&t, "INSERT INTO app.p (id, t, b, d, n) VALUES ($1, $2, $3, $4, $5)", json!([9, "it's", false, 0.25, null]));
+    assert_eq!(result(&b, 0)["message"], json!("Inserted 1 row(s)"));
+    let b = s.sql_params_ok(&t, "SELECT id, t, b, d, n FROM app.p WHERE id = $1", json!([9]));
+    assert_eq!(rows(&b, 0), vec![json!(["9", "it's", false, 0.25, null])]);
+    let b = s.sql_params_ok(&t, "UPDATE app.p SET t = $1 WHERE id = $2", json!(["new; DROP TABLE app.p", 9]));
+    assert_eq!(result(&b, 0)["row_count"], json!(1));
+    let b = s.sql_params_ok(&t, "SELECT t FROM app.p WHERE id = $1", json!([9]));
+    assert_eq!(scalar(&b), json!("new; DROP TABLE app.p"), "params are values, never SQL");
+    let b = s.sql_params_ok(&t, "DELETE FROM app.p WHERE id = $1", json!([9]));
+    assert_eq!(result(&b, 0)["message"], json!("Deleted 1 row(s)"));
+}
+
+#[test]
+fn object_and_array_params_are_invalid_parameter() {
+    let s = start();
+    let t = s.root();
+    let r = s.sql_params(&t, "SELECT $1", json!([{"a": 1}]));
+    let e = expect_sql_error(&r, 400, "INVALID_PARAMETER");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(m.contains("$1"), "message names the parameter: {m}");
+    assert_eq!(m, "Parameter $1 invalid: Object parameters not yet supported");
+    let r = s.sql_params(&t, "SELECT $1, $2", json!([1, [2, 3]]));
+    let e = expect_sql_error(&r, 400, "INVALID_PARAMETER");
+    assert!(e["error"]["message"].as_str().unwrap().contains("$2"), "{e}");
+}
+
+#[test]
+fn params_with_batch_and_empty_sql() {
+    let s = start();
+    let t = s.root();
+    expect_sql_error(&s.sql_params(&t, "SELECT 1; SELECT 2", json!([1])), 400, "PARAMS_WITH_BATCH");
+    expect_sql_error(&s.sql(&t, ""), 400, "EMPTY_SQL");
+}
+
+#[test]
+fn batch_results_order_per_section_11() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.b (id BIGINT PRIMARY KEY, v TEXT)");
+    let b = s.root_sql("INSERT INTO app.b (id, v) VALUES (1, 'a'); INSERT INTO app.b (id, v) VALUES (2, 'b'); SELECT COUNT(*) AS n FROM app.b");
+    let rs = b["results"].as_array().unwrap();
+    assert_eq!(rs.len(), 2, "{b}");
+    assert_eq!(rs[0]["rows"], json!([["2"]]), "SELECT first: {b}");
+    assert_eq!(rs[1]["row_count"], json!(2));
+    assert_eq!(rs[1]["message"], json!("Inserted 2 row(s)"));
+    assert_eq!(rs[1]["as_user"], json!("root"));
+    assert!(b.get("error").is_none(), "batches omit `error`: {b}");
+
+    let b = s.root_sql("SELECT 1; SELECT 2");
+    let rs = b["results"].as_array().unwrap();
+    assert_eq!(rs.len(), 2);
+    assert_eq!(column_names(&b, 0), vec!["Int64(1)"]);
+    assert_eq!(column_names(&b, 1), vec!["Int64(2)"]);
+    assert_eq!(rs[0]["rows"], json!([["1"]]));
+    assert_eq!(rs[1]["rows"], json!([["2"]]));
+
+    // DDL keeps its place; DML sums go last in the order Inserted, Updated, Deleted.
+    let b = s.root_sql(
+        "INSERT INTO app.b (id, v) VALUES (3, 'c'), (4, 'd'); DELETE FROM app.b WHERE id = 1; \
+         CREATE NAMESPACE other; UPDATE app.b SET v = 'z' WHERE id >= 3; SELECT v FROM app.b ORDER BY id",
+    );
+    let rs = b["results"].as_array().unwrap();
+    assert_eq!(rs.len(), 5, "{b}");
+    assert_eq!(rs[0]["message"], json!("Namespace 'other' created successfully"));
+    assert_eq!(rs[1]["rows"], json!([["b"], ["z"], ["z"]]));
+    assert_eq!(rs[2]["message"], json!("Inserted 2 row(s)"));
+    assert_eq!(rs[3]["message"], json!("Updated 2 row(s)"));
+    assert_eq!(rs[4]["message"], json!("Deleted 1 row(s)"));
+}
+
+#[test]
+fn batch_stops_at_first_failure_keeping_earlier_statements() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.b (id BIGINT PRIMARY KEY)");
+    let r = s.sql(&s.root(), "INSERT INTO app.b (id) VALUES (1); INSERT INTO app.missing (id) VALUES (2); INSERT INTO app.b (id) VALUES (3)");
+    let e = expect_sql_error(&r, 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"]["message"].as_str().unwrap().starts_with("Statement 2 failed"), "{e}");
+    let b = s.root_sql("SELECT id FROM app.b ORDER BY id");
+    assert_eq!(rows(&b, 0), vec![json!(["1"])], "first statement applied, third not run");
+}
+
+#[test]
+fn namespace_id_resolves_unqualified_names() {
+    let s = start();
+    let t = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.nt (id BIGINT PRIMARY KEY, v TEXT)");
+    s.root_sql("CREATE SHARED TABLE default.dt (id BIGINT PRIMARY KEY, v TEXT)");
+    let r = s.sql_body(&t, &json!({"sql": "INSERT INTO nt (id, v) VALUES (1, 'in app')", "namespace_id": "app"}));
+    expect_sql_ok(&r, "insert with namespace_id");
+    assert_eq!(scalar(&s.root_sql("SELECT v FROM app.nt")), json!("in app"));
+    s.root_sql("INSERT INTO dt (id, v) VALUES (1, 'in default')");
+    assert_eq!(scalar(&s.root_sql("SELECT v FROM default.dt")), json!("in default"));
+    // `namespace` (not `namespace_id`) is an unknown field and is ignored.
+    let r = s.sql_body(&t, &json!({"sql": "SELECT v FROM nt", "namespace": "app"}));
+    assert_eq!(r.status, 400, "`nt` is not in `default`: {r}");
+}
+
+#[test]
+fn user_tables_isolate_rows_per_user() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE USER TABLE app.notes (id BIGINT PRIMARY KEY, body TEXT)");
+    let alice = s.user_token("alice", "user");
+    let bob = s.user_token("bob", "service");
+    let b = s.sql_ok(&alice, "INSERT INTO app.notes (id, body) VALUES (1, 'alice-1'), (2, 'alice-2')");
+    assert_eq!(result(&b, 0)["as_user"], json!("alice"));
+    // Same primary key for another user is fine: rows are per user.
+    s.sql_ok(&bob, "INSERT INTO app.notes (id, body) VALUES (1, 'bob-1')");
+    let a = s.sql_ok(&alice, "SELECT id, body FROM app.notes ORDER BY id");
+    assert_eq!(rows(&a, 0), vec![json!(["1", "alice-1"]), json!(["2", "alice-2"])]);
+    assert_eq!(result(&a, 0)["as_user"], json!("alice"));
+    let b = s.sql_ok(&bob, "SELECT id, body FROM app.notes");
+    assert_eq!(rows(&b, 0), vec![json!(["1", "bob-1"])]);
+    // system/dba do not see other users' rows.
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.notes")), 0);
+    // Updates and deletes are scoped too.
+    let u = s.sql_ok(&bob, "UPDATE app.notes SET body = 'hacked'");
+    assert_eq!(result(&u, 0)["row_count"], json!(1));
+    let d = s.sql_ok(&bob, "DELETE FROM app.notes WHERE id = 2");
+    assert_eq!(result(&d, 0)["row_count"], json!(0));
+    let a = s.sql_ok(&alice, "SELECT body FROM app.notes ORDER BY id");
+    assert_eq!(rows(&a, 0), vec![json!(["alice-1"]), json!(["alice-2"])]);
+}
+
+#[test]
+fn shared_table_access_levels() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.priv (id BIGINT PRIMARY KEY, v TEXT)");
+    s.root_sql("CREATE SHARED TABLE app.pub (id BIGINT PRIMARY KEY, v TEXT) WITH (ACCESS_LEVEL = 'PUBLIC')");
+    s.root_sql("INSERT INTO app.priv (id, v) VALUES (1, 'p')");
+    s.root_sql("INSERT INTO app.pub (id, v) VALUES (1, 'q')");
+    let usr = s.user_token("usr", "user");
+    let svc = s.user_token("svc", "service");
+    assert_eq!(count(&s.sql_ok(&svc, "SELECT COUNT(*) FROM app.priv")), 1, "service reads private shared tables");
+    assert_eq!(count(&s.sql_ok(&usr, "SELECT COUNT(*) FROM app.pub")), 1, "user reads public tables");
+    let r = s.sql(&usr, "SELECT * FROM app.priv");
+    assert!(r.status == 403 || r.status == 400, "user must not read private tables: {r}");
+    let r = s.sql(&usr, "INSERT INTO app.pub (id, v) VALUES (2, 'x')");
+    assert!(r.status == 403 || r.status == 400, "user never writes shared tables: {r}");
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.pub")), 1);
+    s.sql_ok(&svc, "INSERT INTO app.priv (id, v) VALUES (2, 'from svc')");
+}
+
+#[test]
+fn execute_as_user_scopes_and_reports_as_user() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE USER TABLE app.inbox (id BIGINT PRIMARY KEY, body TEXT)");
+    let alice = s.user_token("alice", "user");
+    let svc = s.user_token("svc", "service");
+    let b = s.sql_ok(&svc, "EXECUTE AS USER 'alice' (INSERT INTO app.inbox (id, body) VALUES (1, 'for alice'))");
+    assert_eq!(result(&b, 0)["as_user"], json!("alice"));
+    assert_eq!(result(&b, 0)["message"], json!("Inserted 1 row(s)"));
+    let a = s.sql_ok(&alice, "SELECT body FROM app.inbox");
+    assert_eq!(rows(&a, 0), vec![json!(["for alice"])]);
+    assert_eq!(count(&s.sql_ok(&svc, "SELECT COUNT(*) FROM app.inbox")), 0, "the caller's own rows are untouched");
+    // Bare name, lowercase keywords, trailing semicolon.
+    let b = s.sql_ok(&svc, "execute as user alice (SELECT id, body FROM app.inbox);");
+    assert_eq!(result(&b, 0)["as_user"], json!("alice"));
+    assert_eq!(rows(&b, 0), vec![json!(["1", "for alice"])]);
+    // Params work with the wrapper.
+    let b = s.sql_params_ok(&svc, "EXECUTE AS USER 'alice' (INSERT INTO app.inbox (id, body) VALUES ($1, $2))", json!([2, "p"]));
+    assert_eq!(result(&b, 0)["as_user"], json!("alice"));
+    assert_eq!(count(&s.sql_ok(&alice, "SELECT COUNT(*) FROM app.inbox")), 2);
+    // Quoted names unescape ''; the target need not exist.
+    let b = s.sql_ok(&svc, "EXECUTE AS USER 'o''neil' (INSERT INTO app.inbox (id, body) VALUES (1, 'x'))");
+    assert_eq!(result(&b, 0)["as_user"], json!("o'neil"));
+    let b = s.sql_ok(&svc, "EXECUTE AS USER 'o''neil' (SELECT body FROM app.inbox)");
+    assert_eq!(rows(&b, 0), vec![json!(["x"])]);
+    // Each statement of a batch may carry its own wrapper.
+    let b = s.sql_ok(&svc, "EXECUTE AS USER 'alice' (SELECT COUNT(*) AS n FROM app.inbox); EXECUTE AS USER 'ghost' (SELECT COUNT(*) AS n FROM app.inbox)");
+    assert_eq!(b["results"][0]["rows"], json!([["2"]]));
+    assert_eq!(b["results"][0]["as_user"], json!("alice"));
+    assert_eq!(b["results"][1]["rows"], json!([["0"]]));
+    assert_eq!(b["results"][1]["as_user"], json!("ghost"));
+}
+
+#[test]
+fn execute_as_user_wrapper_errors() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE USER TABLE app.inbox (id BIGINT PRIMARY KEY, body TEXT)");
+    s.root_sql("CREATE SHARED TABLE app.sh (id BIGINT PRIMARY KEY)");
+    let t = s.root();
+    for q in [
+        "EXECUTE AS USER 'alice' (SELECT 1) SELECT 2",
+        "EXECUTE AS USER 'alice' (SELECT 1; SELECT 2)",
+        "EXECUTE AS USER '' (SELECT 1)",
+        "EXECUTE AS USER 'alice' ()",
+    ] {
+        expect_sql_error(&s.sql(&t, q), 400, "INVALID_INPUT");
+    }
+    let e = expect_sql_error(&s.sql(&t, "EXECUTE AS USER 'alice' (SELECT * FROM app.sh)"), 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"]["message"].as_str().unwrap().contains("app:sh"), "names the table with a colon: {e}");
+}
+
+#[test]
+fn execute_as_user_role_matrix() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE USER TABLE app.x (id BIGINT PRIMARY KEY)");
+    let users = [("u1", "user"), ("u2", "user"), ("s1", "service"), ("s2", "service"), ("d1", "dba"), ("d2", "dba"), ("y1", "system")];
+    let mut tokens = std::collections::HashMap::new();
+    for (n, r) in users {
+        tokens.insert(n, s.user_token(n, r));
+    }
+    tokens.insert("root", s.root());
+    // (caller, target, allowed)
+    let cases = [
+        ("u1", "u1", true),
+        ("u1", "u2", false),
+        ("u1", "s1", false),
+        ("u1", "ghost", false),
+        ("s1", "u1", true),
+        ("s1", "s2", true),
+        ("s1", "ghost", true),
+        ("s1", "d1", false),
+        ("s1", "root", false),
+        ("d1", "u1", true),
+        ("d1", "s1", true),
+        ("d1", "d2", true),
+        ("d1", "y1", false),
+        ("d1", "root", false),
+        ("y1", "root", true),
+        ("root", "d1", true),
+        ("root", "y1", true),
+        ("root", "ghost", true),
+    ];
+    for (caller, target, allowed) in cases {
+        let r = s.sql(&tokens[caller], &format!("EXECUTE AS USER '{target}' (SELECT COUNT(*) FROM app.x)"));
+        if allowed {
+            let b = expect_sql_ok(&r, &format!("{caller} as {target}"));
+            assert_eq!(result(&b, 0)["as_user"], json!(target));
+        } else {
+            expect_sql_error(&r, 403, "PERMISSION_DENIED");
+        }
+    }
+}
+
+#[test]
+fn user_management_statements() {
+    let s = start();
+    let root = s.root();
+    let b = s.root_sql("CREATE USER w1 WITH PASSWORD 'first-pw' ROLE service EMAIL 'w1@example.com'");
+    assert!(result(&b, 0)["message"].is_string(), "{b}");
+    let l = s.login("w1", "first-pw").json();
+    assert_eq!(l["user"]["role"], json!("service"));
+    assert_eq!(l["user"]["email"], json!("w1@example.com"));
+
+    let e = s.sql_err(&root, "CREATE USER w1 WITH PASSWORD 'x' ROLE user", 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"]["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{e}");
+    let r = s.sql(&root, "CREATE USER IF NOT EXISTS w9 WITH PASSWORD 'x' ROLE user");
+    assert_eq!(r.status, 400, "CREATE USER has no IF NOT EXISTS: {r}");
+
+    // Role aliases and quoted names.
+    for (name, word, role) in [("a1", "developer", "service"), ("a2", "admin", "dba"), ("a3", "viewer", "user"), ("a4", "readonly", "user"), ("a5", "analyst", "service")] {
+        s.root_sql(&format!("CREATE USER '{name}' WITH PASSWORD 'pw-{name}' ROLE {word}"));
+        assert_eq!(s.login(name, &format!("pw-{name}")).json()["user"]["role"], json!(role), "{word}");
+    }
+    // Internal users cannot log in.
+    s.root_sql("CREATE USER internal1 WITH INTERNAL ROLE service");
+    expect_auth_error(&s.login("internal1", ""), 401, "unauthorized");
+
+    s.root_sql("ALTER USER w1 SET PASSWORD 'second-pw'");
+    expect_auth_error(&s.login("w1", "first-pw"), 401, "unauthorized");
+    assert_eq!(s.login("w1", "second-pw").status, 200);
+    s.root_sql("ALTER USER w1 SET ROLE dba");
+    assert_eq!(s.login("w1", "second-pw").json()["user"]["role"], json!("dba"));
+    s.root_sql("ALTER USER w1 SET EMAIL 'new@example.com'");
+    assert_eq!(s.login("w1", "second-pw").json()["user"]["email"], json!("new@example.com"));
+
+    // A dba cannot grant `system`.
+    let dba = s.token("w1", "second-pw");
+    let r = s.sql(&dba, "CREATE USER sys2 WITH PASSWORD 'x' ROLE system");
+    assert!(r.status == 403 || r.status == 400, "dba granting system must fail: {r}");
+    s.sql_ok(&dba, "CREATE USER made_by_dba WITH PASSWORD 'x' ROLE service");
+
+    s.root_sql("DROP USER made_by_dba");
+    expect_auth_error(&s.login("made_by_dba", "x"), 401, "unauthorized");
+    s.root_sql("DROP USER IF EXISTS made_by_dba");
+    s.sql_err(&root, "DROP USER made_by_dba", 400, "SQL_EXECUTION_ERROR");
+}
+
+#[test]
+fn topic_statements_and_system_tables() {
+    let s = start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY, v TEXT)");
+    let b = s.root_sql("CREATE TOPIC app.one");
+    assert_eq!(result(&b, 0)["message"], json!("Created topic 'app.one' with 1 partition(s)"));
+    let b = s.root_sql("CREATE TOPIC app.three PARTITIONS 3");
+    assert_eq!(result(&b, 0)["message"], json!("Created topic 'app.three' with 3 partition(s)"));
+    let e = s.sql_err(&root, "CREATE TOPIC app.one", 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"]["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{e}");
+    let r = s.sql(&root, "CREATE TOPIC bare");
+    assert_eq!(r.status, 400, "topic names must be namespace-qualified: {r}");
+    let r = s.sql(&root, "CREATE TOPIC nons.t");
+    assert_eq!(r.status, 400, "namespace must exist: {r}");
+
+    s.root_sql("ALTER TOPIC app.one ADD SOURCE app.src ON INSERT");
+    s.root_sql("ALTER TOPIC app.one ADD SOURCE app.src ON DELETE WITH (payload = 'key')");
+    let e = s.sql_err(&root, "ALTER TOPIC app.one ADD SOURCE app.src ON INSERT", 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"]["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{e}");
+
+    let b = s.root_sql(
+        "SELECT topic_id, partitions, retention_seconds, retention_max_bytes, routes FROM system.topics ORDER BY topic_id",
+    );
+    let rs = rows(&b, 0);
+    assert_eq!(rs.len(), 2, "{b}");
+    assert_eq!(rs[0][0], json!("app.one"));
+    assert_eq!(rs[0][1], json!(1), "partitions is an Int");
+    assert_eq!(rs[0][2], json!("604800"), "retention_seconds BigInt string");
+    assert_eq!(rs[0][3], json!("1073741824"));
+    assert_eq!(rs[1][0], json!("app.three"));
+    assert_eq!(rs[1][1], json!(3));
+    let routes: Value = serde_json::from_str(rs[0][4].as_str().expect("routes is JSON text")).unwrap();
+    assert_eq!(
+        routes,
+        json!([
+            {"table_id": "app.src", "op": "insert", "payload_mode": "full", "filter_expr": null, "partition_key_expr": null},
+            {"table_id": "app.src", "op": "delete", "payload_mode": "key", "filter_expr": null, "partition_key_expr": null},
+        ])
+    );
+
+    // system.topic_offsets after an ack.
+    s.root_sql("INSERT INTO app.src (id, v) VALUES (1, 'a'), (2, 'b')");
+    s.ack(&root, "app.one", "grp", 0, 1);
+    let b = s.root_sql("SELECT topic_id, group_id, partition_id, last_acked_offset FROM system.topic_offsets");
+    assert_eq!(rows(&b, 0), vec![json!(["app.one", "grp", 0, "1"])]);
+
+    // DROP TOPIC removes it.
+    s.root_sql("DROP TOPIC app.three");
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM system.topics")), 1);
+    let r = s.consume_raw(&root, &json!({"topic_id": "app.three", "group_id": "g"}));
+    expect_topic_error(&r, 404, "NOT_FOUND");
+    let r = s.sql(&root, "DROP TOPIC app.three");
+    assert_eq!(r.status, 400, "dropping a missing topic fails: {r}");
+}
+
+#[test]
+fn clear_topic_deletes_messages_and_offsets_but_counters_continue() {
+    let s = start();
+    let root = s.root();
+    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY)", "app.src", "app.t", &["INSERT"]);
+    s.root_sql("INSERT INTO app.src (id) VALUES (1), (2), (3)");
+    s.ack(&root, "app.t", "g1", 0, 2);
+    s.root_sql("CLEAR TOPIC app.t");
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || {
+            s.consume_earliest(&root, "app.t", &format!("probe{}", now_ms()), 10).messages.is_empty()
+        }),
+        "messages are cleared"
+    );
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || count(&s.root_sql("SELECT COUNT(*) FROM system.topic_offsets")) == 0),
+        "group offsets are cleared"
+    );
+    s.root_sql("INSERT INTO app.src (id) VALUES (4)");
+    let b = s.consume_earliest(&root, "app.t", "fresh", 10);
+    assert_eq!(b.offsets(), vec![3], "offset counter continues in-process after CLEAR");
+}
+
+#[test]
+fn error_codes_for_bad_sql() {
+    let s = start();
+    let root = s.root();
+    let e = s.sql_err(&root, "SELEC 1", 400, "INVALID_SQL");
+    assert!(e["error"]["message"].as_str().unwrap().contains("SELEC"), "{e}");
+    s.sql_err(&root, "FROBNICATE EVERYTHING NOW", 400, "INVALID_SQL");
+
+    let e = s.sql_err(&root, "SELECT * FROM app.nowhere", 400, "SQL_EXECUTION_ERROR");
+    let m = e["error"]["message"].as_str().unwrap();
+    assert!(m.starts_with("Statement 1 failed: Table not found"), "{m}");
+    assert_eq!(e["error"]["details"], json!("SELECT * FROM app.nowhere"));
+
+    // Redacted for a service user: no details, no table name.
+    let svc = s.user_token("svc", "service");
+    let e = s.sql_err(&svc, "SELECT * FROM app.nowhere", 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"].get("details").is_none(), "{e}");
+    assert!(!e["error"]["message"].as_str().unwrap().contains("nowhere"), "message is generic for non-admins: {e}");
+}
+
+#[test]
+fn sql_too_long_is_invalid_sql() {
+    let s = start();
+    let big = format!("SELECT '{}'", "x".repeat(1024 * 1024 + 16));
+    expect_sql_error(&s.sql(&s.root(), &big), 400, "INVALID_SQL");
+}
