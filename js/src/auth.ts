@@ -305,6 +305,9 @@ export class TokenManager {
         }
       } catch (thrown) {
         error = toConsumerError(thrown);
+        // No answer at all (refused, reset, timeout): the caller's connection retry owns that;
+        // retrying here too would multiply the waits.
+        if (error.status === 0) throw error;
       }
       if (error.kind !== 'transient' || attempt >= providerRetry.maxAttempts || signal?.aborted) throw error;
       await sleep(delay, signal);

@@ -88,7 +88,7 @@ export function createLowLevelConsumer<T>(
 
       const commit = async (finalCommit: boolean): Promise<void> => {
         const upto = tracker.committable();
-        if (upto === undefined) return;
+        if (upto === undefined || upto <= tracker.committed) return;
         if (finalCommit) {
           // After stop: one bounded attempt; an unacked batch is simply delivered again later.
           try {
@@ -99,7 +99,8 @@ export function createLowLevelConsumer<T>(
           }
           return;
         }
-        const result = await withConnectionRetry(backoff, signal, () => client.ack(topic, group, partition, upto, { signal }), () => {});
+        // The ack itself is not tied to stop(): one already on the wire should land.
+        const result = await withConnectionRetry(backoff, signal, () => client.ack(topic, group, partition, upto), () => {});
         if (result !== STOPPED) tracker.committedUpTo(upto);
       };
 

@@ -231,7 +231,9 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
       const result = await withConnectionRetry(
         backoff,
         halt.signal,
-        () => s.client.ack(s.topic, s.groupId, partition, upto, { signal: halt.signal }),
+        // Not aborted by stop: an ack already on the wire should land, or the finished work
+        // would be delivered again. The drain deadline still bounds it.
+        () => s.client.ack(s.topic, s.groupId, partition, upto, { signal: drain.signal }),
         connectionReport('commit'),
       );
       if (result === STOPPED) return finalCommit();
