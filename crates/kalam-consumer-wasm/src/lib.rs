@@ -1,1 +1,41 @@
-//! WebAssembly bindings of the KalamDB topic consumer.
+//! WebAssembly bindings of the KalamDB topic consumer (`@kalamdb/consumer/wasm`).
+//!
+//! The only crate that knows about JavaScript. One file per exported type or function group:
+//!
+//! * [`client`]: `KalamConsumerClient` (consume and ack through `fetch`);
+//! * [`decode`]: `decodeConsumeResponse`, `unwrapLegacyRow`;
+//! * [`start`]: `normalizeStart`;
+//! * [`classify`]: `classifyFailure`;
+//! * [`message_retry`]: `MessageRetry`; [`connection_backoff`]: `ConnectionBackoff`;
+//! * [`types`]: boundary DTOs and the TypeScript declarations they correspond to;
+//! * [`error`]: the `KalamConsumerError` objects every export throws;
+//! * [`serializer`]: the single serde-wasm-bindgen configuration;
+//! * [`interop`]: hand-written `js_sys` glue (global `fetch`, reflection helpers).
+//!
+//! The contract these exports implement is the "wasm ⇄ TypeScript contract" of `HACKING.md`.
+
+#![warn(missing_docs)]
+
+pub mod classify;
+pub mod client;
+pub mod connection_backoff;
+pub mod decode;
+pub mod error;
+pub mod interop;
+pub mod message_retry;
+pub mod serializer;
+pub mod start;
+pub mod types;
+
+use wasm_bindgen::prelude::*;
+
+/// The version of this wasm module, for the TS layer to compare with its own at init.
+///
+/// @example
+/// ```ts
+/// if (wasmReleaseInfo().version !== PACKAGE_VERSION) throw new Error('wasm/js mismatch');
+/// ```
+#[wasm_bindgen(js_name = "wasmReleaseInfo", unchecked_return_type = "ReleaseInfo")]
+pub fn wasm_release_info() -> Result<JsValue, JsValue> {
+    serializer::to_js(&types::ReleaseInfo { version: env!("CARGO_PKG_VERSION") })
+}

@@ -1,0 +1,391 @@
+//! Consume and ack response decoding.
+//!
+//! [`decode_consume_response`] turns the body of a `POST /v1/api/topics/consume` (§3.2) into
+//! ONE JSON text of the batch the TS layer sees:
+//!
+//! ```json
+//! {"messages":[{"topic":"app.events","group_id":"g","partition_id":0,"offset":17,
+//!   "key":"42","timestamp_ms":1730000000123,"user":"alice","op":"Insert",
+//!   "payload":{"id":"42"}}],"next_offset":18,"has_more":false}
+//! ```
+//!
+//! The caller parses that text once (in the wasm crate: one `JSON.parse`). Building one text
+//! instead of one value per field is the hot path's whole trick: envelopes are read borrowing
+//! (`&RawValue`), each payload is base64-decoded into a reused buffer, checked to be UTF-8 and
+//! JSON, and spliced in as raw text.
+//!
+//! Message fields (§7.1): `topic` ← `topic_id` (alias `topic`, falls back to the request's
+//! topic), `group_id` ← always the request's, `partition_id` (falls back to the request's),
+//! `offset` (default 0), `key` (alias `message_id`; `null` when absent; a non-string key is
+//! kept as its JSON text), `timestamp_ms` (alias `ts`, default 0), `user` (alias `username`;
+//! omitted when absent or null), `op` (`Insert`/`Update`/`Delete` matched case-insensitively;
+//! an unknown op string is passed through unchanged), `payload` (alias `value`).
+//!
+//! Payload rule: a string is standard base64 (padded) of UTF-8 JSON. If it is not base64, not
+//! UTF-8 or not JSON the message carries `decode_error` (the reason) and `raw_payload` (the
+//! string as received) and no `payload`: never a silent `{}`. A payload that is already JSON
+//! (not a string) is kept as it is. A missing or `null` payload is a decode error too.
+//! Response level: missing `messages` → `[]`, `next_offset` → 0, `has_more` → false; a body
+//! that is not JSON, not an object, or has mistyped fields is a [`DecodeError`].
+
+use std::fmt::Write as _;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use thiserror::Error;
+
+/// The parts of the consume request that decoding falls back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestContext<'a> {
+    /// The requested topic; used when a message has no `topic_id`.
+    pub topic_id: &'a str,
+    /// The consumer group; every message's `group_id` is this.
+    pub group_id: &'a str,
+    /// The requested partition; used when a message has no `partition_id`.
+    pub partition_id: u32,
+}
+
+/// A response that cannot be decoded at all (as opposed to one bad payload).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    /// The body is not JSON, or is truncated.
+    #[error("response body is not valid JSON: {0}")]
+    Malformed(String),
+    /// The body is JSON but not the expected response shape.
+    #[error("unexpected response shape: {0}")]
+    Shape(String),
+}
+
+impl DecodeError {
+    fn from_serde(err: serde_json::Error) -> Self {
+        match err.classify() {
+            serde_json::error::Category::Data => DecodeError::Shape(err.to_string()),
+            _ => DecodeError::Malformed(err.to_string()),
+        }
+    }
+}
+
+/// Why one message's payload could not be decoded; its `Display` is the `decode_error` text.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PayloadError {
+    /// No payload, or `null`.
+    #[error("payload is missing")]
+    Missing,
+    /// Not standard padded base64.
+    #[error("payload is not valid base64: {0}")]
+    NotBase64(String),
+    /// The decoded bytes are not UTF-8.
+    #[error("payload is not valid UTF-8: {0}")]
+    NotUtf8(String),
+    /// The decoded text is not JSON.
+    #[error("payload is not valid JSON: {0}")]
+    NotJson(String),
+}
+
+/// Decodes one base64 payload string into JSON text, using `scratch` as the byte buffer.
+pub fn decode_payload<'b>(base64: &str, scratch: &'b mut Vec<u8>) -> Result<&'b str, PayloadError> {
+    scratch.clear();
+    STANDARD
+        .decode_vec(base64, scratch)
+        .map_err(|e| PayloadError::NotBase64(e.to_string()))?;
+    let text = std::str::from_utf8(scratch).map_err(|e| PayloadError::NotUtf8(e.to_string()))?;
+    serde_json::from_str::<IgnoredAny>(text).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+    Ok(text)
+}
+
+#[derive(Deserialize)]
+struct RawResponse<'a> {
+    #[serde(borrow, default)]
+    messages: Option<Vec<RawMessage<'a>>>,
+    #[serde(default)]
+    next_offset: Option<u64>,
+    #[serde(default)]
+    has_more: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(borrow, default, alias = "topic")]
+    topic_id: Option<&'a RawValue>,
+    #[serde(default)]
+    partition_id: Option<u32>,
+    #[serde(default)]
+    offset: Option<u64>,
+    #[serde(borrow, default, alias = "value")]
+    payload: Option<&'a RawValue>,
+    #[serde(borrow, default, alias = "message_id")]
+    key: Option<&'a RawValue>,
+    #[serde(default, alias = "ts")]
+    timestamp_ms: Option<u64>,
+    #[serde(borrow, default, alias = "username")]
+    user: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    op: Option<&'a RawValue>,
+}
+
+/// The content of a raw JSON string, borrowed when it has no escapes.
+fn raw_str(raw: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
+    let text = raw.get();
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.contains('\\') {
+        return Some(std::borrow::Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(text).ok().map(std::borrow::Cow::Owned)
+}
+
+fn is_raw_string(raw: &RawValue) -> bool {
+    raw.get().starts_with('"')
+}
+
+/// Appends `s` as a JSON string literal.
+pub(crate) fn write_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape: Option<&str> = match b {
+            b'"' => Some("\\\""),
+            b'\\' => Some("\\\\"),
+            b'\n' => Some("\\n"),
+            b'\r' => Some("\\r"),
+            b'\t' => Some("\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        match escape {
+            Some(e) => out.push_str(e),
+            None => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+fn write_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+/// Writes a raw value that should be a string: strings as they are, anything else as a
+/// string holding its JSON text.
+fn write_stringish(out: &mut String, raw: &RawValue) {
+    if is_raw_string(raw) {
+        out.push_str(raw.get());
+    } else {
+        write_json_str(out, raw.get());
+    }
+}
+
+fn write_op(out: &mut String, raw: &RawValue) {
+    let canonical = raw_str(raw).and_then(|op| {
+        ["Insert", "Update", "Delete"]
+            .into_iter()
+            .find(|c| c.eq_ignore_ascii_case(&op))
+    });
+    match canonical {
+        Some(c) => {
+            out.push('"');
+            out.push_str(c);
+            out.push('"');
+        }
+        None => write_stringish(out, raw),
+    }
+}
+
+/// Decodes a consume response into the batch JSON text, appending to `out`.
+///
+/// `out` is left with a partial text when an error is returned.
+pub fn decode_consume_response_into(
+    body: &str,
+    request: &RequestContext<'_>,
+    out: &mut String,
+) -> Result<(), DecodeError> {
+    let response: RawResponse<'_> = serde_json::from_str(body).map_err(DecodeError::from_serde)?;
+    let messages = response.messages.unwrap_or_default();
+    out.reserve(body.len() + messages.len() * 64);
+
+    // The request's fallbacks, written once.
+    let mut topic_fallback = String::new();
+    write_json_str(&mut topic_fallback, request.topic_id);
+    let mut group = String::new();
+    write_json_str(&mut group, request.group_id);
+
+    let mut scratch = Vec::new();
+    out.push_str("{\"messages\":[");
+    for (index, message) in messages.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"topic\":");
+        match message.topic_id {
+            Some(raw) if is_raw_string(raw) => out.push_str(raw.get()),
+            _ => out.push_str(&topic_fallback),
+        }
+        out.push_str(",\"group_id\":");
+        out.push_str(&group);
+        out.push_str(",\"partition_id\":");
+        write_u64(out, u64::from(message.partition_id.unwrap_or(request.partition_id)));
+        out.push_str(",\"offset\":");
+        write_u64(out, message.offset.unwrap_or(0));
+        out.push_str(",\"key\":");
+        match message.key {
+            Some(raw) => write_stringish(out, raw),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"timestamp_ms\":");
+        write_u64(out, message.timestamp_ms.unwrap_or(0));
+        if let Some(user) = message.user {
+            out.push_str(",\"user\":");
+            write_stringish(out, user);
+        }
+        out.push_str(",\"op\":");
+        match message.op {
+            Some(op) => write_op(out, op),
+            None => {
+                return Err(DecodeError::Shape(format!(
+                    "message {} (offset {}) has no op",
+                    index,
+                    message.offset.unwrap_or(0)
+                )))
+            }
+        }
+        let decoded = match message.payload {
+            None => Err(PayloadError::Missing),
+            Some(raw) => match raw_str(raw) {
+                Some(b64) if is_raw_string(raw) => decode_payload(&b64, &mut scratch),
+                // Already JSON (§7.1: "if already an object use it").
+                _ => Ok(raw.get()),
+            },
+        };
+        match decoded {
+            Ok(json) => {
+                out.push_str(",\"payload\":");
+                out.push_str(json);
+            }
+            Err(err) => {
+                out.push_str(",\"decode_error\":");
+                write_json_str(out, &err.to_string());
+                if let Some(raw) = message.payload {
+                    out.push_str(",\"raw_payload\":");
+                    write_stringish(out, raw);
+                }
+            }
+        }
+        out.push('}');
+    }
+    out.push_str("],\"next_offset\":");
+    write_u64(out, response.next_offset.unwrap_or(0));
+    out.push_str(",\"has_more\":");
+    out.push_str(if response.has_more.unwrap_or(false) { "true" } else { "false" });
+    out.push('}');
+    Ok(())
+}
+
+/// Decodes a consume response into the batch JSON text; see the module docs.
+///
+/// ```
+/// use kalam_consumer_core::{decode_consume_response, RequestContext};
+/// let body = r#"{"messages":[{"topic_id":"t","partition_id":0,"offset":1,"payload":"eyJhIjoxfQ==","key":null,"timestamp_ms":5,"op":"Insert"}],"next_offset":2,"has_more":false}"#;
+/// let ctx = RequestContext { topic_id: "t", group_id: "g", partition_id: 0 };
+/// let text = decode_consume_response(body, &ctx).unwrap();
+/// assert!(text.contains(r#""payload":{"a":1}"#));
+/// ```
+pub fn decode_consume_response(body: &str, request: &RequestContext<'_>) -> Result<String, DecodeError> {
+    let mut out = String::new();
+    decode_consume_response_into(body, request, &mut out)?;
+    Ok(out)
+}
+
+/// One message of a decoded batch, as typed Rust (the JSON text's schema).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireMessage {
+    /// Topic id.
+    pub topic: String,
+    /// Consumer group (the request's).
+    pub group_id: String,
+    /// Partition.
+    pub partition_id: u32,
+    /// Offset within the partition.
+    pub offset: u64,
+    /// Message key, `null` for keyless rows.
+    pub key: Option<String>,
+    /// Publish time, ms since the epoch.
+    pub timestamp_ms: u64,
+    /// Producing user; absent for shared tables and unknown users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `Insert`, `Update` or `Delete`.
+    pub op: String,
+    /// Decoded payload; absent when `decode_error` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    /// Why the payload could not be decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_error: Option<String>,
+    /// The payload as received, only with `decode_error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_payload: Option<String>,
+}
+
+/// A decoded batch, as typed Rust.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsumeBatch {
+    /// The messages, in server order.
+    pub messages: Vec<WireMessage>,
+    /// Last offset + 1, or the computed start offset when empty (§3.5).
+    pub next_offset: u64,
+    /// `messages.len() == limit` (§3.5).
+    pub has_more: bool,
+}
+
+impl ConsumeBatch {
+    /// Decodes a consume response straight into typed Rust (tests, native callers).
+    pub fn decode(body: &str, request: &RequestContext<'_>) -> Result<Self, DecodeError> {
+        let text = decode_consume_response(body, request)?;
+        serde_json::from_str(&text).map_err(|e| DecodeError::Shape(e.to_string()))
+    }
+}
+
+/// The ack response (§3.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckResponse {
+    /// Always true from the real server.
+    pub success: bool,
+    /// The acked offset (echoes the request).
+    pub acknowledged_offset: u64,
+}
+
+/// Decodes an ack response body; `success` defaults to true and `acknowledged_offset` to the
+/// request's `upto_offset` (§7.1).
+pub fn decode_ack_response(body: &str, upto_offset: u64) -> Result<AckResponse, DecodeError> {
+    #[derive(Deserialize)]
+    struct RawAck {
+        #[serde(default)]
+        success: Option<bool>,
+        #[serde(default)]
+        acknowledged_offset: Option<u64>,
+    }
+    let raw: RawAck = serde_json::from_str(body).map_err(DecodeError::from_serde)?;
+    Ok(AckResponse {
+        success: raw.success.unwrap_or(true),
+        acknowledged_offset: raw.acknowledged_offset.unwrap_or(upto_offset),
+    })
+}

@@ -1,0 +1,174 @@
+//! Error bodies: the three JSON envelopes the server uses, and plain text.
+//!
+//! | shape | where | code | message |
+//! |---|---|---|---|
+//! | `{"status":"error","error":{"code","message"},...}` | SQL, auth failures on any protected endpoint (§1.7, §2.5) | `error.code` | `error.message` |
+//! | `{"error":"<code>","message":"..."}` | `/v1/api/auth/*`, connection guard (§1.1, §1.7) | `error` | `message` |
+//! | `{"error":"<text>","code":"<CODE>"}` | topic endpoints (§3.8) | `code` | `error` |
+//! | anything else (400 text, HTML from a proxy) | | none | the trimmed text |
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The machine code and human message found in an error body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorEnvelope {
+    /// The server's machine code, when the body carried one.
+    pub code: Option<String>,
+    /// The human message: the envelope's message, or the trimmed body text; `None` for an
+    /// empty body.
+    pub message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AnyEnvelope {
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(default)]
+    code: Option<Value>,
+    #[serde(default)]
+    message: Option<Value>,
+}
+
+fn non_empty_string(value: Option<&Value>) -> Option<String> {
+    match value {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Parses an error response body into its code and message (see the module table).
+///
+/// ```
+/// use kalam_consumer_core::parse_error_body;
+/// let e = parse_error_body(r#"{"error":"Topic 'x' does not exist","code":"NOT_FOUND"}"#);
+/// assert_eq!(e.code.as_deref(), Some("NOT_FOUND"));
+/// assert_eq!(e.message.as_deref(), Some("Topic 'x' does not exist"));
+/// ```
+pub fn parse_error_body(body: &str) -> ErrorEnvelope {
+    let text = body.trim();
+    let plain = || ErrorEnvelope {
+        code: None,
+        message: (!text.is_empty()).then(|| text.to_owned()),
+    };
+    if !text.starts_with('{') {
+        return plain();
+    }
+    let Ok(env) = serde_json::from_str::<AnyEnvelope>(text) else {
+        return plain();
+    };
+    match env.error {
+        // SQL-style / extractor envelope (§1.7, §2.5).
+        Some(Value::Object(inner)) => ErrorEnvelope {
+            code: non_empty_string(inner.get("code")),
+            message: non_empty_string(inner.get("message")).or_else(|| plain().message),
+        },
+        Some(Value::String(error)) => {
+            if let Some(code) = non_empty_string(env.code.as_ref()) {
+                // Topic envelope (§3.8): `error` is the text.
+                ErrorEnvelope { code: Some(code), message: Some(error) }
+            } else {
+                // Auth-endpoint / middleware envelope (§1.1): `error` is the code.
+                let message = non_empty_string(env.message.as_ref());
+                let code = (!error.trim().is_empty()).then_some(error);
+                ErrorEnvelope { message: message.or_else(|| plain().message), code }
+            }
+        }
+        _ => ErrorEnvelope {
+            code: non_empty_string(env.code.as_ref()),
+            message: non_empty_string(env.message.as_ref()).or_else(|| plain().message),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn extractor_envelope() {
+        let e = parse_error_body(
+            r#"{"status":"error","error":{"code":"TOKEN_EXPIRED","message":"Invalid credentials"},"results":[],"took":0.42}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("TOKEN_EXPIRED"));
+        assert_eq!(e.message.as_deref(), Some("Invalid credentials"));
+    }
+
+    #[test]
+    fn auth_endpoint_envelope() {
+        let e = parse_error_body(r#"{"error":"unauthorized","message":"invalid credentials"}"#);
+        assert_eq!(e.code.as_deref(), Some("unauthorized"));
+        assert_eq!(e.message.as_deref(), Some("invalid credentials"));
+        let e = parse_error_body(
+            r#"{"error":"RATE_LIMIT_EXCEEDED","message":"slow down","retry_after_seconds":1}"#,
+        );
+        assert_eq!(e.code.as_deref(), Some("RATE_LIMIT_EXCEEDED"));
+    }
+
+    #[test]
+    fn topic_envelope() {
+        let e = parse_error_body(r#"{"error":"Topic 'app.events' does not exist","code":"NOT_FOUND"}"#);
+        assert_eq!(e.code.as_deref(), Some("NOT_FOUND"));
+        assert_eq!(e.message.as_deref(), Some("Topic 'app.events' does not exist"));
+    }
+
+    #[test]
+    fn plain_text_and_garbage() {
+        let e = parse_error_body("Json deserialize error: missing field `topic_id`\n");
+        assert_eq!(e.code, None);
+        assert_eq!(e.message.as_deref(), Some("Json deserialize error: missing field `topic_id`"));
+        let e = parse_error_body("<html><body>502 Bad Gateway</body></html>");
+        assert_eq!(e.code, None);
+        assert!(e.message.unwrap().contains("502"));
+        assert_eq!(parse_error_body("   "), ErrorEnvelope::default());
+        let e = parse_error_body("{not json");
+        assert_eq!(e.code, None);
+        assert_eq!(e.message.as_deref(), Some("{not json"));
+    }
+
+    #[test]
+    fn odd_json_shapes() {
+        // Object without a message: the whole text is the message.
+        let e = parse_error_body(r#"{"error":{"code":"X"}}"#);
+        assert_eq!(e.code.as_deref(), Some("X"));
+        assert_eq!(e.message.as_deref(), Some(r#"{"error":{"code":"X"}}"#));
+        // No error key at all.
+        let e = parse_error_body(r#"{"code":"BODY_TOO_LARGE"}"#);
+        assert_eq!(e.code.as_deref(), Some("BODY_TOO_LARGE"));
+        // Empty code strings are no code.
+        let e = parse_error_body(r#"{"error":"text","code":""}"#);
+        assert_eq!(e.code.as_deref(), Some("text"));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(body in ".{0,200}") {
+            let _ = parse_error_body(&body);
+        }
+
+        #[test]
+        fn topic_shape_round_trips(msg in "[a-zA-Z ']{1,40}", code in "[A-Z_]{1,20}") {
+            let body = serde_json::json!({ "error": msg, "code": code }).to_string();
+            let e = parse_error_body(&body);
+            prop_assert_eq!(e.code, Some(code));
+            prop_assert_eq!(e.message, Some(msg));
+        }
+
+        #[test]
+        fn extractor_shape_round_trips(msg in "[a-zA-Z][a-zA-Z ]{0,39}", code in "[A-Z_]{1,20}") {
+            let body = serde_json::json!({ "status": "error", "error": { "code": code, "message": msg }, "results": [], "took": 1.0 }).to_string();
+            let e = parse_error_body(&body);
+            prop_assert_eq!(e.code, Some(code));
+            prop_assert_eq!(e.message, Some(msg));
+        }
+
+        #[test]
+        fn plain_text_is_its_own_message(text in "[a-zA-Z0-9 :`]{1,80}") {
+            let e = parse_error_body(&text);
+            prop_assert_eq!(e.code, None);
+            let trimmed = text.trim();
+            prop_assert_eq!(e.message.as_deref(), (!trimmed.is_empty()).then_some(trimmed));
+        }
+    }
+}
