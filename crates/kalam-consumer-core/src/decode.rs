@@ -219,6 +219,10 @@ pub fn decode_consume_response_into(
     out: &mut String,
 ) -> Result<(), DecodeError> {
     let response: RawResponse<'_> = serde_json::from_str(body).map_err(DecodeError::from_serde)?;
+    // serde's derive also accepts a JSON array for a struct (fields by position): refuse it.
+    if !body.trim_start().starts_with('{') {
+        return Err(DecodeError::Shape(String::from("the response is not a JSON object")));
+    }
     let messages = response.messages.unwrap_or_default();
     out.reserve(body.len() + messages.len() * 64);
 
@@ -334,8 +338,9 @@ pub struct WireMessage {
     pub user: Option<String>,
     /// `Insert`, `Update` or `Delete`.
     pub op: String,
-    /// Decoded payload; absent when `decode_error` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Decoded payload (`Some(Value::Null)` for a JSON `null` payload); absent when
+    /// `decode_error` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub payload: Option<Value>,
     /// Why the payload could not be decoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -343,6 +348,11 @@ pub struct WireMessage {
     /// The payload as received, only with `decode_error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_payload: Option<String>,
+}
+
+/// A present field is `Some`, even when it is `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// A decoded batch, as typed Rust.
@@ -384,6 +394,9 @@ pub fn decode_ack_response(body: &str, upto_offset: u64) -> Result<AckResponse, 
         acknowledged_offset: Option<u64>,
     }
     let raw: RawAck = serde_json::from_str(body).map_err(DecodeError::from_serde)?;
+    if !body.trim_start().starts_with('{') {
+        return Err(DecodeError::Shape(String::from("the response is not a JSON object")));
+    }
     Ok(AckResponse {
         success: raw.success.unwrap_or(true),
         acknowledged_offset: raw.acknowledged_offset.unwrap_or(upto_offset),
