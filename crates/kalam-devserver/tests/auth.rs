@@ -150,7 +150,7 @@ fn login_rate_limit_defaults_to_20_per_second() {
 
 #[test]
 fn auth_rate_limit_zero_is_unlimited() {
-    let s = builder().arg("--auth-rate-limit", "0").start();
+    let s = builder().auth_rate_limit(0).start();
     for i in 0..45 {
         let r = s.login("root", ROOT_PW);
         assert_eq!(r.status, 200, "login #{i}: {r}");

@@ -80,6 +80,10 @@ impl Builder {
         self.auth_rate_limit = None;
         self
     }
+    pub fn auth_rate_limit(mut self, per_sec: u32) -> Self {
+        self.auth_rate_limit = Some(per_sec);
+        self
+    }
     pub fn arg(mut self, k: &str, v: &str) -> Self {
         self.args.push(k.to_string());
         self.args.push(v.to_string());
