@@ -1,1 +1,94 @@
-fn main() {}
+//! kalam-devserver: a KalamDB-compatible development server. See README.md.
+
+mod auth;
+mod bootstrap;
+mod catalog;
+mod config;
+mod http;
+mod ids;
+mod sql;
+mod store;
+mod topics;
+mod types;
+mod users;
+
+use anyhow::Context;
+use clap::Parser;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn main() -> anyhow::Result<()> {
+    let args = config::Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    auth::password::set_cost(args.bcrypt_cost);
+
+    let engine = store::Engine::open(&args.data_dir, Duration::from_secs(args.visibility_timeout_secs))?;
+    let secret = {
+        let inner = engine.lock();
+        bootstrap::ensure_root(&inner, args.root_password.as_deref())?;
+        bootstrap::jwt_secret(&inner, args.jwt_secret.as_deref())?
+    };
+    let state = Arc::new(http::AppState {
+        engine: Arc::new(engine),
+        jwt: auth::jwt::JwtConfig {
+            secret,
+            expiry_secs: args.jwt_expiry_secs,
+            leeway_secs: args.jwt_leeway_secs,
+        },
+        auth_limiter: auth::rate_limit::AuthRateLimiter::new(args.auth_rate_limit),
+        body_limit: args.body_limit_bytes,
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(args, state))
+}
+
+async fn serve(args: config::Args, state: http::SharedState) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .with_context(|| format!("binding {}:{}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    // The first stdout line is machine-readable: tests and the demo read the port from it.
+    let host = if addr.ip().is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{host}:{}", addr.port())?;
+        out.flush()?;
+    }
+    tracing::info!(data_dir = %args.data_dir.display(), "kalam-devserver listening on {addr}");
+    let app = http::router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("kalam-devserver stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,333 @@
+//! INSERT, UPDATE, DELETE with CDC (PROTOCOL §2.2, §4): rows are written and their topic
+//! messages published in one SQLite transaction. UPDATE/DELETE read the affected rows first
+//! so UPDATE publishes the new row and DELETE the old one with `_deleted: true`.
+
+use super::errors::ExecError;
+use super::exec::{check_access, resolve_table, unquote};
+use super::rewrite::{bind_params, quote_ident, quote_literal, rewrite_expressions, sqlite_error, stream_cutoff_seq};
+use super::values::{coerce, default_value, eval_simple};
+use super::{DmlKind, Outcome, StmtCtx};
+use crate::catalog::{TableDef, TableType};
+use crate::store::Inner;
+use crate::topics::publish::{publish, ChangedRow};
+use rusqlite::types::Value as SqlValue;
+use sqlparser::ast::{
+    Assignment, AssignmentTarget, Delete, Expr, FromTable, Insert, SetExpr, Statement, TableFactor, TableObject,
+    TableWithJoins,
+};
+
+fn table_name_of(twj: &TableWithJoins) -> Result<String, ExecError> {
+    match &twj.relation {
+        TableFactor::Table { name, .. } if twj.joins.is_empty() => Ok(unquote(&name.to_string())),
+        _ => Err(ExecError::InvalidSql("Only single-table UPDATE/DELETE is supported".into())),
+    }
+}
+
+fn writable_table(inner: &Inner, ctx: &StmtCtx, name: &str) -> Result<TableDef, ExecError> {
+    let table = resolve_table(inner, name, ctx.namespace)?;
+    check_access(ctx, &table, true)?;
+    Ok(table)
+}
+
+fn owner_of(ctx: &StmtCtx, table: &TableDef) -> Option<String> {
+    table.table_type.is_per_user().then(|| ctx.effective.user_id.clone())
+}
+
+/// Evaluates one expression: constants in Rust, anything else through SQLite.
+fn eval_expr(inner: &Inner, ctx: &StmtCtx, expr: &Expr) -> Result<SqlValue, ExecError> {
+    if let Some(v) = eval_simple(expr, ctx.params, &ctx.effective.user_id) {
+        return Ok(v);
+    }
+    let mut stmt = inner.conn.prepare(&format!("SELECT {expr}")).map_err(sqlite_error)?;
+    bind_params(&mut stmt, ctx.params)?;
+    let mut rows = stmt.raw_query();
+    match rows.next().map_err(sqlite_error)? {
+        Some(row) => row.get::<_, SqlValue>(0).map_err(sqlite_error),
+        None => Ok(SqlValue::Null),
+    }
+}
+
+fn constraint_error(table: &TableDef, e: rusqlite::Error) -> ExecError {
+    let text = e.to_string();
+    if text.contains("UNIQUE constraint failed") || text.contains("PRIMARY KEY") {
+        let pk = table.pk().map(|c| c.name.clone()).unwrap_or_default();
+        return ExecError::Constraint(format!(
+            "Primary key violation: a row with the same value of '{pk}' already exists in {}",
+            table.id()
+        ));
+    }
+    sqlite_error(e)
+}
+
+pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outcome, ExecError> {
+    let TableObject::TableName(name) = &ins.table else {
+        return Err(ExecError::InvalidSql("INSERT into a table function is not supported".into()));
+    };
+    let table = writable_table(inner, ctx, &unquote(&name.to_string()))?;
+    let mut wrapped = Statement::Insert(ins.clone());
+    rewrite_expressions(&mut wrapped, &ctx.effective.user_id);
+    if let Statement::Insert(i) = wrapped {
+        ins = i;
+    }
+    let Some(source) = ins.source.as_ref() else {
+        return Err(ExecError::InvalidSql("INSERT requires VALUES".into()));
+    };
+    let SetExpr::Values(values) = source.body.as_ref() else {
+        return Err(ExecError::InvalidSql("Only INSERT ... VALUES is supported".into()));
+    };
+    // Column positions in catalog order for each provided value.
+    let targets: Vec<usize> = if ins.columns.is_empty() {
+        (0..table.columns.len()).collect()
+    } else {
+        ins.columns
+            .iter()
+            .map(|c| {
+                table.columns.iter().position(|d| d.name.eq_ignore_ascii_case(&c.value)).ok_or_else(|| {
+                    ExecError::InvalidOperation(format!("Column '{}' not found in table {}", c.value, table.id()))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let owner = owner_of(ctx, &table);
+    let mut new_rows: Vec<Vec<SqlValue>> = Vec::with_capacity(values.rows.len());
+    for row in &values.rows {
+        if row.len() != targets.len() {
+            return Err(ExecError::InvalidOperation(format!(
+                "INSERT has {} target column(s) but {} value(s)",
+                targets.len(),
+                row.len()
+            )));
+        }
+        let mut provided: Vec<Option<SqlValue>> = vec![None; table.columns.len()];
+        for (expr, &pos) in row.iter().zip(&targets) {
+            let v = eval_expr(inner, ctx, expr)?;
+            provided[pos] = Some(coerce(&table.columns[pos], v).map_err(ExecError::InvalidOperation)?);
+        }
+        let mut full = Vec::with_capacity(table.columns.len());
+        for (col, given) in table.columns.iter().zip(provided) {
+            let v = match given {
+                Some(v) => v,
+                None => match &col.default {
+                    Some(d) => coerce(col, default_value(d, &ctx.effective.user_id)).map_err(ExecError::InvalidOperation)?,
+                    None => SqlValue::Null,
+                },
+            };
+            if v == SqlValue::Null && (col.not_null || col.primary_key) {
+                return Err(ExecError::Constraint(format!(
+                    "Column '{}' of table {} cannot be null",
+                    col.name,
+                    table.id()
+                )));
+            }
+            full.push(v);
+        }
+        new_rows.push(full);
+    }
+    let count = new_rows.len() as u64;
+    inner.in_transaction(|inner| -> Result<(), ExecError> {
+        let commit_seq = inner.next_commit_seq()?;
+        let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let marks: Vec<String> = (1..=table.columns.len() + 3).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "INSERT INTO main.{} ({}, _owner, _seq, _commit_seq) VALUES ({})",
+            table.sqlite_name(),
+            cols.join(", "),
+            marks.join(", ")
+        );
+        let mut changed = Vec::with_capacity(new_rows.len());
+        for values in new_rows {
+            let seq = crate::ids::snowflake_id();
+            {
+                let mut stmt = inner.conn.prepare_cached(&sql)?;
+                let mut bind: Vec<SqlValue> = values.clone();
+                bind.push(owner.clone().map(SqlValue::Text).unwrap_or(SqlValue::Null));
+                bind.push(SqlValue::Integer(seq));
+                bind.push(SqlValue::Integer(commit_seq));
+                stmt.execute(rusqlite::params_from_iter(bind)).map_err(|e| constraint_error(&table, e))?;
+            }
+            changed.push(ChangedRow { values, seq, deleted: false, owner: owner.clone() });
+        }
+        publish(inner, &table, "insert", &changed, commit_seq)?;
+        Ok(())
+    })?;
+    Ok(Outcome::Dml { kind: DmlKind::Inserted, count })
+}
+
+/// WHERE clause selecting the effective user's live rows plus the statement's own filter.
+fn scope_filter(ctx: &StmtCtx, table: &TableDef, selection: Option<&Expr>) -> String {
+    let mut conds = Vec::new();
+    if table.table_type.is_per_user() {
+        conds.push(format!("_owner = {}", quote_literal(&ctx.effective.user_id)));
+    }
+    if let (TableType::Stream, Some(ttl)) = (table.table_type, table.ttl_seconds) {
+        conds.push(format!("_seq >= {}", stream_cutoff_seq(ttl)));
+    }
+    if let Some(sel) = selection {
+        conds.push(format!("({sel})"));
+    }
+    if conds.is_empty() {
+        "1".into()
+    } else {
+        conds.join(" AND ")
+    }
+}
+
+/// Reads rowid + all columns (+ extra expressions) of the affected rows.
+fn read_rows(
+    inner: &Inner,
+    ctx: &StmtCtx,
+    table: &TableDef,
+    extra: &[String],
+    filter: &str,
+) -> Result<Vec<(i64, Vec<SqlValue>)>, ExecError> {
+    let mut cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
+    cols.extend(extra.iter().cloned());
+    let sql = format!(
+        "SELECT rowid, {} FROM main.{} AS {} WHERE {}",
+        cols.join(", "),
+        table.sqlite_name(),
+        quote_ident(&table.name),
+        filter
+    );
+    let mut stmt = inner.conn.prepare(&sql).map_err(sqlite_error)?;
+    bind_params(&mut stmt, ctx.params)?;
+    let n = cols.len();
+    let mut out = Vec::new();
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next().map_err(sqlite_error)? {
+        let rowid: i64 = row.get(0).map_err(sqlite_error)?;
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            values.push(row.get::<_, SqlValue>(i + 1).map_err(sqlite_error)?);
+        }
+        out.push((rowid, values));
+    }
+    Ok(out)
+}
+
+pub fn update(
+    inner: &mut Inner,
+    ctx: &StmtCtx,
+    table_ref: TableWithJoins,
+    assignments: Vec<Assignment>,
+    selection: Option<Expr>,
+) -> Result<Outcome, ExecError> {
+    let table = writable_table(inner, ctx, &table_name_of(&table_ref)?)?;
+    let mut stmt = Statement::Update {
+        table: table_ref,
+        assignments,
+        from: None,
+        selection,
+        returning: None,
+        or: None,
+        limit: None,
+    };
+    rewrite_expressions(&mut stmt, &ctx.effective.user_id);
+    let Statement::Update { assignments, selection, .. } = stmt else {
+        return Err(ExecError::Other("not an update".into()));
+    };
+    let mut targets = Vec::new();
+    let mut exprs = Vec::new();
+    for a in &assignments {
+        let AssignmentTarget::ColumnName(name) = &a.target else {
+            return Err(ExecError::InvalidSql("Tuple assignments are not supported".into()));
+        };
+        let col_name = name.0.last().map(|p| p.to_string()).unwrap_or_default();
+        let col_name = unquote(&col_name);
+        let pos = table.columns.iter().position(|c| c.name.eq_ignore_ascii_case(&col_name)).ok_or_else(|| {
+            ExecError::InvalidOperation(format!("Column '{col_name}' not found in table {}", table.id()))
+        })?;
+        targets.push(pos);
+        exprs.push(a.value.to_string());
+    }
+    let filter = scope_filter(ctx, &table, selection.as_ref());
+    let rows = read_rows(inner, ctx, &table, &exprs, &filter)?;
+    let ncols = table.columns.len();
+    let mut changes = Vec::new();
+    for (rowid, values) in rows {
+        let old = values[..ncols].to_vec();
+        let mut new = old.clone();
+        for (i, &pos) in targets.iter().enumerate() {
+            let v = coerce(&table.columns[pos], values[ncols + i].clone()).map_err(ExecError::InvalidOperation)?;
+            if v == SqlValue::Null && (table.columns[pos].not_null || table.columns[pos].primary_key) {
+                return Err(ExecError::Constraint(format!(
+                    "Column '{}' of table {} cannot be null",
+                    table.columns[pos].name,
+                    table.id()
+                )));
+            }
+            new[pos] = v;
+        }
+        if new != old {
+            changes.push((rowid, new));
+        }
+    }
+    let count = changes.len() as u64;
+    if count > 0 {
+        let owner = owner_of(ctx, &table);
+        inner.in_transaction(|inner| -> Result<(), ExecError> {
+            let commit_seq = inner.next_commit_seq()?;
+            let sets: Vec<String> = table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} = ?{}", quote_ident(&c.name), i + 1))
+                .collect();
+            let sql = format!(
+                "UPDATE main.{} SET {}, _seq = ?{}, _commit_seq = ?{} WHERE rowid = ?{}",
+                table.sqlite_name(),
+                sets.join(", "),
+                ncols + 1,
+                ncols + 2,
+                ncols + 3
+            );
+            let mut published = Vec::with_capacity(changes.len());
+            for (rowid, values) in changes {
+                let seq = crate::ids::snowflake_id();
+                {
+                    let mut stmt = inner.conn.prepare_cached(&sql)?;
+                    let mut bind = values.clone();
+                    bind.extend([SqlValue::Integer(seq), SqlValue::Integer(commit_seq), SqlValue::Integer(rowid)]);
+                    stmt.execute(rusqlite::params_from_iter(bind)).map_err(|e| constraint_error(&table, e))?;
+                }
+                published.push(ChangedRow { values, seq, deleted: false, owner: owner.clone() });
+            }
+            publish(inner, &table, "update", &published, commit_seq)?;
+            Ok(())
+        })?;
+    }
+    Ok(Outcome::Dml { kind: DmlKind::Updated, count })
+}
+
+pub fn delete(inner: &mut Inner, ctx: &StmtCtx, del: Delete) -> Result<Outcome, ExecError> {
+    let from = match &del.from {
+        FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+    };
+    let [twj] = from.as_slice() else {
+        return Err(ExecError::InvalidSql("DELETE supports exactly one table".into()));
+    };
+    let table = writable_table(inner, ctx, &table_name_of(twj)?)?;
+    let mut stmt = Statement::Delete(del);
+    rewrite_expressions(&mut stmt, &ctx.effective.user_id);
+    let Statement::Delete(del) = stmt else {
+        return Err(ExecError::Other("not a delete".into()));
+    };
+    let filter = scope_filter(ctx, &table, del.selection.as_ref());
+    let rows = read_rows(inner, ctx, &table, &[], &filter)?;
+    let count = rows.len() as u64;
+    if count > 0 {
+        let owner = owner_of(ctx, &table);
+        inner.in_transaction(|inner| -> Result<(), ExecError> {
+            let commit_seq = inner.next_commit_seq()?;
+            let sql = format!("DELETE FROM main.{} WHERE rowid = ?1", table.sqlite_name());
+            let mut published = Vec::with_capacity(rows.len());
+            for (rowid, values) in rows {
+                inner.conn.prepare_cached(&sql)?.execute([rowid])?;
+                published.push(ChangedRow { values, seq: crate::ids::snowflake_id(), deleted: true, owner: owner.clone() });
+            }
+            publish(inner, &table, "delete", &published, commit_seq)?;
+            Ok(())
+        })?;
+    }
+    Ok(Outcome::Dml { kind: DmlKind::Deleted, count })
+}

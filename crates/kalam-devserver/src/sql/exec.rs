@@ -1,0 +1,139 @@
+//! Dispatch of one statement: KalamDB-only statements first, then standard SQL via sqlparser.
+
+use super::errors::ExecError;
+use super::kalam_parser::{self, KalamStatement};
+use super::{ddl, dml, select, topic_sql, Outcome, StmtCtx};
+use crate::catalog::{split_table_name, TableDef, TableType};
+use crate::store::Inner;
+use sqlparser::ast::{ObjectType, Statement};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+pub fn execute(inner: &mut Inner, ctx: &StmtCtx, sql: &str) -> Result<Outcome, ExecError> {
+    match kalam_parser::parse(sql).map_err(|e| ExecError::InvalidSql(format!("sql parser error: {e}")))? {
+        Some(stmt) => execute_kalam(inner, ctx, stmt),
+        None => {
+            let mut parsed = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| ExecError::InvalidSql(e.to_string()))?;
+            if parsed.len() != 1 {
+                return Err(ExecError::InvalidSql("Expected exactly one statement".into()));
+            }
+            let stmt = parsed.remove(0);
+            execute_standard(inner, ctx, stmt, None)
+        }
+    }
+}
+
+fn execute_kalam(inner: &mut Inner, ctx: &StmtCtx, stmt: KalamStatement) -> Result<Outcome, ExecError> {
+    use KalamStatement as K;
+    match stmt {
+        K::CreateNamespace { name, if_not_exists } => ddl::create_namespace(inner, ctx, &name, if_not_exists),
+        K::DropNamespace { name, if_exists } => ddl::drop_namespace(inner, ctx, &name, if_exists),
+        K::CreateTypedTable { table_type, standard_sql } => {
+            let mut parsed = Parser::parse_sql(&GenericDialect {}, &standard_sql)
+                .map_err(|e| ExecError::InvalidSql(e.to_string()))?;
+            if parsed.len() != 1 {
+                return Err(ExecError::InvalidSql("Expected exactly one statement".into()));
+            }
+            let ty = TableType::parse(&table_type);
+            execute_standard(inner, ctx, parsed.remove(0), ty)
+        }
+        K::CreateUser { name, auth, role, email } => ddl::create_user(inner, ctx, &name, auth, role, email),
+        K::AlterUser { name, change } => ddl::alter_user(inner, ctx, &name, change),
+        K::DropUser { name, if_exists } => ddl::drop_user(inner, ctx, &name, if_exists),
+        K::CreateTopic { topic, partitions } => topic_sql::create_topic(inner, ctx, &topic, partitions),
+        K::DropTopic { topic, if_exists } => topic_sql::drop_topic(inner, ctx, &topic, if_exists),
+        K::ClearTopic { topic } => topic_sql::clear_topic(inner, ctx, &topic),
+        K::AddTopicSource { topic, table, op, payload_mode, filter } => {
+            topic_sql::add_source(inner, ctx, &topic, &table, &op, &payload_mode, filter)
+        }
+        K::Consume { topic, group, position, limit } => topic_sql::consume(inner, ctx, &topic, group, position, limit),
+        K::Ack { topic, group, partition, offset } => topic_sql::ack(inner, ctx, &topic, &group, partition, offset),
+    }
+}
+
+fn execute_standard(
+    inner: &mut Inner,
+    ctx: &StmtCtx,
+    stmt: Statement,
+    typed: Option<TableType>,
+) -> Result<Outcome, ExecError> {
+    match stmt {
+        Statement::Query(q) => select::run_query(inner, ctx, *q),
+        Statement::Insert(ins) => dml::insert(inner, ctx, ins),
+        Statement::Update { table, assignments, selection, .. } => dml::update(inner, ctx, table, assignments, selection),
+        Statement::Delete(del) => dml::delete(inner, ctx, del),
+        Statement::CreateTable(ct) => ddl::create_table(inner, ctx, ct, typed),
+        Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
+            ddl::drop_tables(inner, ctx, &names, if_exists)
+        }
+        Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. } => Err(
+            ExecError::InvalidOperation("Explicit transactions are not supported by kalam-devserver".into()),
+        ),
+        other => {
+            let text = other.to_string();
+            let head: String = text.chars().take(40).collect();
+            Err(ExecError::InvalidSql(format!("Unsupported statement: {head}")))
+        }
+    }
+}
+
+/// Resolves a table name (bare names use the request namespace) to its catalog entry.
+pub fn resolve_table(inner: &Inner, name: &str, namespace: &str) -> Result<TableDef, ExecError> {
+    let (ns, table) = split_table_name(&unquote(name), namespace);
+    inner
+        .tables
+        .get(&format!("{ns}.{table}"))
+        .cloned()
+        .ok_or_else(|| ExecError::TableNotFound(format!("{ns}.{table}")))
+}
+
+/// `"App"."Orders"` → `App.Orders`.
+pub fn unquote(name: &str) -> String {
+    name.replace(['"', '`'], "")
+}
+
+/// Read/write permission of a table for the effective identity (PROTOCOL §1.8, §2.6).
+pub fn check_access(ctx: &StmtCtx, table: &TableDef, write: bool) -> Result<(), ExecError> {
+    let role = ctx.effective.role;
+    match table.table_type {
+        TableType::System => {
+            if write {
+                return Err(ExecError::PermissionDenied(format!("System table '{}' is read-only", table.id())));
+            }
+            if !role.is_admin() {
+                return Err(ExecError::PermissionDenied(format!(
+                    "Access to system table '{}' requires role dba or system",
+                    table.id()
+                )));
+            }
+        }
+        TableType::Shared => {
+            if ctx.impersonating {
+                return Err(ExecError::InvalidOperation(format!(
+                    "EXECUTE AS USER is not supported for shared table '{}'",
+                    table.colon_id()
+                )));
+            }
+            let level = table.access_level.to_ascii_lowercase();
+            let allowed = if write {
+                role != crate::users::Role::User
+            } else {
+                match level.as_str() {
+                    "public" => true,
+                    "dba" => role.is_admin(),
+                    _ => role != crate::users::Role::User,
+                }
+            };
+            if !allowed {
+                return Err(ExecError::PermissionDenied(format!(
+                    "Role '{}' may not {} shared table '{}'",
+                    role.as_str(),
+                    if write { "write" } else { "read" },
+                    table.id()
+                )));
+            }
+        }
+        TableType::User | TableType::Stream => {}
+    }
+    Ok(())
+}
