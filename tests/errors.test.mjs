@@ -183,7 +183,9 @@ describe('broken responses are transient: typed errors from consumeBatch, retrie
       });
       running.catch((err) => { rejected = err; });
       try {
-        await waitFor(() => rejected || raw.to('/v1/api/topics/ack').length > 0, { message: 'the ack after recovery', timeoutMs: 10_000 });
+        // A consume may be held for requestTimeoutMs + timeout_seconds (a long-polling server
+        // is allowed that long; the runtime sends 10 s by default), so a stall costs ~10.3 s.
+        await waitFor(() => rejected || raw.to('/v1/api/topics/ack').length > 0, { message: 'the ack after recovery', timeoutMs: 25_000 });
       } finally {
         controller.abort();
         await within(10_000, running.catch(() => {}), 'runConsumer after stopSignal');
