@@ -37,6 +37,9 @@ export async function startServer() {
 
 export const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A sleep that does not keep the process alive (for deadlines raced against real work). */
+const deadline = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms).unref());
+
 /** A SQL error from the server, with its HTTP status and code. */
 export class SqlError extends Error {
   /** @param {string} message @param {number} status @param {string | undefined} code */
@@ -330,7 +333,7 @@ export async function runWorkerUntil({ start, until, during, timeoutMs = 60000, 
   }
   if (duringError) {
     controller.abort();
-    await Promise.race([running.catch(() => {}), sleep(stopGraceMs)]);
+    await Promise.race([running.catch(() => {}), deadline(stopGraceMs)]);
     throw duringError;
   }
   if (settled && !reached) {
@@ -342,7 +345,7 @@ export async function runWorkerUntil({ start, until, during, timeoutMs = 60000, 
       (v) => ({ ok: true, v }),
       (e) => ({ ok: false, e }),
     ),
-    sleep(stopGraceMs).then(() => null),
+    deadline(stopGraceMs).then(() => null),
   ]);
   if (!reached) {
     let extra = describe ? await describe().catch((e) => `describe failed: ${e}`) : '';
