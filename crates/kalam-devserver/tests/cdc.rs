@@ -271,3 +271,68 @@ fn writes_with_params_publish_their_values() {
     assert_eq!(p["ok"], json!(true));
     assert_eq!(b.messages[0].key.as_deref(), Some("5"));
 }
+
+#[test]
+fn route_where_filter_is_stored_but_not_evaluated() {
+    let s = start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.f (id BIGINT PRIMARY KEY, v TEXT)");
+    s.root_sql("CREATE TOPIC app.ft");
+    s.root_sql("ALTER TOPIC app.ft ADD SOURCE app.f ON INSERT WHERE v = 'keep' WITH (payload = 'full')");
+    s.root_sql("INSERT INTO app.f (id, v) VALUES (1, 'keep'), (2, 'drop')");
+    let b = s.consume_earliest(&root, "app.ft", "g", 10);
+    assert_eq!(b.messages.len(), 2, "WHERE on a route is ignored: {}", b.raw);
+    let t = s.root_sql("SELECT routes FROM system.topics WHERE topic_id = 'app.ft'");
+    let routes: Value = serde_json::from_str(scalar(&t).as_str().unwrap()).unwrap();
+    assert!(routes[0]["filter_expr"].is_string(), "the filter is stored: {routes}");
+}
+
+#[test]
+fn bare_source_table_means_default_namespace_and_existence_is_not_checked() {
+    let s = start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE default.bare (id BIGINT PRIMARY KEY)");
+    s.root_sql("CREATE SHARED TABLE app.bare (id BIGINT PRIMARY KEY)");
+    s.root_sql("CREATE TOPIC app.bt");
+    let b = s.sql_body(&root, &json!({"sql": "ALTER TOPIC app.bt ADD SOURCE bare ON INSERT", "namespace_id": "app"}));
+    expect_sql_ok(&b, "bare source");
+    s.root_sql("ALTER TOPIC app.bt ADD SOURCE app.not_yet ON INSERT");
+    s.root_sql("INSERT INTO app.bare (id) VALUES (1)");
+    s.root_sql("INSERT INTO default.bare (id) VALUES (2)");
+    s.root_sql("CREATE SHARED TABLE app.not_yet (id BIGINT PRIMARY KEY)");
+    s.root_sql("INSERT INTO app.not_yet (id) VALUES (3)");
+    let b = s.consume_earliest(&root, "app.bt", "g", 10);
+    let tables: Vec<Value> = b.messages.iter().map(|m| m.payload["_table"].clone()).collect();
+    assert_eq!(tables, vec![json!("default:bare"), json!("app:not_yet")], "{}", b.raw);
+}
+
+#[test]
+fn transaction_publishes_at_commit_only() {
+    let s = start();
+    let root = s.root();
+    s.source_topic("app", "CREATE SHARED TABLE app.tx (id BIGINT PRIMARY KEY)", "app.tx", "app.txt", &["INSERT"]);
+    let r = s.sql(&root, "BEGIN; INSERT INTO app.tx (id) VALUES (1); INSERT INTO app.tx (id) VALUES (1); COMMIT");
+    assert_eq!(r.status, 400, "{r}");
+    assert!(s.consume_earliest(&root, "app.txt", "g", 10).messages.is_empty(), "a rolled-back transaction publishes nothing");
+    s.root_sql("BEGIN; INSERT INTO app.tx (id) VALUES (1); INSERT INTO app.tx (id) VALUES (2); COMMIT");
+    assert_eq!(s.consume_earliest(&root, "app.txt", "g", 10).offsets(), vec![0, 1], "gapless after the rollback");
+}
+
+#[test]
+fn drop_and_recreate_topic_continues_offsets_in_process() {
+    let s = start();
+    let root = s.root();
+    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY)", "app.src", "app.t", &["INSERT"]);
+    s.root_sql("INSERT INTO app.src (id) VALUES (1), (2), (3)");
+    s.root_sql("DROP TOPIC app.t");
+    s.root_sql("INSERT INTO app.src (id) VALUES (4)");
+    s.root_sql("CREATE TOPIC app.t");
+    s.root_sql("ALTER TOPIC app.t ADD SOURCE app.src ON INSERT");
+    s.root_sql("INSERT INTO app.src (id) VALUES (5)");
+    let b = s.consume_earliest(&root, "app.t", "fresh", 10);
+    let keys: Vec<String> = b.messages.iter().map(|m| m.key.clone().unwrap()).collect();
+    assert!(keys.contains(&"5".to_string()) && !keys.contains(&"4".to_string()), "{}", b.raw);
+    assert_eq!(b.messages.last().unwrap().offset, 3, "counter continues after DROP + CREATE: {}", b.raw);
+}

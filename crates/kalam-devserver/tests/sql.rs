@@ -647,3 +647,153 @@ fn sql_too_long_is_invalid_sql() {
     let big = format!("SELECT '{}'", "x".repeat(1024 * 1024 + 16));
     expect_sql_error(&s.sql(&s.root(), &big), 400, "INVALID_SQL");
 }
+
+#[test]
+fn type_names_map_to_kalam_data_types() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql(
+        "CREATE SHARED TABLE app.types (id INT8 PRIMARY KEY, a VARCHAR, b CHAR, c STRING, d INTEGER, e SMALLINT, \
+         f BOOL, g FLOAT8, h REAL, i FLOAT, j JSONB, k BIGINT NOT NULL DEFAULT 0)",
+    );
+    let b = s.root_sql("SELECT * FROM app.types");
+    let schema = result(&b, 0)["schema"].as_array().unwrap().clone();
+    let got: Vec<(String, Value, u64)> = schema
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c["data_type"].clone(), c["index"].as_u64().unwrap()))
+        .collect();
+    let want = [
+        ("id", "BigInt"), ("a", "Text"), ("b", "Text"), ("c", "Text"), ("d", "Int"), ("e", "SmallInt"),
+        ("f", "Boolean"), ("g", "Double"), ("h", "Float"), ("i", "Float"), ("j", "Json"), ("k", "BigInt"),
+    ];
+    assert_eq!(got.len(), want.len(), "SELECT * lists every column in definition order: {b}");
+    for (i, ((n, t, idx), (wn, wt))) in got.iter().zip(want.iter()).enumerate() {
+        assert_eq!((n.as_str(), t, *idx), (*wn, &json!(wt), i as u64), "{b}");
+    }
+    assert_eq!(rows(&b, 0), Vec::<Value>::new());
+    assert_eq!(schema[11]["flags"], json!(["nn"]));
+    // Small ints are numbers, like INT.
+    s.root_sql("INSERT INTO app.types (id, e, d) VALUES (1, 7, 8)");
+    let b = s.root_sql("SELECT e, d, k FROM app.types");
+    assert_eq!(rows(&b, 0), vec![json!([7, 8, "0"])]);
+}
+
+#[test]
+fn serial_columns_become_snowflake_ids() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.ser (id BIGSERIAL PRIMARY KEY, v TEXT)");
+    s.root_sql("INSERT INTO app.ser (v) VALUES ('a'), ('b')");
+    let b = s.root_sql("SELECT id FROM app.ser ORDER BY id");
+    let ids: Vec<i64> = rows(&b, 0).iter().map(|r| r[0].as_str().unwrap().parse().unwrap()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] > 1_000_000_000 && ids[1] > ids[0], "snowflake ids, not 1, 2: {ids:?}");
+}
+
+#[test]
+fn identifier_rules() {
+    let s = start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    for q in [
+        "CREATE NAMESPACE system",
+        "CREATE NAMESPACE information_schema",
+        "CREATE NAMESPACE 1abc",
+        "CREATE NAMESPACE _hidden",
+        "CREATE SHARED TABLE app.t1 (id BIGINT PRIMARY KEY, _seq TEXT)",
+        "CREATE SHARED TABLE app.t2 (id BIGINT PRIMARY KEY, _deleted BOOLEAN)",
+        "CREATE SHARED TABLE app.t3 (id BIGINT PRIMARY KEY, Name TEXT, name TEXT)",
+    ] {
+        let r = s.sql(&root, q);
+        assert_eq!(r.status, 400, "`{q}` must be rejected: {r}");
+    }
+}
+
+#[test]
+fn not_null_violation_is_an_execution_error() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.nn (id BIGINT PRIMARY KEY, v TEXT NOT NULL)");
+    s.sql_err(&s.root(), "INSERT INTO app.nn (id) VALUES (1)", 400, "SQL_EXECUTION_ERROR");
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.nn")), 0);
+}
+
+#[test]
+fn transactions_in_one_request() {
+    let s = start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.tx (id BIGINT PRIMARY KEY)");
+    s.root_sql("BEGIN; INSERT INTO app.tx (id) VALUES (1); INSERT INTO app.tx (id) VALUES (2); COMMIT");
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.tx")), 2);
+    // A failure inside BEGIN ... COMMIT rolls the transaction back.
+    let r = s.sql(&root, "BEGIN; INSERT INTO app.tx (id) VALUES (3); INSERT INTO app.tx (id) VALUES (1); COMMIT");
+    expect_sql_error(&r, 400, "SQL_EXECUTION_ERROR");
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.tx")), 2, "row 3 rolled back");
+    // A transaction left open is rolled back and reported.
+    let r = s.sql(&root, "BEGIN; INSERT INTO app.tx (id) VALUES (4)");
+    expect_sql_error(&r, 400, "SQL_EXECUTION_ERROR");
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.tx")), 2, "row 4 rolled back");
+}
+
+#[test]
+fn drop_namespace() {
+    let s = start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE gone");
+    s.root_sql("DROP NAMESPACE gone");
+    s.root_sql("DROP NAMESPACE IF EXISTS gone");
+    let r = s.sql(&root, "DROP NAMESPACE gone");
+    assert_eq!(r.status, 400, "{r}");
+    s.root_sql("CREATE NAMESPACE gone");
+    s.root_sql("CREATE SHARED TABLE gone.t (id BIGINT PRIMARY KEY)");
+    s.root_sql("DROP NAMESPACE gone CASCADE");
+    assert_eq!(s.sql(&root, "SELECT * FROM gone.t").status, 400, "tables go with the namespace");
+    let svc = s.user_token("svc", "service");
+    s.root_sql("CREATE NAMESPACE kept");
+    s.sql_err(&svc, "DROP NAMESPACE kept", 403, "PERMISSION_DENIED");
+}
+
+#[test]
+fn role_user_may_create_user_tables_but_not_shared_ones() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    let usr = s.user_token("usr", "user");
+    s.sql_ok(&usr, "CREATE USER TABLE app.mine (id BIGINT PRIMARY KEY, v TEXT)");
+    s.sql_ok(&usr, "CREATE STREAM TABLE app.mystream (v TEXT) WITH (TTL_SECONDS = 60)");
+    let r = s.sql(&usr, "CREATE SHARED TABLE app.theirs (id BIGINT PRIMARY KEY)");
+    assert!(r.status == 403 || r.status == 400, "role user cannot create SHARED tables: {r}");
+    s.sql_ok(&usr, "INSERT INTO app.mine (id, v) VALUES (1, 'x')");
+}
+
+#[test]
+fn wrapped_statements_run_with_role_user() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE TOPIC app.t");
+    s.create_user("svc", "service");
+    let root = s.root();
+    // root may impersonate svc, but the statement then runs as role `user`.
+    s.sql_err(&root, "EXECUTE AS USER 'svc' (SELECT * FROM system.topics)", 403, "PERMISSION_DENIED");
+    s.sql_err(&root, "EXECUTE AS USER 'root' (CREATE NAMESPACE other)", 403, "PERMISSION_DENIED");
+}
+
+#[test]
+fn current_user_function_is_the_effective_user() {
+    let s = start();
+    s.create_user("svc", "service");
+    let b = s.root_sql("SELECT CURRENT_USER() AS u");
+    assert_eq!(scalar(&b), json!("root"));
+    let b = s.root_sql("EXECUTE AS USER 'svc' (SELECT CURRENT_USER() AS u)");
+    assert_eq!(scalar(&b), json!("svc"));
+}
+
+#[test]
+fn took_is_milliseconds_with_three_decimals() {
+    let s = start();
+    let b = s.root_sql("SELECT 1");
+    let took = b["took"].as_f64().unwrap();
+    assert!(took >= 0.0 && took < 10_000.0, "{took}");
+    let scaled = took * 1000.0;
+    assert!((scaled - scaled.round()).abs() < 1e-6, "took is rounded to 3 decimals: {took}");
+}

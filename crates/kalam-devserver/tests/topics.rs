@@ -339,3 +339,27 @@ fn topic_messages_are_kept_in_order_across_many_writes() {
     assert_eq!(msgs.iter().map(|m| m.offset).collect::<Vec<_>>(), (0..30).collect::<Vec<u64>>());
     assert_eq!(msgs.iter().map(|m| m.key.clone().unwrap()).collect::<Vec<_>>(), (0..30).map(|i| i.to_string()).collect::<Vec<_>>());
 }
+
+#[test]
+fn ack_raises_the_cursor_and_is_not_validated() {
+    let s = with_messages(builder(), 10);
+    let root = s.root();
+    assert_eq!(offsets_of(&s.consume_earliest(&root, "app.t", "g", 2)), vec![0, 1]);
+    s.ack(&root, "app.t", "g", 0, 5);
+    assert_eq!(offsets_of(&s.consume_earliest(&root, "app.t", "g", 2)), vec![6, 7], "cursor raised to upto + 1");
+    // The partition is not validated on ack.
+    s.ack(&root, "app.t", "g", 7, 3);
+    let b = s.root_sql("SELECT partition_id, last_acked_offset FROM system.topic_offsets WHERE group_id = 'g' ORDER BY partition_id");
+    assert_eq!(rows(&b, 0), vec![json!([0, "5"]), json!([7, "3"])]);
+}
+
+#[test]
+fn explicit_offset_past_the_end_waits_there() {
+    let s = with_messages(builder(), 3);
+    let root = s.root();
+    let b = s.consume(&root, "app.t", "g", json!({"Offset": 5}), 10, 0);
+    assert!(b.messages.is_empty());
+    assert_eq!(b.next_offset, 5);
+    insert(&s, 3, 4); // offsets 3..6
+    assert_eq!(offsets_of(&s.consume(&root, "app.t", "g", json!({"Offset": 5}), 10, 0)), vec![5, 6]);
+}
