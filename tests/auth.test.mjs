@@ -151,3 +151,36 @@ describe('token expiry (--jwt-expiry-secs 2 --jwt-leeway-secs 0)', () => {
     }
   });
 });
+
+describe('login rate limit (--auth-rate-limit 2)', () => {
+  test('workers that start together and hit 429 rate_limited on login retry and all get their messages', async (tc) => {
+    const limited = await startDevServer({ args: ['--auth-rate-limit', '2'] });
+    tc.after(() => limited.stop({ removeData: true }));
+    const w = await createServiceUser(limited);
+    const lt = await setupTopic(limited);
+    await insertRows(limited, lt.table, [{ id: 1, body: 'for everyone' }]);
+    await sleep(1100); // let the setup's own root login leave the rate window
+    const workers = 6;
+    const recs = Array.from({ length: workers }, () => recordingFetch());
+    const got = new Array(workers).fill(0);
+    const controller = new AbortController();
+    const runs = recs.map((rec, i) => runConsumer({
+      ...fastRunOptions(), client: clientFor(limited, w, { fetch: rec.fetch }), name: `w${i}`, topic: lt.topic, groupId: `group-${i}`,
+      stopSignal: controller.signal,
+      onChange: async () => { got[i] += 1; },
+      onError: () => {},
+    }));
+    const failures = [];
+    runs.forEach((r, i) => r.catch((err) => { failures[i] = err; }));
+    try {
+      await waitFor(() => failures.some(Boolean) || got.every((n) => n === 1), { message: 'every worker got the message', timeoutMs: 20_000 });
+    } finally {
+      controller.abort();
+      await within(15_000, Promise.allSettled(runs), 'all runConsumers after stopSignal');
+    }
+    assert.deepEqual(failures.filter(Boolean).map((e) => `${e.code} ${e.message}`), [], 'no worker gave up on 429');
+    assert.deepEqual(got, new Array(workers).fill(1));
+    const statuses = recs.flatMap((r) => r.logins).length;
+    assert.ok(statuses > workers, `the rate limit was actually hit (${statuses} login attempts for ${workers} workers)`);
+  });
+});

@@ -9,6 +9,8 @@ import {
   waitFor, within, sleep, recordingFetch,
 } from './support/devserver.mjs';
 import { clientFor, insertRows, fastRunOptions } from './support/consumer.mjs';
+import { startRawServer, loginBody, wireMessage } from './support/raw-server.mjs';
+import { isKalamConsumerError } from '@kalamdb/consumer';
 
 // A short visibility timeout, so a runtime that re-fetches unacked claims can do so in time.
 const server = await useDevServer({ args: ['--visibility-timeout-secs', '3'] });
@@ -363,6 +365,33 @@ describe('runConsumer', { concurrency: true }, () => {
     assert.equal(await committedOffset(server, t.topic, group), undefined);
   });
 
+  test('idle polls back off up to idleBackoff.maxMs (not a busy loop), and a new message is still picked up within the cap', async () => {
+    const t = await setupTopic(server);
+    const rec = recordingFetch();
+    const counting = clientFor(server, worker, { fetch: rec.fetch });
+    const seenAt = [];
+    const controller = new AbortController();
+    const running = runConsumer({
+      ...fastRunOptions(), client: counting, name: 'idler', topic: t.topic, groupId: uniqueName('g'), stopSignal: controller.signal,
+      idleBackoff: { initialMs: 10, maxMs: 200 },
+      onChange: async () => { seenAt.push(Date.now()); },
+    });
+    try {
+      await sleep(1500);
+      const idlePolls = rec.consumes.length;
+      // 10+20+40+80+160 = 310 ms of ramp-up, then one poll per 200 ms: about 11 in 1.5 s.
+      assert.ok(idlePolls >= 4, `keeps polling while idle (${idlePolls} polls in 1.5 s)`);
+      assert.ok(idlePolls <= 25, `backs off while idle (${idlePolls} polls in 1.5 s with maxMs 200)`);
+      const writtenAt = Date.now();
+      await insertRows(server, t.table, [{ id: 1, body: 'wake up' }]);
+      await waitFor(() => seenAt.length === 1, { message: 'delivery after idling', timeoutMs: 5000 });
+      assert.ok(seenAt[0] - writtenAt < 1000, `picked up ${seenAt[0] - writtenAt} ms after the write (cap 200 ms)`);
+    } finally {
+      controller.abort();
+      await within(15_000, running, 'runConsumer after stopSignal');
+    }
+  });
+
   test('a message without user (SHARED table source) is reported through onError, never handed over with user undefined', async () => {
     const t = await setupTopic(server, { kind: 'shared', columns: 'id TEXT PRIMARY KEY, body TEXT' });
     await insertRows(server, t.table, [{ id: 'k', body: 'no owner' }]);
@@ -375,5 +404,47 @@ describe('runConsumer', { concurrency: true }, () => {
     }, () => errors.length > 0 || users.length > 0, { what: 'onError or onChange' }).catch(() => {});
     assert.ok(errors.length > 0, 'invalid metadata was reported through onError');
     assert.ok(users.every((u) => typeof u === 'string'), 'change.user was never undefined');
+  });
+});
+
+describe('runConsumer with payloads the dev server cannot produce (raw socket server)', () => {
+  test('a legacy { row: {...} } payload is unwrapped into change.data; an undecodable payload goes to onFailed as a typed error, not {}', async (tc) => {
+    let consumes = 0;
+    const raw = await startRawServer((req, reply) => {
+      if (req.path === '/v1/api/auth/login') return reply.json(200, loginBody());
+      if (req.path === '/v1/api/topics/ack') return reply.json(200, { success: true, acknowledged_offset: req.json?.upto_offset });
+      if (req.path === '/v1/api/topics/consume') {
+        consumes += 1;
+        if (consumes > 1) return reply.json(200, { messages: [], next_offset: 3, has_more: false });
+        return reply.json(200, {
+          messages: [
+            wireMessage({ topic: 'app.events', offset: 0, row: { row: { id: '1', body: 'legacy' } }, key: '1' }),
+            wireMessage({ topic: 'app.events', offset: 1, rawPayload: '%%% not base64 %%%', key: '2' }),
+            wireMessage({ topic: 'app.events', offset: 2, row: { id: '3', body: 'plain' }, key: '3' }),
+          ],
+          next_offset: 3,
+          has_more: false,
+        });
+      }
+      return reply.json(404, { error: 'no route', code: 'NOT_FOUND' });
+    });
+    tc.after(() => raw.close());
+    const rawClient = clientFor(raw, { user: 'worker', password: 'x' });
+    const data = [];
+    const failed = [];
+    await runUntil({
+      client: rawClient, name: 'legacy', topic: 'app.events', groupId: 'g',
+      onChange: async (_ctx, change) => { data.push({ offset: change.offset, data: change.data }); },
+      onFailed: async (_ctx, change, error) => { failed.push({ offset: change.offset, error, data: change.data }); },
+      onError: () => {},
+    }, () => raw.to('/v1/api/topics/ack').some((a) => a.json?.upto_offset === 2), { what: 'the ack of offset 2' });
+    assert.deepEqual(data, [
+      { offset: 0, data: { id: '1', body: 'legacy' } },
+      { offset: 2, data: { id: '3', body: 'plain' } },
+    ]);
+    assert.equal(failed.length, 1, 'the undecodable message went to the dead-letter hook');
+    assert.equal(failed[0].offset, 1);
+    assert.ok(isKalamConsumerError(failed[0].error), `typed error, got ${failed[0].error}`);
+    assert.notDeepEqual(failed[0].data, {}, 'never a silent {}');
   });
 });
