@@ -20,6 +20,7 @@ import {
   runWorkerUntil,
   startServer,
 } from './support.mjs';
+import { recordingFetch } from '../support/devserver.mjs';
 
 const server = await startServer();
 after(() => server.stop());
@@ -45,7 +46,8 @@ test('high-load analytics: 20,000 events written in 500-row INSERTs are consumed
   const users = await createUsers(root, server.url, USERS, 'user');
   await createUsers(root, server.url, [WORKER], 'service');
 
-  const client = createConsumerClient({ url: server.url, authProvider: async () => Auth.basic(WORKER, USER_PASSWORD) });
+  const recorder = recordingFetch();
+  const client = createConsumerClient({ url: server.url, authProvider: async () => Auth.basic(WORKER, USER_PASSWORD), fetch: recorder.fetch });
   const ledger = new Ledger();
   /** @type {any[]} */
   const errors = [];
@@ -152,6 +154,17 @@ test('high-load analytics: 20,000 events written in 500-row INSERTs are consumed
   assert.deepEqual(fromWorker, direct, 'the worker\'s aggregates equal the direct SQL aggregates exactly');
 
   assert.equal(deliveries, TOTAL, 'with no failures every event was delivered exactly once');
+
+  // Commits: cumulative, per batch, never one HTTP ack per message.
+  const acks = recorder.acks.map((a) => /** @type {any} */ (a.body));
+  const batches = Math.ceil(TOTAL / 500);
+  t.diagnostic(`${recorder.consumes.length} consume requests, ${acks.length} acks`);
+  assert.ok(acks.length >= batches / 4 && acks.length <= recorder.consumes.length + 4, `acks are per batch (${acks.length} acks, ${recorder.consumes.length} polls)`);
+  assert.ok(acks.length < TOTAL / 50, 'far fewer acks than messages');
+  for (const p of [0, 1, 2, 3]) {
+    const ups = acks.filter((a) => a.partition_id === p).map((a) => Number(a.upto_offset));
+    assert.deepEqual(ups, [...ups].sort((x, y) => x - y), `partition ${p}: acks only move forward`);
+  }
   assert.equal(new Set(ledger.calls.map((c) => c.partition)).size, 4, 'all four partitions carried events');
   assert.deepEqual(errors, []);
   await assertCommittedAtEnd(root, TOPIC, GROUP, ledger, TOTAL);

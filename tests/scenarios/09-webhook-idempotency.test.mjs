@@ -177,6 +177,8 @@ test('webhook idempotency: a receiver failing at random (seeded 503s, lost respo
     timeoutMs: 90000,
   });
 
+  t.diagnostic(`receiver: ${JSON.stringify(receiver.stats)}; handler attempts ${ledger.calls.length}; onRetry ${retries.length}; onError ${errors.length}`);
+
   // What the receiver recorded: each event once, with the right content.
   const expectedEvents = USERS.flatMap((user) =>
     Array.from({ length: PER_USER }, (_, i) => i).flatMap((i) => [
