@@ -62,7 +62,7 @@ const promptFor = (c) => `Summarise conversation ${c.id} titled "${c.title}":\n$
 /** Conversations whose first LLM call fails with a rate limit. @param {string} id */
 const flaky = (id) => id.endsWith('-2');
 
-test('AI chat summaries: a deterministic fake LLM through ctx.llm (system prompt and run key injected) summarises every conversation once, written back with executeAsUser into the producing user\'s own rows', async () => {
+test('AI chat summaries: a deterministic fake LLM through ctx.llm (complete and stream, system prompt and run key injected) summarises every conversation once, written back with executeAsUser into the producing user\'s own rows', async () => {
   const root = await rootSession(server);
   await root.sql('CREATE NAMESPACE IF NOT EXISTS assist');
   await root.sql('CREATE USER TABLE assist.conversations (id TEXT PRIMARY KEY, title TEXT NOT NULL, transcript TEXT NOT NULL)');
@@ -76,21 +76,41 @@ test('AI chat summaries: a deterministic fake LLM through ctx.llm (system prompt
   const llmInputs = [];
   /** @type {Set<string>} */
   const failedOnce = new Set();
+  let streamCalls = 0;
+  /** The prompt the runtime handed to the adapter. @param {any} input */
+  const promptOf = (input) =>
+    typeof input === 'string'
+      ? input
+      : input.prompt ?? (input.messages ?? []).filter((/** @type {any} */ m) => m.role === 'user').map((/** @type {any} */ m) => m.content).join('\n');
+  /** Fails the first call for a flaky conversation. @param {string} prompt */
+  const maybeRateLimit = (prompt) => {
+    const id = /conversation (conv-[\w-]+)/.exec(prompt)?.[1] ?? '';
+    if (flaky(id) && !failedOnce.has(id)) {
+      failedOnce.add(id);
+      throw new Error(`fake LLM: 429 rate limited (${id})`);
+    }
+  };
   const adapter = {
     /** @param {any} input */
     async complete(input) {
       llmInputs.push(input);
-      const prompt =
-        typeof input === 'string'
-          ? input
-          : input.prompt ?? (input.messages ?? []).filter((/** @type {any} */ m) => m.role === 'user').map((/** @type {any} */ m) => m.content).join('\n');
-      const id = /conversation (conv-[\w-]+)/.exec(prompt)?.[1] ?? '';
-      if (flaky(id) && !failedOnce.has(id)) {
-        failedOnce.add(id);
-        throw new Error(`fake LLM: 429 rate limited (${id})`);
-      }
+      const prompt = promptOf(input);
+      maybeRateLimit(prompt);
       await new Promise((r) => setTimeout(r, 2));
       return fakeSummary(prompt);
+    },
+    /** Streams the same text in three chunks. @param {any} input */
+    async *stream(input) {
+      llmInputs.push(input);
+      streamCalls++;
+      const prompt = promptOf(input);
+      maybeRateLimit(prompt);
+      const text = fakeSummary(prompt);
+      const third = Math.ceil(text.length / 3);
+      for (let i = 0; i < text.length; i += third) {
+        await new Promise((r) => setTimeout(r, 1));
+        yield text.slice(i, i + third);
+      }
     },
   };
 
@@ -132,7 +152,13 @@ test('AI chat summaries: a deterministic fake LLM through ctx.llm (system prompt
               assert.ok(ctx.llm, 'ctx.llm is present when an adapter is given');
             });
             if (!ctx.llm) throw new Error('ctx.llm missing');
-            const summary = await ctx.llm.complete(promptFor(c));
+            // Odd conversations stream their summary, the others use complete().
+            let summary = '';
+            if (Number(c.id.split('-').pop()) % 2 === 1) {
+              for await (const chunk of ctx.llm.stream(promptFor(c))) summary += chunk;
+            } else {
+              summary = await ctx.llm.complete(promptFor(c));
+            }
             const res = await client
               .executeAsUser('INSERT INTO assist.summaries (conversation_id, summary, model, run_key) VALUES ($1, $2, $3, $4)', change.user, [
                 c.id,
@@ -183,6 +209,7 @@ test('AI chat summaries: a deterministic fake LLM through ctx.llm (system prompt
   assert.equal(failedOnce.size, flakyCount);
   assert.equal(llmInputs.length, total + flakyCount, 'the LLM was called once per conversation, plus once per rate-limited first try');
   assert.equal(retries.length, flakyCount, 'each rate-limited call was retried once');
+  assert.equal(streamCalls, USERS.length * 2, 'the odd conversations went through ctx.llm.stream');
   const runKeys = [...new Set(ledger.calls.map((c) => c.runKey))];
   for (const input of llmInputs) {
     const text = JSON.stringify(input);
