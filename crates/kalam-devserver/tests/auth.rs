@@ -302,11 +302,17 @@ fn bad_tokens_are_invalid_credentials() {
             c
         })),
         ("iat in the future", forge_jwt(JWT_SECRET, &root_claims("access", 600))),
+        ("nbf in the future", forge_jwt(JWT_SECRET, &{
+            let mut c = root_claims("access", 0);
+            c["nbf"] = json!(now_secs() + 600);
+            c
+        })),
     ];
     for (what, tok) in cases {
         let r = s.sql(&tok, "SELECT 1");
+        assert_eq!(r.status, 401, "{what}: {r}");
+        assert_eq!(r.json()["error"]["code"], json!("INVALID_CREDENTIALS"), "{what}: {r}");
         expect_sql_error(&r, 401, "INVALID_CREDENTIALS");
-        let _ = what;
     }
     // Unknown scheme.
     let r = s.post_raw(

@@ -797,3 +797,29 @@ fn took_is_milliseconds_with_three_decimals() {
     let scaled = took * 1000.0;
     assert!((scaled - scaled.round()).abs() < 1e-6, "took is rounded to 3 decimals: {took}");
 }
+
+#[test]
+fn storage_with_options_are_accepted() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql(
+        "CREATE USER TABLE app.u (id BIGINT PRIMARY KEY) WITH (STORAGE_ID = 'local', USE_USER_STORAGE = TRUE, \
+         FLUSH_POLICY = 'rows:100,interval:60', DELETED_RETENTION_HOURS = 24)",
+    );
+    s.root_sql("CREATE SHARED TABLE app.s (id BIGINT PRIMARY KEY) WITH (TYPE = 'SHARED', ACCESS_LEVEL = 'DBA')");
+    let r = s.sql(&s.root(), "CREATE SHARED TABLE app.bad (id BIGINT PRIMARY KEY) WITH (USE_USER_STORAGE = TRUE)");
+    assert_eq!(r.status, 400, "USE_USER_STORAGE is only for USER tables: {r}");
+    // ACCESS_LEVEL 'DBA': service cannot read, dba can.
+    let svc = s.user_token("svc", "service");
+    let dba = s.user_token("adm", "dba");
+    let r = s.sql(&svc, "SELECT * FROM app.s");
+    assert!(r.status == 403 || r.status == 400, "{r}");
+    s.sql_ok(&dba, "SELECT * FROM app.s");
+}
+
+#[test]
+fn params_are_ignored_for_ddl() {
+    let s = start();
+    let b = s.sql_params_ok(&s.root(), "CREATE NAMESPACE withparams", json!([1, "x"]));
+    assert_eq!(result(&b, 0)["message"], json!("Namespace 'withparams' created successfully"));
+}

@@ -172,3 +172,32 @@ fn cors_preflight_from_another_localhost_origin() {
     let ao = r.header("access-control-allow-origin").expect("allow-origin on the actual response");
     assert!(ao == "http://localhost:5173" || ao == "*", "{ao}");
 }
+
+#[test]
+fn keep_alive_connections_serve_many_requests() {
+    let s = start();
+    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY)", "app.src", "app.t", &["INSERT"]);
+    let mut c = Conn::open(&s.base);
+    let ct = ("Content-Type", "application/json");
+    let login = c.send("POST", "/v1/api/auth/login", &[ct], format!(r#"{{"user":"root","password":"{ROOT_PW}"}}"#).as_bytes());
+    assert_eq!(login.status, 200, "{login}");
+    let auth = format!("Bearer {}", login.json()["access_token"].as_str().unwrap());
+    let h = [ct, ("Authorization", auth.as_str())];
+    for i in 0..20 {
+        let r = c.send("POST", "/v1/api/sql", &h, format!(r#"{{"sql":"INSERT INTO app.src (id) VALUES ({i})"}}"#).as_bytes());
+        assert_eq!(r.status, 200, "request {i}: {r}");
+    }
+    let r = c.send("POST", "/v1/api/sql", &h, br#"{"sql":"SELECT COUNT(*) AS n FROM app.src"}"#);
+    assert_eq!(r.json()["results"][0]["rows"], json!([["20"]]), "{r}");
+    let r = c.send("POST", "/v1/api/topics/consume", &h, br#"{"topic_id":"app.t","group_id":"g","start":"Earliest","limit":100}"#);
+    assert_eq!(Batch::decode(&r.json()).messages.len(), 20);
+    let r = c.send("POST", "/v1/api/topics/ack", &h, br#"{"topic_id":"app.t","group_id":"g","upto_offset":19}"#);
+    assert_eq!(r.json(), json!({"success": true, "acknowledged_offset": 19}));
+    // Errors do not close the connection either.
+    let r = c.send("POST", "/v1/api/sql", &h, br#"{"sql":"SELEC"}"#);
+    assert_eq!(r.status, 400);
+    let r = c.send("POST", "/v1/api/topics/consume", &h, br#"{"topic_id":"app.none","group_id":"g"}"#);
+    assert_eq!(r.status, 404);
+    let r = c.send("GET", "/health", &[], b"");
+    assert_eq!(r.status, 200);
+}

@@ -860,3 +860,62 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A persistent HTTP/1.1 connection (keep-alive), one request at a time, like browsers and
+/// Node's fetch use.
+pub struct Conn {
+    s: TcpStream,
+    host: String,
+}
+
+impl Conn {
+    pub fn open(base: &str) -> Conn {
+        let host = base.strip_prefix("http://").unwrap().to_string();
+        let s = TcpStream::connect(&host).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let _ = s.set_nodelay(true);
+        Conn { s, host }
+    }
+
+    pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        self.s.write_all(&bytes).expect("write on keep-alive connection");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            if let Some(end) = find(&buf, b"\r\n\r\n") {
+                if let Some(r) = complete_response(&buf, end) {
+                    return r;
+                }
+            }
+            let n = self.s.read(&mut chunk).expect("read on keep-alive connection");
+            assert!(n > 0, "server closed a keep-alive connection after {} bytes", buf.len());
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// A full response when `buf` holds one completely, else None.
+fn complete_response(buf: &[u8], header_end: usize) -> Option<Resp> {
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+    let rest = &buf[header_end + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        dechunk(rest).ok()?;
+        return parse_response(buf).ok();
+    }
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+        .unwrap_or(0);
+    if rest.len() >= len {
+        parse_response(&buf[..header_end + 4 + len]).ok()
+    } else {
+        None
+    }
+}
