@@ -154,7 +154,7 @@ describe('broken responses are transient: typed errors from consumeBatch, retrie
     test(`consumeBatch given ${what} rejects with a transient KalamConsumerError`, async (tc) => {
       const raw = await brokenThenGood(breakIt);
       tc.after(() => raw.close());
-      const client = clientFor(raw, { user: 'worker', password: 'x' }, { requestTimeoutMs: 300 });
+      const client = clientFor(raw, { user: 'worker', password: 'x' }, { requestTimeoutMs: what === 'a stalled connection' ? 300 : 10_000 });
       await assert.rejects(
         within(10_000, client.consumeBatch({ topic: 'app.events', group_id: 'g', start: 'earliest', batch_size: 10 }), 'consumeBatch'),
         (err) => {
@@ -172,7 +172,7 @@ describe('broken responses are transient: typed errors from consumeBatch, retrie
     test(`runConsumer given ${what} retries and then processes the message`, async (tc) => {
       const raw = await brokenThenGood(breakIt);
       tc.after(() => raw.close());
-      const client = clientFor(raw, { user: 'worker', password: 'x' }, { requestTimeoutMs: 300 });
+      const client = clientFor(raw, { user: 'worker', password: 'x' }, { requestTimeoutMs: what === 'a stalled connection' ? 300 : 10_000 });
       const bodies = [];
       const controller = new AbortController();
       let rejected;
