@@ -59,6 +59,9 @@ function makeWorker() {
               assert.equal(change.key, change.data.id, 'the topic key is the primary key');
               assert.equal(change.data._deleted, false);
               assert.equal(change.data._table, 'chat:messages');
+              assert.ok(Number.isInteger(change.timestampMs) && Math.abs(Date.now() - change.timestampMs) < 600000, 'timestampMs is the publish time in ms');
+              assert.equal(change.partitionId, change.message.partition_id);
+              assert.equal(change.offset, change.message.offset);
               assert.ok(!('payload' in change.message) && !('value' in change.message), 'change.message carries metadata only');
               for (const k of ['message', 'change', 'user', 'op', 'offset']) assert.ok(!(k in ctx), `ctx has no ${k}`);
               assert.equal(ctx.name, 'chat-projector');

@@ -32,6 +32,8 @@ const USERS = ['wes', 'xena', 'yuri'];
 const PER_USER = 12;
 const MAX_ATTEMPTS = 4;
 const SKUS = ['sku-apple', 'sku-pear', 'sku-plum'];
+const DLQ_OUTAGE_ORDER = 'ord-xena-07';
+let dlqOutageDone = false;
 
 /** @param {string} user @param {number} i */
 function order(user, i) {
@@ -41,7 +43,7 @@ function order(user, i) {
   return { id, sku: SKUS[i % 3], quantity: i + 1, poison: '' };
 }
 
-test('dead-letter handling: poison orders fail all 4 attempts, land once in the dead-letter table via onFailed with the error and the attempt count, are committed past, and every order after them is fulfilled', async () => {
+test('dead-letter handling: poison orders fail all 4 attempts, land once in the dead-letter table via onFailed with the error and the attempt count (a failed dead-lettering is reported and retried, not skipped), are committed past, and every order after them is fulfilled', async () => {
   const root = await rootSession(server);
   await root.sql('CREATE NAMESPACE IF NOT EXISTS billing');
   await root.sql('CREATE USER TABLE billing.orders (id TEXT PRIMARY KEY, sku TEXT NOT NULL, quantity INT NOT NULL)');
@@ -103,6 +105,12 @@ test('dead-letter handling: poison orders fail all 4 attempts, land once in the 
           const o = change.data;
           const message = error instanceof Error ? error.message : String(error);
           failedCalls.push({ id: o.id, attempt: ctx.attempt, maxAttempts: ctx.maxAttempts, message });
+          // The dead-letter store is down the first time for one order: onFailed throws, so that
+          // message must not be acknowledged and must come back until it is dead-lettered.
+          if (o.id === DLQ_OUTAGE_ORDER && !dlqOutageDone) {
+            dlqOutageDone = true;
+            throw new Error('dead-letter store unavailable');
+          }
           try {
             await ctx.sql(
               'INSERT INTO billing.dead_letters (order_id, owner, error, attempts, failed_partition, failed_offset, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)',
@@ -151,11 +159,25 @@ test('dead-letter handling: poison orders fail all 4 attempts, land once in the 
     assert.deepEqual(JSON.parse(d.payload), { id: o.id, sku: o.sku, quantity: o.quantity });
   }
   for (const f of failedCalls) assert.equal(f.maxAttempts, MAX_ATTEMPTS);
-  assert.equal(failedCalls.length, poison.length, 'onFailed ran once per poison order');
-  for (const o of poison) assert.equal(attempts.get(o.id), MAX_ATTEMPTS, `${o.id} was attempted exactly ${MAX_ATTEMPTS} times`);
+  assert.ok(poison.some((o) => o.id === DLQ_OUTAGE_ORDER) && dlqOutageDone, 'the dead-letter outage happened on a poison order');
+  assert.equal(failedCalls.length, poison.length + 1, 'onFailed ran once per poison order, plus once more for the order whose first dead-lettering failed');
+  assert.equal(failedCalls.filter((f) => f.id === DLQ_OUTAGE_ORDER).length, 2);
+  for (const o of poison) {
+    if (o.id === DLQ_OUTAGE_ORDER) assert.ok((attempts.get(o.id) ?? 0) >= MAX_ATTEMPTS, `${o.id} was attempted again after onFailed threw`);
+    else assert.equal(attempts.get(o.id), MAX_ATTEMPTS, `${o.id} was attempted exactly ${MAX_ATTEMPTS} times`);
+  }
   for (const o of good) assert.equal(attempts.get(o.id), 1, `${o.id} was handled once`);
-  assert.equal(retries.length, poison.length * (MAX_ATTEMPTS - 1), 'onRetry before each repeated attempt');
-  assert.deepEqual(errors, [], 'onFailed returned, so nothing went to onError');
+  assert.equal(
+    retries.filter((r) => r.change?.data?.id !== DLQ_OUTAGE_ORDER).length,
+    (poison.length - 1) * (MAX_ATTEMPTS - 1),
+    'onRetry before each repeated attempt',
+  );
+  // onFailed threw once: reported through onError (phase "failed"), nothing else was.
+  assert.deepEqual(
+    errors.map((e) => ({ phase: e.phase, id: e.change?.data?.id, message: e.error?.message })),
+    [{ phase: 'failed', id: DLQ_OUTAGE_ORDER, message: 'dead-letter store unavailable' }],
+    'the failed dead-lettering was reported once through onError',
+  );
 
   // Good orders queued behind a poison row in the same partition were processed too.
   const poisonIds = new Set(poison.map((o) => o.id));
