@@ -116,8 +116,8 @@ test('unread counters follow inserts and deletes: DELETE events (_deleted: true,
                   }
                 }
               }
-              const counted = await ctx.queryOne('SELECT COUNT(*) AS n FROM inbox.unread_items WHERE recipient = $1', [row.recipient]);
-              const n = Number(counted?.n ?? 0);
+              const unread = await ctx.queryAll('SELECT msg_id FROM inbox.unread_items WHERE recipient = $1', [row.recipient]);
+              const n = unread.length;
               const current = await ctx.queryOne('SELECT unread FROM inbox.unread_counts WHERE recipient = $1', [row.recipient]);
               if (current) await ctx.sql('UPDATE inbox.unread_counts SET unread = $2 WHERE recipient = $1', [row.recipient, n]);
               else await ctx.sql('INSERT INTO inbox.unread_counts (recipient, unread) VALUES ($1, $2)', [row.recipient, n]);
