@@ -187,6 +187,7 @@ export function sqlHelpers(runner: SqlRunner): SqlHelpers {
       const response = await runner.query(sql, params);
       return (response.results[0]?.named_rows ?? []) as T[];
     },
-    executeAsUser: (sql, user, params) => runner.query(wrapExecuteAsUser(sql, user), params),
+    // async, so a bad argument is a rejected promise like every other SQL failure.
+    executeAsUser: async (sql, user, params) => runner.query(wrapExecuteAsUser(sql, user), params),
   };
 }
