@@ -1,10 +1,12 @@
 // Figure 5: RSS and heap growth of one worker over 200,000 messages.
 // The worker (memory-worker.mjs) runs alone in a child process, so its RSS is its own; the
-// messages come from an in-process stub server (lib/stub-server.mjs) in this, the parent,
-// process, so the test measures the worker and not SQLite or the dev server.
+// messages come from a stub server (lib/stub-server.mjs) in this, the parent, process, so the
+// test measures the worker and not SQLite or the dev server. The baseline is a hand-written
+// plain-fetch worker (same stub, same batch size, one ack per batch) in its own child process:
+// what any Node worker doing this I/O costs.
 // Growth = last sample minus the first sample (taken after the first 1,000 messages, with the
-// module loaded and connection pools warm); trend = least-squares slope over the second half of the run
-// versus the first half, in MB per 100,000 messages.
+// module loaded and connection pools warm); trend = least-squares slope over the second half
+// of the run versus the first half, in MB per 100,000 messages.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,51 +18,75 @@ const MB = 2 ** 20;
 
 export async function runMemory({ total = 200_000, batchSize = 100, sampleEvery = 5_000, log }) {
   const topic = 'bench.memory';
-  const stub = await startStubServer({ topic, total });
-  let result;
-  try {
-    result = await runChild([path.join(HERE, 'memory-worker.mjs'), stub.url, topic, String(total), String(batchSize), String(sampleEvery)]);
-  } finally {
-    await stub.close();
+  const runs = {};
+  for (const mode of ['package', 'plain']) {
+    const stub = await startStubServer({ topic, total });
+    try {
+      runs[mode] = await runChild([path.join(HERE, 'memory-worker.mjs'), mode, stub.url, topic, String(total), String(batchSize), String(sampleEvery)]);
+      runs[mode].stub = { ...stub.stats };
+    } catch (err) {
+      runs[mode] = { failure: String(err?.message ?? err), count: 0, samples: [] };
+    } finally {
+      await stub.close();
+    }
   }
-  const { samples } = result;
-  if (result.failure || result.count < total || samples.length < 4) {
+  const pkg = analyse(runs.package, total), base = analyse(runs.plain, total);
+  for (const [name, a] of [['package', pkg], ['plain baseline', base]]) {
+    if (a.error) { log(`memory ${name}: ${a.error}`); continue; }
+    log(`memory ${name}: ${a.count} msgs in ${(a.ms / 1000).toFixed(1)} s (${Math.round(a.rate)} msg/s); RSS ${a.first.rss.toFixed(1)} -> ${a.last.rss.toFixed(1)} MB, heap ${a.first.heap.toFixed(1)} -> ${a.last.heap.toFixed(1)} MB, heapTotal ${a.first.heapTotal.toFixed(1)} -> ${a.last.heapTotal.toFixed(1)} MB; slopes MB/100k (1st/2nd half) rss ${a.trend.rss_first_half.toFixed(2)}/${a.trend.rss_second_half.toFixed(2)} heap ${a.trend.heap_first_half.toFixed(2)}/${a.trend.heap_second_half.toFixed(2)}`);
+  }
+  if (pkg.error) {
     return [{ id: 'memory.rss_growth', figure: 'memory: RSS growth over 200k msgs (MB)', unit: 'MB', value: null, baseline: null,
-      ratio: null, target: '< 30 MB', pass: false, error: result.failure ?? `worker processed ${result.count}/${total}`,
-      detail: { stub: stub.stats, result } }];
+      ratio: null, target: '< 30 MB', pass: false, error: pkg.error, detail: { package: runs.package } }];
   }
-  const first = samples[0], last = samples[samples.length - 1];
-  const half = samples.filter((s) => s.messages <= total / 2);
-  const second = samples.filter((s) => s.messages >= total / 2);
-  const per100k = (pts, field) => (slope(pts.map((s) => ({ x: s.messages, y: s[field] }))) * 100_000) / MB;
-  const rssGrowth = (last.rss - first.rss) / MB;
-  const heapGrowth = (last.heapUsed - first.heapUsed) / MB;
-  const trend = {
-    rss_first_half: per100k(half, 'rss'), rss_second_half: per100k(second, 'rss'),
-    heap_first_half: per100k(half, 'heapUsed'), heap_second_half: per100k(second, 'heapUsed'),
-    external_second_half: per100k(second, 'external'),
-  };
-  const rate = (result.count / result.ms) * 1000;
-  log(`memory: ${result.count} msgs in ${(result.ms / 1000).toFixed(1)} s (${Math.round(rate)} msg/s); RSS ${(first.rss / MB).toFixed(1)} -> ${(last.rss / MB).toFixed(1)} MB, heap ${(first.heapUsed / MB).toFixed(1)} -> ${(last.heapUsed / MB).toFixed(1)} MB; slopes MB/100k (1st/2nd half) rss ${trend.rss_first_half.toFixed(2)}/${trend.rss_second_half.toFixed(2)} heap ${trend.heap_first_half.toFixed(2)}/${trend.heap_second_half.toFixed(2)}`);
+  const b = (field) => (base.error ? null : base[field]);
   // "No upward trend": over the second half (100k messages) the fitted line may rise by less
   // than 1 MB of heap and 2 MB of RSS (RSS moves in allocator-sized steps).
-  const flat = trend.heap_second_half < 1 && trend.rss_second_half < 2;
-  const detail = {
-    samples_mb: samples.map((s) => ({ messages: s.messages, rss: +(s.rss / MB).toFixed(2), heap: +(s.heapUsed / MB).toFixed(2), external: +(s.external / MB).toFixed(2) })),
-    before_start_mb: { rss: +(result.before.rss / MB).toFixed(2), heap: +(result.before.heapUsed / MB).toFixed(2) },
-    rss_startup_mb: (first.rss - result.before.rss) / MB,
-    slopes_mb_per_100k: trend, worker_msg_per_s: rate, errors: result.errors, stub: stub.stats, batch_size: batchSize,
-  };
+  const flat = pkg.trend.heap_second_half < 1 && pkg.trend.rss_second_half < 2;
+  const detail = { package: pkg.detail, plain_baseline: base.error ? { error: base.error } : base.detail, batch_size: batchSize };
   return [
-    { id: 'memory.rss_growth', figure: 'memory: RSS growth over 200k msgs (MB)', unit: 'MB', value: rssGrowth, baseline: null,
-      ratio: null, target: '< 30 MB', pass: rssGrowth < 30, detail },
-    { id: 'memory.heap_growth', figure: 'memory: heap growth over 200k msgs (MB)', unit: 'MB', value: heapGrowth, baseline: null,
-      ratio: null, target: '< 30 MB', pass: heapGrowth < 30 },
+    { id: 'memory.rss_growth', figure: 'memory: RSS growth over 200k msgs (MB)', unit: 'MB', value: pkg.rssGrowth,
+      baseline: b('rssGrowth'), ratio: base.error ? null : pkg.rssGrowth / base.rssGrowth, target: '< 30 MB', pass: pkg.rssGrowth < 30, detail },
+    { id: 'memory.heap_growth', figure: 'memory: heap growth over 200k msgs (MB)', unit: 'MB', value: pkg.heapGrowth,
+      baseline: b('heapGrowth'), ratio: base.error ? null : pkg.heapGrowth / base.heapGrowth, target: '< 30 MB', pass: pkg.heapGrowth < 30 },
+    { id: 'memory.heap_total_growth', figure: 'memory: V8 heapTotal growth, for reading RSS (MB)', unit: 'MB',
+      value: pkg.last.heapTotal - pkg.first.heapTotal, baseline: base.error ? null : base.last.heapTotal - base.first.heapTotal,
+      ratio: null, target: 'report', pass: null },
     { id: 'memory.trend', figure: 'memory: 2nd-half slope RSS / heap (MB per 100k msgs)', unit: 'MB/100k',
-      value: `${trend.rss_second_half.toFixed(2)} / ${trend.heap_second_half.toFixed(2)}`,
-      baseline: `1st half ${trend.rss_first_half.toFixed(2)} / ${trend.heap_first_half.toFixed(2)}`, ratio: null,
+      value: `${pkg.trend.rss_second_half.toFixed(2)} / ${pkg.trend.heap_second_half.toFixed(2)}`,
+      baseline: base.error ? null : `${base.trend.rss_second_half.toFixed(2)} / ${base.trend.heap_second_half.toFixed(2)}`, ratio: null,
       target: 'rss < 2, heap < 1', pass: flat },
   ];
+}
+
+function analyse(run, total) {
+  const samples = run?.samples ?? [];
+  if (run?.failure || run?.count < total || samples.length < 4) {
+    return { error: run?.failure ?? `worker processed ${run?.count}/${total}` };
+  }
+  const mb = (s) => ({ messages: s.messages, rss: s.rss / MB, heap: s.heapUsed / MB, heapTotal: s.heapTotal / MB,
+    external: s.external / MB, wasm: s.wasmMemory / MB });
+  const pts = samples.map(mb);
+  const first = pts[0], last = pts[pts.length - 1];
+  const firstHalf = pts.filter((s) => s.messages <= total / 2);
+  const secondHalf = pts.filter((s) => s.messages >= total / 2);
+  const per100k = (list, field) => slope(list.map((s) => ({ x: s.messages, y: s[field] }))) * 100_000;
+  const trend = {
+    rss_first_half: per100k(firstHalf, 'rss'), rss_second_half: per100k(secondHalf, 'rss'),
+    heap_first_half: per100k(firstHalf, 'heap'), heap_second_half: per100k(secondHalf, 'heap'),
+  };
+  const rate = (run.count / run.ms) * 1000;
+  const r2 = (x) => +x.toFixed(2);
+  return {
+    count: run.count, ms: run.ms, rate, first, last, trend,
+    rssGrowth: last.rss - first.rss, heapGrowth: last.heap - first.heap,
+    detail: {
+      samples_mb: pts.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, k === 'messages' ? v : r2(v)]))),
+      before_start_mb: { rss: r2(run.before.rss / MB), heap: r2(run.before.heapUsed / MB) },
+      rss_startup_mb: r2(first.rss - run.before.rss / MB),
+      slopes_mb_per_100k: trend, worker_msg_per_s: rate, errors: run.errors, stub: run.stub,
+    },
+  };
 }
 
 function runChild(args) {
