@@ -43,6 +43,7 @@ fn main() -> anyhow::Result<()> {
             leeway_secs: args.jwt_leeway_secs,
         },
         auth_limiter: auth::rate_limit::AuthRateLimiter::new(args.auth_rate_limit),
+        lockout: auth::lockout::Lockout::default(),
         body_limit: args.body_limit_bytes,
     });
 

@@ -50,6 +50,10 @@ pub async fn login(
         Ok(None) => return auth_error(401, "unauthorized", INVALID_CREDENTIALS),
         Err(_) => return auth_error(500, "internal_error", "Authentication failed"),
     };
+    if let Some(left) = state.lockout.locked_for(&user.user_id) {
+        let minutes = left.as_secs().div_ceil(60).max(1);
+        return auth_error(401, "account_locked", &format!("Account is locked. Try again in {minutes} minute(s)"));
+    }
     if user.password_hash.is_empty() {
         if user.user_id == "root" && req.password.is_empty() {
             return auth_error(428, "setup_required", "Server setup required: set a root password first");
@@ -60,8 +64,10 @@ pub async fn login(
     let (password, hash) = (req.password, user.password_hash.clone());
     let ok = tokio::task::spawn_blocking(move || crate::auth::password::verify(&password, &hash)).await.unwrap_or(false);
     if !ok {
+        state.lockout.record_failure(&user.user_id);
         return auth_error(401, "unauthorized", INVALID_CREDENTIALS);
     }
+    state.lockout.record_success(&user.user_id);
     token_response(&state, &user)
 }
 

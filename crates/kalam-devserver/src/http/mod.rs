@@ -22,6 +22,7 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub jwt: JwtConfig,
     pub auth_limiter: AuthRateLimiter,
+    pub lockout: crate::auth::lockout::Lockout,
     /// Limit for every request body (413 `BODY_TOO_LARGE`), like the real middleware.
     pub body_limit: usize,
 }

@@ -35,6 +35,8 @@ pub struct StmtCtx<'a> {
     pub effective: Identity,
     pub impersonating: bool,
     pub params: &'a [SqlValue],
+    /// The JSON parameters as sent, so `SELECT $1` can report the parameter's own type.
+    pub raw_params: &'a [Json],
     pub namespace: &'a str,
 }
 
@@ -126,7 +128,7 @@ fn run(inner: &mut Inner, caller: &Identity, req: SqlRequest) -> Result<(Vec<Jso
     let mut single_select = false;
     for (i, stmt_sql) in statements.iter().enumerate() {
         let n = i + 1;
-        let (outcome, as_user) = run_one(inner, caller, stmt_sql, &params, &namespace)
+        let (outcome, as_user) = run_one(inner, caller, stmt_sql, &params, &raw_params, &namespace)
             .map_err(|e| SqlFailure::from_exec(e, n, stmt_sql, caller.role))?;
         match outcome {
             Outcome::Dml { kind, count } if batch => match sums.iter_mut().find(|(k, _)| *k == kind) {
@@ -172,6 +174,7 @@ fn run_one(
     caller: &Identity,
     stmt_sql: &str,
     params: &[SqlValue],
+    raw_params: &[Json],
     namespace: &str,
 ) -> Result<(Outcome, String), ExecError> {
     let wrapper = split::parse_execute_as(stmt_sql).map_err(ExecError::InvalidInput)?;
@@ -195,7 +198,7 @@ fn run_one(
         }
     };
     let as_user = effective.user_id.clone();
-    let ctx = StmtCtx { effective, impersonating, params, namespace };
+    let ctx = StmtCtx { effective, impersonating, params, raw_params, namespace };
     let outcome = exec::execute(inner, &ctx, &inner_sql)?;
     Ok((outcome, as_user))
 }

@@ -25,7 +25,7 @@ pub fn run_query(inner: &mut Inner, ctx: &StmtCtx, query: Query) -> Result<Outco
         _ => return Err(ExecError::Other("not a query".into())),
     };
     let tables = rewrite_tables(inner, ctx, &mut stmt)?;
-    let guesses = guess_columns(&original, &tables);
+    let guesses = guess_columns(&original, &tables, ctx.raw_params);
     let (names, rows) = query_rows(&inner.conn, &stmt.to_string(), ctx.params)?;
 
     let mut schema = Vec::with_capacity(names.len());
@@ -62,20 +62,20 @@ fn find_column(tables: &[TableDef], name: &str) -> Option<ColumnDef> {
 
 /// Names and types from the top-level projection; None when it has wildcards or is not a
 /// plain SELECT (then SQLite's names and a lookup by name are used).
-fn guess_columns(query: &Query, tables: &[TableDef]) -> Option<Vec<ColumnGuess>> {
+fn guess_columns(query: &Query, tables: &[TableDef], params: &[Json]) -> Option<Vec<ColumnGuess>> {
     let select = top_select(query)?;
     let mut out = Vec::new();
     for item in &select.projection {
         match item {
-            SelectItem::UnnamedExpr(expr) => out.push(guess_expr(expr, tables, None)),
-            SelectItem::ExprWithAlias { expr, alias } => out.push(guess_expr(expr, tables, Some(alias.value.clone()))),
+            SelectItem::UnnamedExpr(expr) => out.push(guess_expr(expr, tables, params, None)),
+            SelectItem::ExprWithAlias { expr, alias } => out.push(guess_expr(expr, tables, params, Some(alias.value.clone()))),
             _ => return None,
         }
     }
     Some(out)
 }
 
-fn guess_expr(expr: &Expr, tables: &[TableDef], alias: Option<String>) -> ColumnGuess {
+fn guess_expr(expr: &Expr, tables: &[TableDef], params: &[Json], alias: Option<String>) -> ColumnGuess {
     let column_ref = |name: &str| find_column(tables, name);
     match expr {
         Expr::Identifier(id) => {
@@ -101,6 +101,17 @@ fn guess_expr(expr: &Expr, tables: &[TableDef], alias: Option<String>) -> Column
                 Value::Number(n, _) => (format!("Float64({n})"), Some(KalamType::Double)),
                 Value::SingleQuotedString(s) => (format!("Utf8(\"{s}\")"), Some(KalamType::Text)),
                 Value::Boolean(b) => (format!("Boolean({b})"), Some(KalamType::Boolean)),
+                Value::Placeholder(p) => {
+                    let idx: Option<usize> = p.trim_start_matches(['$', '?']).parse().ok();
+                    let ty = idx.and_then(|i| params.get(i.checked_sub(1)?)).and_then(|j| match j {
+                        Json::Bool(_) => Some(KalamType::Boolean),
+                        Json::Number(n) if n.is_i64() => Some(KalamType::BigInt),
+                        Json::Number(_) => Some(KalamType::Double),
+                        Json::String(_) => Some(KalamType::Text),
+                        _ => None,
+                    });
+                    (format!("${}", p.trim_start_matches(['$', '?'])), ty)
+                }
                 other => (other.to_string(), None),
             };
             ColumnGuess { name: Some(alias.unwrap_or(name)), ty, column: None }
@@ -142,7 +153,7 @@ fn guess_expr(expr: &Expr, tables: &[TableDef], alias: Option<String>) -> Column
             ColumnGuess { name: Some(alias.unwrap_or(format!("{fname}({})", arg_text.join(", ")))), ty, column: None }
         }
         Expr::Nested(inner) => {
-            let mut g = guess_expr(inner, tables, alias);
+            let mut g = guess_expr(inner, tables, params, alias);
             g.column = None;
             g
         }
