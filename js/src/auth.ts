@@ -54,6 +54,8 @@ export interface TokenManagerOptions {
   provider: AuthProvider | AuthCredentials;
   timeoutMs: number;
   classify: Classify;
+  /** Resolves once the wasm module (which classifies errors) is loaded; lazy in browsers. */
+  ready: () => Promise<void>;
   providerRetry: ProviderRetryOptions;
 }
 
@@ -285,6 +287,7 @@ export class TokenManager {
     signal?: AbortSignal,
   ): Promise<HttpResult> {
     const { fetch: fetchImpl, baseUrl, timeoutMs, classify, providerRetry } = this.options;
+    await this.options.ready();
     let delay = providerRetry.initialBackoffMs;
     for (let attempt = 1; ; attempt += 1) {
       let error: KalamConsumerError;

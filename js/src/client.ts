@@ -116,12 +116,14 @@ class KalamConsumerClientImpl implements ConsumerClient {
     // Looked up per call, so a test that swaps globalThis.fetch later is still honoured.
     const fetchImpl: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     const classify = (status: number, code?: string) => this.runtime.bindings.classifyFailure(status, code);
+    const ready = () => this.runtime.ready(this.options.consumerWasmUrl);
     this.tokens = new TokenManager({
       baseUrl: this.url,
       fetch: fetchImpl,
       provider,
       timeoutMs: this.requestTimeoutMs,
       classify,
+      ready,
       providerRetry: {
         maxAttempts: positiveInt('authProviderMaxAttempts', options.authProviderMaxAttempts, 3),
         initialBackoffMs: nonNegativeNumber('authProviderInitialBackoffMs', options.authProviderInitialBackoffMs, 250),
@@ -130,7 +132,7 @@ class KalamConsumerClientImpl implements ConsumerClient {
     });
     const runner = options.sqlClient
       ? new ExternalSqlRunner(options.sqlClient)
-      : new HttpSqlRunner(this.url, fetchImpl, this.tokens, this.requestTimeoutMs, classify);
+      : new HttpSqlRunner(this.url, fetchImpl, this.tokens, this.requestTimeoutMs, classify, ready);
     this.sql = sqlHelpers(runner);
   }
 

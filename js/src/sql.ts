@@ -109,10 +109,13 @@ export class HttpSqlRunner implements SqlRunner {
     private readonly tokens: TokenManager,
     private readonly timeoutMs: number,
     private readonly classify: Classify,
+    private readonly ready: () => Promise<void>,
   ) {}
 
   async query(sql: string, params?: SqlParams, signal?: AbortSignal): Promise<QueryResponse> {
     checkSql(sql, params);
+    // Error classification lives in the wasm module, which browsers load on first use.
+    await this.ready();
     // Never send namespace_id: unqualified names then resolve like in @kalamdb/client (§8).
     const body: { sql: string; params?: unknown[] } = { sql };
     if (params !== undefined && params.length > 0) body.params = [...params];
