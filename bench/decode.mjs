@@ -5,12 +5,14 @@
 // (JSON.parse of the body, Buffer.from(b64, 'base64'), JSON.parse, the same message objects).
 // A second pair runs the whole `client.consumeBatch` with an injected in-memory fetch against a
 // baseline that goes through the same fetch and then decodes in plain JS.
-// Both sides alternate within each round; the figure is the median over rounds of msg/s.
+// Both sides alternate in short slices within each round (a full GC before each slice); the
+// figure is the median over rounds of msg/s.
 import { consumeResponseBody, encodedPayloads } from './lib/cdc.mjs';
 import { fakeJwt } from './lib/jwt.mjs';
 import { loadConsumer, loadWasm } from './lib/pkg.mjs';
 import { median } from './lib/stats.mjs';
 import { nowMs } from './lib/timing.mjs';
+import { forceGc } from './lib/gc.mjs';
 
 const TOPIC = 'shop.orders';
 const REQ = { topic_id: TOPIC, group_id: 'bench-decode', partition_id: 0 };
@@ -65,6 +67,7 @@ function toPublicBatch(wire) {
 }
 
 function timeSync(fn, minMs) {
+  forceGc(); // each side starts on a clean heap, not paying for the other side's garbage
   let n = 0, sink = 0;
   const t0 = nowMs();
   let t;
@@ -78,6 +81,7 @@ function timeSync(fn, minMs) {
 }
 
 async function timeAsync(fn, minMs) {
+  forceGc();
   let n = 0, sink = 0;
   const t0 = nowMs();
   let t;
@@ -90,15 +94,25 @@ async function timeAsync(fn, minMs) {
   return { msgs: sink, ms: t - t0, rate: (sink / (t - t0)) * 1000 };
 }
 
-// Alternates A and B (order flipped each round) and returns per-round rates.
-async function sideBySide({ a, b, rounds, roundMs, isAsync }) {
+// Runs A and B in short alternating slices (order flipped every slice) so both sides see the
+// same machine load, and returns one rate per round per side (messages over summed time).
+async function sideBySide({ a, b, rounds, roundMs, isAsync, slices = 6 }) {
   const time = isAsync ? timeAsync : async (fn, ms) => timeSync(fn, ms);
   await time(a, roundMs / 2); // warm-up: JIT, wasm memory growth
   await time(b, roundMs / 2);
   const ra = [], rb = [];
   for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) { ra.push((await time(a, roundMs)).rate); rb.push((await time(b, roundMs)).rate); }
-    else { rb.push((await time(b, roundMs)).rate); ra.push((await time(a, roundMs)).rate); }
+    const acc = { a: { msgs: 0, ms: 0 }, b: { msgs: 0, ms: 0 } };
+    for (let s = 0; s < slices; s++) {
+      const order = (r * slices + s) % 2 === 0 ? ['a', 'b'] : ['b', 'a'];
+      for (const side of order) {
+        const t = await time(side === 'a' ? a : b, roundMs / slices);
+        acc[side].msgs += t.msgs;
+        acc[side].ms += t.ms;
+      }
+    }
+    ra.push((acc.a.msgs / acc.a.ms) * 1000);
+    rb.push((acc.b.msgs / acc.b.ms) * 1000);
   }
   return { a: ra, b: rb };
 }
