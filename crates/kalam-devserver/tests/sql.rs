@@ -823,3 +823,38 @@ fn params_are_ignored_for_ddl() {
     let b = s.sql_params_ok(&s.root(), "CREATE NAMESPACE withparams", json!([1, "x"]));
     assert_eq!(result(&b, 0)["message"], json!("Namespace 'withparams' created successfully"));
 }
+
+#[test]
+fn aggregates_and_predicates() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.m (id BIGINT PRIMARY KEY, kind TEXT, amount BIGINT, price DOUBLE, label TEXT)");
+    s.root_sql(
+        "INSERT INTO app.m (id, kind, amount, price, label) VALUES \
+         (1, 'apple', 10, 1.0, 'x'), (2, 'avocado', 20, 2.0, NULL), (3, 'banana', 30, 3.0, 'y'), \
+         (4, 'banana', 40, 4.0, NULL), (5, 'cherry', 50, 5.0, 'z')",
+    );
+    let b = s.root_sql("SELECT SUM(amount) AS s, MIN(amount) AS lo, MAX(amount) AS hi, AVG(price) AS av, COUNT(*) AS n FROM app.m");
+    let types: Vec<Value> = result(&b, 0)["schema"].as_array().unwrap().iter().map(|c| c["data_type"].clone()).collect();
+    assert_eq!(types, vec![json!("BigInt"), json!("BigInt"), json!("BigInt"), json!("Double"), json!("BigInt")], "{b}");
+    assert_eq!(rows(&b, 0), vec![json!(["150", "10", "50", 3.0, "5"])]);
+
+    let b = s.root_sql("SELECT kind, SUM(amount) AS total FROM app.m GROUP BY kind ORDER BY total DESC");
+    assert_eq!(rows(&b, 0), vec![json!(["banana", "70"]), json!(["cherry", "50"]), json!(["avocado", "20"]), json!(["apple", "10"])]);
+
+    let q = |sql: &str| -> Vec<Value> { rows(&s.root_sql(sql), 0).iter().map(|r| r[0].clone()).collect() };
+    assert_eq!(q("SELECT id FROM app.m WHERE kind IN ('apple', 'cherry') ORDER BY id"), vec![json!("1"), json!("5")]);
+    assert_eq!(q("SELECT id FROM app.m WHERE amount BETWEEN 20 AND 40 AND label IS NULL ORDER BY id"), vec![json!("2"), json!("4")]);
+    assert_eq!(q("SELECT id FROM app.m WHERE kind LIKE 'a%' OR price > 4.5 ORDER BY id"), vec![json!("1"), json!("2"), json!("5")]);
+    assert_eq!(q("SELECT id FROM app.m WHERE label IS NOT NULL AND NOT (kind = 'apple') ORDER BY id DESC"), vec![json!("5"), json!("3")]);
+    assert_eq!(q("SELECT id FROM app.m ORDER BY kind DESC, id ASC LIMIT 2 OFFSET 1"), vec![json!("3"), json!("4")]);
+    assert_eq!(q("SELECT kind FROM app.m WHERE id = 3"), vec![json!("banana")]);
+
+    // DELETE without WHERE removes all rows.
+    let b = s.root_sql("DELETE FROM app.m");
+    assert_eq!(result(&b, 0)["message"], json!("Deleted 5 row(s)"));
+    // An omitted column without default is NULL.
+    s.root_sql("INSERT INTO app.m (id) VALUES (9)");
+    let b = s.root_sql("SELECT kind, amount, price FROM app.m");
+    assert_eq!(rows(&b, 0), vec![json!([null, null, null])]);
+}

@@ -201,3 +201,34 @@ fn keep_alive_connections_serve_many_requests() {
     let r = c.send("GET", "/health", &[], b"");
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn a_fixed_port_is_used_and_printed() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let s = builder().port(port).start();
+    assert_eq!(s.port, port);
+    assert_eq!(s.first_line, format!("listening on http://127.0.0.1:{port}"));
+    assert_eq!(s.get("/health", None).status, 200);
+}
+
+#[test]
+fn binds_loopback_only_and_logs_to_stderr() {
+    let s = start();
+    assert_eq!(s.get("/health", None).status, 200);
+    // Find this machine's outward-facing address (no packet is sent by a UDP connect).
+    let ip = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|u| u.connect("10.255.255.254:9").map(|_| u))
+        .and_then(|u| u.local_addr())
+        .map(|a| a.ip());
+    match ip {
+        Ok(ip) if !ip.is_loopback() && !ip.is_unspecified() => {
+            let r = std::net::TcpStream::connect_timeout(&std::net::SocketAddr::new(ip, s.port), Duration::from_secs(2));
+            assert!(r.is_err(), "the server must not listen on {ip}");
+        }
+        _ => eprintln!("no non-loopback address on this machine; loopback-only check skipped"),
+    }
+    assert!(!s.stderr_tail().trim().is_empty(), "the server logs to stderr");
+}

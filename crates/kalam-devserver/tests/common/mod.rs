@@ -46,6 +46,7 @@ pub struct Builder {
     auth_rate_limit: Option<u32>,
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    port: u16,
 }
 
 impl Default for Builder {
@@ -57,6 +58,7 @@ impl Default for Builder {
             auth_rate_limit: Some(10_000),
             args: Vec::new(),
             envs: Vec::new(),
+            port: 0,
         }
     }
 }
@@ -91,6 +93,11 @@ impl Builder {
     }
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.envs.push((k.to_string(), v.to_string()));
+        self
+    }
+    /// Listen on a fixed port instead of `--port 0`.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
         self
     }
     pub fn visibility_timeout(self, secs: u64) -> Self {
@@ -133,6 +140,7 @@ impl Builder {
             root_token: Mutex::new(None),
             starts: 0,
             first_line: String::new(),
+            fixed_port: self.port,
         };
         srv.spawn();
         srv
@@ -164,6 +172,7 @@ pub struct Server {
     starts: usize,
     /// The first stdout line of the latest start, without its line ending.
     pub first_line: String,
+    fixed_port: u16,
 }
 
 impl Server {
@@ -184,7 +193,7 @@ impl Server {
             cmd.env_remove(k);
         }
         cmd.arg("--port")
-            .arg("0")
+            .arg(self.fixed_port.to_string())
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.args)
