@@ -56,6 +56,7 @@ pub fn issue(cfg: &JwtConfig, user: &str, role: &str, email: Option<&str>, refre
 pub fn validate(cfg: &JwtConfig, token: &str) -> Result<Claims, TokenError> {
     let mut v = Validation::new(Algorithm::HS256);
     v.leeway = cfg.leeway_secs;
+    v.validate_nbf = true;
     v.set_issuer(&[ISSUER]);
     v.set_required_spec_claims(&["exp", "sub", "iss"]);
     let data = decode::<Claims>(token, &DecodingKey::from_secret(cfg.secret.as_bytes()), &v).map_err(|e| {

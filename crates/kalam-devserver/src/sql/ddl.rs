@@ -161,6 +161,9 @@ pub fn create_table(
         }
         None => "private".into(),
     };
+    if opt("USE_USER_STORAGE").is_some() && table_type != TableType::User {
+        return Err(ExecError::InvalidOperation("USE_USER_STORAGE is only valid for USER tables".into()));
+    }
     let mut pk_names: Vec<String> = Vec::new();
     for c in &ct.constraints {
         if let TableConstraint::PrimaryKey { columns, .. } = c {

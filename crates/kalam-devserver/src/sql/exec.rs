@@ -13,7 +13,8 @@ pub fn execute(inner: &mut Inner, ctx: &StmtCtx, sql: &str) -> Result<Outcome, E
     match kalam_parser::parse(sql).map_err(|e| ExecError::InvalidSql(format!("sql parser error: {e}")))? {
         Some(stmt) => execute_kalam(inner, ctx, stmt),
         None => {
-            let mut parsed = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| ExecError::InvalidSql(e.to_string()))?;
+            let sql = super::split::strip_call_parens(sql, &["current_user", "current_role"]);
+            let mut parsed = Parser::parse_sql(&GenericDialect {}, &sql).map_err(|e| ExecError::InvalidSql(e.to_string()))?;
             if parsed.len() != 1 {
                 return Err(ExecError::InvalidSql("Expected exactly one statement".into()));
             }
@@ -66,9 +67,27 @@ fn execute_standard(
         Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
             ddl::drop_tables(inner, ctx, &names, if_exists)
         }
-        Statement::StartTransaction { .. } | Statement::Commit { .. } | Statement::Rollback { .. } => Err(
-            ExecError::InvalidOperation("Explicit transactions are not supported by kalam-devserver".into()),
-        ),
+        Statement::StartTransaction { .. } => {
+            if inner.explicit_tx {
+                return Err(ExecError::InvalidOperation("A transaction is already open".into()));
+            }
+            inner.begin_explicit()?;
+            Ok(Outcome::Message("Transaction started".into()))
+        }
+        Statement::Commit { .. } => {
+            if !inner.explicit_tx {
+                return Err(ExecError::InvalidOperation("No transaction is open".into()));
+            }
+            inner.commit_explicit()?;
+            Ok(Outcome::Message("Transaction committed".into()))
+        }
+        Statement::Rollback { .. } => {
+            if !inner.explicit_tx {
+                return Err(ExecError::InvalidOperation("No transaction is open".into()));
+            }
+            inner.rollback_explicit();
+            Ok(Outcome::Message("Transaction rolled back".into()))
+        }
         other => {
             let text = other.to_string();
             let head: String = text.chars().take(40).collect();

@@ -62,7 +62,25 @@ pub struct SqlRequest {
 /// Runs a request; returns the HTTP status and the JSON body.
 pub fn execute_request(inner: &mut Inner, caller: &Identity, req: SqlRequest) -> (u16, Json) {
     let started = Instant::now();
-    match run(inner, caller, req) {
+    let outcome = run(inner, caller, req);
+    // A transaction never outlives its request: roll back what a failure or a missing COMMIT
+    // left open.
+    let outcome = match outcome {
+        Ok(_) if inner.explicit_tx => {
+            inner.rollback_explicit();
+            Err(SqlFailure::new(
+                400,
+                "SQL_EXECUTION_ERROR",
+                "Transaction was not committed; it has been rolled back",
+            ))
+        }
+        Err(f) => {
+            inner.rollback_explicit();
+            Err(f)
+        }
+        ok => ok,
+    };
+    match outcome {
         Ok((results, single_select)) => {
             let mut body = json!({ "status": "success", "results": results, "took": took_ms(started) });
             if single_select {

@@ -86,6 +86,53 @@ fn push_piece(out: &mut Vec<String>, piece: &str) {
     }
 }
 
+/// `CURRENT_USER()` → `CURRENT_USER`: KalamDB accepts the call form, sqlparser only the
+/// keyword. Quoted text is left alone.
+pub fn strip_call_parens(sql: &str, names: &[&str]) -> String {
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+        } else if c == b'\'' || c == b'"' {
+            quote = Some(c);
+        } else if c.is_ascii_alphabetic() && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')) {
+            if let Some(name) = names.iter().find(|n| {
+                sql.len() >= i + n.len() && sql.is_char_boundary(i + n.len()) && sql[i..i + n.len()].eq_ignore_ascii_case(n)
+            }) {
+                let rest = &sql[i + name.len()..];
+                let trimmed = rest.trim_start();
+                if let Some(after) = trimmed.strip_prefix('(') {
+                    if let Some(after_close) = after.trim_start().strip_prefix(')') {
+                        out.push_str(&sql[i..i + name.len()]);
+                        i = sql.len() - after_close.len();
+                        continue;
+                    }
+                }
+            }
+        }
+        // Copy one whole UTF-8 character.
+        let len = utf8_len(c);
+        out.push_str(&sql[i..(i + len).min(sql.len())]);
+        i += len;
+    }
+    out
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    }
+}
+
 /// `EXECUTE AS USER <name> (<stmt>)`, already split out of its batch.
 #[derive(Debug, PartialEq)]
 pub struct ExecuteAs {
@@ -204,6 +251,15 @@ mod tests {
         assert!(split_statements("SELECT 'oops").is_err());
         let wrapped = split_statements("EXECUTE AS USER a (INSERT INTO t VALUES (1);); SELECT 1").unwrap();
         assert_eq!(wrapped.len(), 2);
+    }
+
+    #[test]
+    fn strips_current_user_call_parens() {
+        assert_eq!(
+            strip_call_parens("SELECT CURRENT_USER() AS u, 'current_user()' , é", &["current_user"]),
+            "SELECT CURRENT_USER AS u, 'current_user()' , é"
+        );
+        assert_eq!(strip_call_parens("SELECT my_current_user()", &["current_user"]), "SELECT my_current_user()");
     }
 
     #[test]

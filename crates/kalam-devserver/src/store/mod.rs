@@ -34,6 +34,8 @@ pub struct Inner {
     pub groups: HashMap<GroupKey, GroupState>,
     pub commit_seq: i64,
     pub visibility_timeout: Duration,
+    /// An explicit BEGIN of the current request is open (PROTOCOL §2.4).
+    pub explicit_tx: bool,
 }
 
 impl Engine {
@@ -59,6 +61,7 @@ impl Engine {
             groups: HashMap::new(),
             commit_seq: 0,
             visibility_timeout,
+            explicit_tx: false,
         };
         inner.bootstrap_namespaces()?;
         inner.reload_catalog()?;
@@ -159,6 +162,10 @@ impl Inner {
         &mut self,
         f: impl FnOnce(&mut Inner) -> Result<T, E>,
     ) -> Result<T, E> {
+        if self.explicit_tx {
+            // Inside BEGIN ... COMMIT the explicit COMMIT or ROLLBACK decides.
+            return f(self);
+        }
         self.pending_counters.clear();
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         match f(self) {
@@ -179,6 +186,35 @@ impl Inner {
                 self.pending_counters.clear();
                 Err(e)
             }
+        }
+    }
+
+    pub fn begin_explicit(&mut self) -> rusqlite::Result<()> {
+        self.pending_counters.clear();
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.explicit_tx = true;
+        Ok(())
+    }
+
+    pub fn commit_explicit(&mut self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        self.explicit_tx = false;
+        let pending = std::mem::take(&mut self.pending_counters);
+        self.counters.extend(pending);
+        Ok(())
+    }
+
+    /// Rolls back an open explicit transaction and re-reads the cached catalog and topics,
+    /// which DDL inside the transaction may have changed.
+    pub fn rollback_explicit(&mut self) {
+        if !self.explicit_tx {
+            return;
+        }
+        let _ = self.conn.execute_batch("ROLLBACK");
+        self.explicit_tx = false;
+        self.pending_counters.clear();
+        if let Err(e) = self.reload_catalog().and_then(|_| self.reload_topics()) {
+            tracing::error!("reloading catalog after rollback failed: {e:#}");
         }
     }
 
