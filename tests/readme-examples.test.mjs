@@ -368,7 +368,10 @@ test('README Errors: KalamConsumerError with code, status and kind', async () =>
   assert.deepEqual([err.code, err.status, err.kind], ['NOT_FOUND', 404, 'permanent']);
   const sqlErr = await client.query('SELECT * FROM app.nothing_here').catch((e) => e);
   assert.ok(isKalamConsumerError(sqlErr));
-  assert.equal(sqlErr.kind, 'permanent');
+  assert.deepEqual([sqlErr.code, sqlErr.kind], ['SQL_EXECUTION_ERROR', 'permanent']);
+  const wrongPassword = createConsumerClient({ url: README_URL, authProvider: async () => Auth.basic('worker', 'wrong') });
+  const authErr = await wrongPassword.consumeBatch({ topic: 'app.events', group_id: 'g' }).catch((e) => e);
+  assert.deepEqual([authErr.code, authErr.status, authErr.kind], ['unauthorized', 401, 'permanent']);
 });
 
 // README "Browsers and bundlers": consumerWasmUrl / initConsumerWasm. In Node the module is
