@@ -49,6 +49,8 @@ export interface ConsumerHandle<T = Record<string, unknown>> {
   /** Stops polling at once; `run()` resolves after the running handler returns. */
   stop(): void;
   readonly running: boolean;
+  /** Same as stop(), for `using handle = client.consumer(...)`. */
+  [Symbol.dispose](): void;
 }
 
 const FINAL_ACK_TIMEOUT_MS = 5_000;
@@ -161,13 +163,15 @@ export function createLowLevelConsumer<T>(
     }
   }
 
+  const stop = (): void => {
+    controller?.abort();
+  };
   return {
     run,
-    stop(): void {
-      controller?.abort();
-    },
+    stop,
     get running(): boolean {
       return running;
     },
+    [Symbol.dispose]: stop,
   };
 }
