@@ -35,6 +35,46 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => process.exit(130));
 }
 
+// The 'exit' hook does not run when the process dies abruptly (SIGKILL, or node:test rethrowing
+// a top-level error from its uncaughtException handler). A small watchdog process learns every
+// server pid and data dir over a pipe and cleans them up when that pipe closes, however the
+// test process ended.
+const WATCHDOG = `
+const fs = require('node:fs');
+const pids = new Set(); const dirs = new Set(); let buf = '';
+process.stdin.on('data', (d) => {
+  buf += d;
+  let i;
+  while ((i = buf.indexOf('\\n')) >= 0) {
+    const line = buf.slice(0, i); buf = buf.slice(i + 1);
+    const [op, arg] = [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)];
+    if (op === 'pid') pids.add(Number(arg)); else if (op === 'unpid') pids.delete(Number(arg));
+    else if (op === 'dir') dirs.add(arg); else if (op === 'undir') dirs.delete(arg);
+  }
+});
+process.stdin.on('end', () => {
+  for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch {} }
+  setTimeout(() => {
+    for (const d of dirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch {} }
+    process.exit(0);
+  }, 200);
+});
+process.on('SIGINT', () => {}); process.on('SIGTERM', () => {});
+`;
+let watchdog;
+function tellWatchdog(line) {
+  try {
+    if (!watchdog) {
+      watchdog = spawn(process.execPath, ['-e', WATCHDOG], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+      watchdog.on('error', () => {});
+      watchdog.stdin.on('error', () => {});
+      watchdog.unref();
+      watchdog.stdin.unref?.();
+    }
+    watchdog.stdin.write(`${line}\n`);
+  } catch { /* best effort: the exit hook still covers normal exits */ }
+}
+
 let nameCounter = 0;
 /** A fresh identifier that is valid as a KalamDB namespace/table/group name. */
 export function uniqueName(prefix = 't') {
@@ -67,6 +107,8 @@ function spawnServer({ args, env, dataDir, rootPassword, port }) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   liveChildren.add(child);
+  if (child.pid) tellWatchdog(`pid ${child.pid}`);
+  child.once('exit', () => { if (child.pid) tellWatchdog(`unpid ${child.pid}`); });
   const logs = [];
   const keep = (chunk) => {
     logs.push(chunk.toString());
@@ -96,6 +138,11 @@ function spawnServer({ args, env, dataDir, rootPassword, port }) {
         child.kill('SIGKILL');
         return;
       }
+      // From now on the server must not keep the test process alive: a test that forgot to
+      // stop it (or a file that failed) still lets the process end, and the exit hook kills it.
+      child.unref();
+      child.stdout.unref?.();
+      child.stderr.unref?.();
       resolveReady({ url: m[1], port: Number(m[2]) });
     });
     child.once('exit', (code, signal) => {
@@ -118,6 +165,7 @@ function spawnServer({ args, env, dataDir, rootPassword, port }) {
 export async function startDevServer({ args = [], env = {}, rootPassword = DEFAULT_ROOT_PASSWORD } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'kalam-devserver-test-'));
   dataDirs.add(dataDir);
+  tellWatchdog(`dir ${dataDir}`);
 
   let proc = spawnServer({ args, env, dataDir, rootPassword });
   let info = await proc.ready;
@@ -143,6 +191,7 @@ export async function startDevServer({ args = [], env = {}, rootPassword = DEFAU
       if (removeData) {
         rmSync(dataDir, { recursive: true, force: true });
         dataDirs.delete(dataDir);
+        tellWatchdog(`undir ${dataDir}`);
       }
     },
 
@@ -150,7 +199,9 @@ export async function startDevServer({ args = [], env = {}, rootPassword = DEFAU
     async kill() {
       if (proc.child.exitCode === null && proc.child.signalCode === null) {
         proc.child.kill('SIGKILL');
+        const keepAlive = setInterval(() => {}, 1000); // the child is unref'd: hold the loop while waiting
         await proc.exited;
+        clearInterval(keepAlive);
       }
     },
 
