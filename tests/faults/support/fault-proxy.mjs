@@ -228,8 +228,11 @@ export async function startFaultProxy({
   return proxy;
 }
 
+// An RST where it is safe: on Node 20, resetAndDestroy() on a socket that already saw the
+// peer's FIN can leave libuv spinning, so half-closed sockets just get destroy().
 function hardDestroy(socket) {
-  if (typeof socket.resetAndDestroy === 'function' && !socket.destroyed && socket._handle) socket.resetAndDestroy();
+  const open = !socket.destroyed && socket._handle && socket.readyState === 'open' && !socket.readableEnded && !socket.writableEnded;
+  if (open && typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
   else socket.destroy();
 }
 
