@@ -25,6 +25,10 @@ export async function runThroughput({ server, admin, messages = 20_000, naiveMes
     { kind: 'runConsumer', batch: 1000, n: messages },
     { kind: 'naive', batch: 1000, n: naiveMessages },
   ];
+  // Unmeasured warm-up of both paths (server page cache, JIT, connection pools), so round 1
+  // does not charge a cold start to whichever side happens to go first.
+  await timeRunConsumer(pkg, { url: server.url, topic, groupId: 'tp-warmup-rc', batchSize: 1000, n: messages });
+  await timeNaive({ url: server.url, topic, groupId: 'tp-warmup-naive', batchSize: 100, n: Math.min(500, naiveMessages) });
   const rates = new Map(configs.map((c) => [`${c.kind}:${c.batch}`, []]));
   const failures = [];
   for (let round = 0; round < rounds; round++) {
