@@ -365,6 +365,66 @@ describe('runConsumer', { concurrency: true }, () => {
     assert.equal(await committedOffset(server, t.topic, group), undefined);
   });
 
+  test('full batches are fetched again at once: the idle back-off only applies to empty polls', async () => {
+    const t = await topicWith(30);
+    const group = uniqueName('g');
+    let handled = 0;
+    const t0 = Date.now();
+    await runUntil({
+      client, name: 'eager', topic: t.topic, groupId: group, batchSize: 5,
+      idleBackoff: { initialMs: 1000, maxMs: 1000 },
+      onChange: async () => { handled += 1; },
+    }, () => handled === 30, { what: '30 deliveries' });
+    const elapsed = Date.now() - t0;
+    // Six full batches; sleeping the 1 s idle back-off between them would take over 5 s.
+    assert.ok(elapsed < 3000, `30 messages in 6 full batches took ${elapsed} ms`);
+  });
+
+  test('ctx.ack() inside the handler commits that message before the handler returns', async () => {
+    const t = await topicWith(3);
+    const group = uniqueName('g');
+    const seenCommit = [];
+    let done = 0;
+    await runUntil({
+      client, name: 'early-ack', topic: t.topic, groupId: group, batchSize: 10,
+      onChange: async (ctx, change) => {
+        if (change.offset === 1) {
+          await ctx.ack();
+          seenCommit.push(await committedOffset(server, t.topic, group));
+        }
+        done += 1;
+      },
+    }, async () => done === 3 && (await committedOffset(server, t.topic, group)) === 2, { what: 'all three committed' });
+    assert.deepEqual(seenCommit, [1], 'offset 1 was committed from inside its handler');
+  });
+
+  test('a message failing forever on one partition does not hold up the other partition', async () => {
+    const t = await setupTopic(server, { columns: 'id TEXT PRIMARY KEY, body TEXT', partitions: 2 });
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    await insertRows(server, t.table, keys.map((k) => ({ id: k, body: `row-${k}` })));
+    // How many messages each partition holds, read with a separate group.
+    const counts = [];
+    for (const p of [0, 1]) {
+      counts[p] = (await client.consumeBatch({ topic: t.topic, group_id: uniqueName('count'), start: 'earliest', batch_size: 100, partition_id: p })).messages.length;
+    }
+    assert.ok(counts[0] > 0 && counts[1] > 0, `both partitions hold messages (${counts})`);
+    const group = uniqueName('g');
+    const seen = [];
+    await runUntil({
+      client, name: 'isolated', topic: t.topic, groupId: group, partitions: [0, 1], batchSize: 10,
+      retry: { maxAttempts: 1, initialBackoffMs: 5, maxBackoffMs: 20, multiplier: 2, jitterRatio: 0 },
+      onChange: async (_ctx, change) => {
+        seen.push({ p: change.partitionId, offset: change.offset });
+        if (change.partitionId === 0 && change.offset === 0) throw new Error('poison');
+      },
+      onError: () => {},
+    }, async () => seen.filter((c) => c.p === 0).length >= 3 && (await committedOffsets(server, t.topic, group))[1] === counts[1] - 1,
+    { what: 'partition 1 fully committed while partition 0 is stuck' });
+    assert.deepEqual([...new Set(seen.filter((c) => c.p === 1).map((c) => c.offset))], Array.from({ length: counts[1] }, (_, i) => i));
+    assert.equal((await committedOffsets(server, t.topic, group))[0], undefined, 'partition 0 committed nothing past its failing offset 0');
+    assert.ok(seen.filter((c) => c.p === 0).every((c) => c.offset === 0), 'nothing after the failing offset was delivered on partition 0');
+  });
+
   test('idle polls back off up to idleBackoff.maxMs (not a busy loop), and a new message is still picked up within the cap', async () => {
     const t = await setupTopic(server);
     const rec = recordingFetch();
