@@ -16,6 +16,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub struct AppState {
@@ -63,8 +64,18 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/api/topics/consume", post(topic_routes::consume))
         .route("/v1/api/topics/ack", post(topic_routes::ack))
         .layer(DefaultBodyLimit::disable())
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors())
         .with_state(state)
+}
+
+/// A bug must never take the server down or leave a client without an answer.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("request handler panicked");
+    envelopes::json_response(
+        500,
+        serde_json::json!({ "status": "error", "error": { "code": "INTERNAL_ERROR", "message": "Internal server error" }, "results": [], "took": 0.0 }),
+    )
 }
 
 /// Any localhost origin may call the dev server from a browser (the real server's CORS is

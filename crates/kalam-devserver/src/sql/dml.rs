@@ -4,7 +4,9 @@
 
 use super::errors::ExecError;
 use super::exec::{check_access, resolve_table, unquote};
-use super::rewrite::{bind_params, quote_ident, quote_literal, rewrite_expressions, sqlite_error, stream_cutoff_seq};
+use super::rewrite::{
+    bind_params, quote_ident, quote_literal, rewrite_expressions, rewrite_tables, sqlite_error, stream_cutoff_seq,
+};
 use super::values::{coerce, default_value, eval_simple};
 use super::{DmlKind, Outcome, StmtCtx};
 use crate::catalog::{TableDef, TableType};
@@ -223,6 +225,8 @@ pub fn update(
         limit: None,
     };
     rewrite_expressions(&mut stmt, &ctx.effective.user_id);
+    // Subqueries in SET/WHERE may read other tables: give them the same rewrite as SELECT.
+    rewrite_tables(inner, ctx, &mut stmt)?;
     let Statement::Update { assignments, selection, .. } = stmt else {
         return Err(ExecError::Other("not an update".into()));
     };
@@ -309,6 +313,7 @@ pub fn delete(inner: &mut Inner, ctx: &StmtCtx, del: Delete) -> Result<Outcome, 
     let table = writable_table(inner, ctx, &table_name_of(twj)?)?;
     let mut stmt = Statement::Delete(del);
     rewrite_expressions(&mut stmt, &ctx.effective.user_id);
+    rewrite_tables(inner, ctx, &mut stmt)?;
     let Statement::Delete(del) = stmt else {
         return Err(ExecError::Other("not a delete".into()));
     };

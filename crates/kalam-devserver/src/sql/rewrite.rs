@@ -181,10 +181,17 @@ pub fn bind_params(stmt: &mut rusqlite::Statement, params: &[SqlValue]) -> Resul
 /// SQLite failures while running user SQL: "no such column" and friends are the user's
 /// mistake, reported like the real server's planning errors.
 pub fn sqlite_error(e: rusqlite::Error) -> ExecError {
-    let text = e.to_string();
-    if text.contains("no such column") {
-        let col = text.rsplit(':').next().unwrap_or("").trim().to_string();
+    // SQLite appends " in <the rewritten SQL> at offset N"; that text is internal, drop it.
+    let full = e.to_string();
+    let text = match full.find(" in ") {
+        Some(i) if full[i..].contains(" at offset ") || full[i..].starts_with(" in SELECT") => full[..i].to_string(),
+        _ => full,
+    };
+    if let Some(col) = text.strip_prefix("no such column: ") {
         return ExecError::InvalidOperation(format!("Schema error: No field named {col}"));
+    }
+    if let Some(f) = text.strip_prefix("no such function: ") {
+        return ExecError::InvalidOperation(format!("Invalid function '{f}'"));
     }
     ExecError::Other(text)
 }
