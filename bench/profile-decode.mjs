@@ -35,6 +35,35 @@ for (const [label, fn] of [['decodeConsumeResponse (wasm)', () => wasm.decodeCon
 }
 session.disconnect();
 
+// What any "decode in wasm, hand back JSON" design pays in JS before the wasm code itself:
+// the body into wasm memory, the result out of it, and one JSON.parse of the result. The three
+// are timed in interleaved slices (the machine is noisy); medians over 15 slices each.
+{
+  const out = new TextEncoder().encode(JSON.stringify(wasm.decodeConsumeResponse(body, req)));
+  const scratch = new Uint8Array(body.length * 3);
+  const enc = new TextEncoder(), dec = new TextDecoder();
+  const parts = {
+    base: () => plainDecode(body, req),
+    copyIn: () => enc.encodeInto(body, scratch),
+    outParse: () => JSON.parse(dec.decode(out)),
+  };
+  const per = { base: [], copyIn: [], outParse: [] };
+  for (const fn of Object.values(parts)) for (let i = 0; i < 5; i++) fn();
+  for (let slice = 0; slice < 15; slice++) {
+    for (const [k, fn] of Object.entries(parts)) {
+      let n = 0; const t0 = nowMs();
+      while (nowMs() - t0 < 60) { fn(); n++; }
+      per[k].push((nowMs() - t0) / n);
+    }
+  }
+  const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  const base = med(per.base), copyIn = med(per.copyIn), outParse = med(per.outParse);
+  console.log(`\nboundary floor, ms per 1,000-message body (${rowBytes} B rows), medians:`);
+  console.log(`  plain JS baseline, whole decode                   ${base.toFixed(2)}`);
+  console.log(`  body into wasm memory (TextEncoder.encodeInto)    ${copyIn.toFixed(2)}`);
+  console.log(`  result out: TextDecoder.decode + JSON.parse (${(out.length / 1e6).toFixed(2)} MB) ${outParse.toFixed(2)}`);
+  console.log(`  => best ratio if the wasm code were free: ${(base / (outParse + copyIn)).toFixed(2)}x`);
+}
 function category(frame) {
   const { functionName: fn, url } = frame;
   if (url.startsWith('wasm://') || /^\$?(wasm-function|func)\[?\d/.test(fn) || fn.startsWith('$')) return 'wasm code';
