@@ -67,7 +67,7 @@ pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outco
     };
     let table = writable_table(inner, ctx, &unquote(&name.to_string()))?;
     let mut wrapped = Statement::Insert(ins.clone());
-    rewrite_expressions(&mut wrapped, &ctx.effective.user_id);
+    rewrite_expressions(&mut wrapped, &ctx.effective.user_id, ctx.effective.role.as_str());
     if let Statement::Insert(i) = wrapped {
         ins = i;
     }
@@ -224,7 +224,7 @@ pub fn update(
         or: None,
         limit: None,
     };
-    rewrite_expressions(&mut stmt, &ctx.effective.user_id);
+    rewrite_expressions(&mut stmt, &ctx.effective.user_id, ctx.effective.role.as_str());
     // Subqueries in SET/WHERE may read other tables: give them the same rewrite as SELECT.
     rewrite_tables(inner, ctx, &mut stmt)?;
     let Statement::Update { assignments, selection, .. } = stmt else {
@@ -312,7 +312,7 @@ pub fn delete(inner: &mut Inner, ctx: &StmtCtx, del: Delete) -> Result<Outcome, 
     };
     let table = writable_table(inner, ctx, &table_name_of(twj)?)?;
     let mut stmt = Statement::Delete(del);
-    rewrite_expressions(&mut stmt, &ctx.effective.user_id);
+    rewrite_expressions(&mut stmt, &ctx.effective.user_id, ctx.effective.role.as_str());
     rewrite_tables(inner, ctx, &mut stmt)?;
     let Statement::Delete(del) = stmt else {
         return Err(ExecError::Other("not a delete".into()));

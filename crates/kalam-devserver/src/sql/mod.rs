@@ -10,6 +10,8 @@ pub mod kalam_parser;
 pub mod rewrite;
 pub mod select;
 pub mod split;
+#[cfg(test)]
+mod tests;
 pub mod topic_sql;
 pub mod values;
 

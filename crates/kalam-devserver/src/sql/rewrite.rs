@@ -52,9 +52,12 @@ pub fn quote_literal(s: &str) -> String {
 }
 
 /// Rewrites expressions everywhere in a statement: placeholders and KalamDB functions.
-pub fn rewrite_expressions(stmt: &mut Statement, current_user: &str) {
+pub fn rewrite_expressions(stmt: &mut Statement, current_user: &str, current_role: &str) {
     let _ = sqlparser::ast::visit_expressions_mut(stmt, |expr| {
         match expr {
+            Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("current_role") => {
+                *expr = Expr::value(Value::SingleQuotedString(current_role.to_string()));
+            }
             Expr::Value(v) => {
                 if let Value::Placeholder(p) = &mut v.value {
                     if let Some(n) = p.strip_prefix('$') {

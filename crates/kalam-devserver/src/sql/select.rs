@@ -19,7 +19,7 @@ struct ColumnGuess {
 
 pub fn run_query(inner: &mut Inner, ctx: &StmtCtx, query: Query) -> Result<Outcome, ExecError> {
     let mut stmt = Statement::Query(Box::new(query));
-    rewrite_expressions(&mut stmt, &ctx.effective.user_id);
+    rewrite_expressions(&mut stmt, &ctx.effective.user_id, ctx.effective.role.as_str());
     let original = match &stmt {
         Statement::Query(q) => q.as_ref().clone(),
         _ => return Err(ExecError::Other("not a query".into())),
