@@ -62,6 +62,21 @@ test('runAgent uses a custom rowParser', async () => {
   assert.deepEqual(rows, [{ upper: 'PARSED' }]);
 });
 
+test('runAgent without onFailed does not drop a failing row: it is not committed past and later rows wait', async () => {
+  const t = await setupTopic(server);
+  await insertRows(server, t.table, [{ id: 1, body: 'poison' }, { id: 2, body: 'fine' }]);
+  const group = uniqueName('g');
+  const rows = [];
+  await agentUntil({
+    client, name: 'legacy-poison', topic: t.topic, groupId: group,
+    retry: { maxAttempts: 2, initialBackoffMs: 5, maxBackoffMs: 20, multiplier: 2, jitterRatio: 0 },
+    onRow: async (_ctx, row) => { rows.push(row.body); if (row.body === 'poison') throw new Error('boom'); },
+    onError: () => {},
+  }, () => rows.filter((b) => b === 'poison').length >= 4);
+  assert.equal(await committedOffset(server, t.topic, group), undefined, 'the failing row was not committed past');
+  assert.equal(rows.includes('fine'), false, 'the next row waited');
+});
+
 test('runAgent logs exactly one deprecation warning per process, however often it is called', () => {
   console.warn = originalWarn;
   const deprecations = warnings.filter((w) => /deprecat/i.test(w) && /runAgent/.test(w));

@@ -334,18 +334,19 @@ describe('runConsumer', { concurrency: true }, () => {
     assert.deepEqual(rest.filter((o) => o > 0), [1, 2], 'in order, once each');
   });
 
-  test('stopSignal while idle resolves promptly', async () => {
+  test('stopSignal while idle resolves promptly, without finishing the idle sleep', async () => {
     const t = await setupTopic(server);
     const controller = new AbortController();
     const running = runConsumer({
       ...fastRunOptions(), client, name: 'idle', topic: t.topic, groupId: uniqueName('g'), stopSignal: controller.signal,
+      idleBackoff: { initialMs: 5000, maxMs: 5000 },
       onChange: async () => {},
     });
     await sleep(300);
     const t0 = Date.now();
     controller.abort();
     await within(5_000, running, 'idle runConsumer after stopSignal');
-    assert.ok(Date.now() - t0 < 2000, `resolved ${Date.now() - t0} ms after abort`);
+    assert.ok(Date.now() - t0 < 1000, `resolved ${Date.now() - t0} ms after abort, not after the 5 s idle sleep`);
   });
 
   test('drainTimeoutMs bounds the wait for a handler that never finishes; its message is not committed', async () => {
@@ -506,5 +507,61 @@ describe('runConsumer with payloads the dev server cannot produce (raw socket se
     assert.equal(failed[0].offset, 1);
     assert.ok(isKalamConsumerError(failed[0].error), `typed error, got ${failed[0].error}`);
     assert.notDeepEqual(failed[0].data, {}, 'never a silent {}');
+  });
+});
+
+describe('runConsumer against broken acks and stalled fetches (raw socket server)', { concurrency: true }, () => {
+  test('a failed ack is sent again and never makes the handler run twice', async (tc) => {
+    let acks = 0;
+    let consumes = 0;
+    const raw = await startRawServer((req, reply) => {
+      if (req.path === '/v1/api/auth/login') return reply.json(200, loginBody());
+      if (req.path === '/v1/api/topics/ack') {
+        acks += 1;
+        if (acks === 1) return reply.send(502, '<html><body>502 Bad Gateway</body></html>', { 'Content-Type': 'text/html' });
+        return reply.json(200, { success: true, acknowledged_offset: req.json?.upto_offset });
+      }
+      if (req.path === '/v1/api/topics/consume') {
+        consumes += 1;
+        if (consumes === 1) {
+          return reply.json(200, {
+            messages: [0, 1].map((offset) => wireMessage({ topic: 'app.events', offset, row: { id: String(offset) }, key: String(offset) })),
+            next_offset: 2,
+            has_more: false,
+          });
+        }
+        return reply.json(200, { messages: [], next_offset: 2, has_more: false });
+      }
+      return reply.json(404, { error: 'no route', code: 'NOT_FOUND' });
+    });
+    tc.after(() => raw.close());
+    const calls = [];
+    await runUntil({
+      client: clientFor(raw, { user: 'worker', password: 'x' }), name: 'ack-retry', topic: 'app.events', groupId: 'g',
+      onChange: async (_ctx, change) => { calls.push(change.offset); },
+      onError: () => {},
+    }, () => raw.to('/v1/api/topics/ack').length >= 2, { what: 'a second ack after the 502' });
+    const ackBodies = raw.to('/v1/api/topics/ack').map((r) => r.json.upto_offset);
+    assert.equal(ackBodies.at(-1), 1, `the whole batch was acked again after the failure (acks: ${ackBodies})`);
+    assert.deepEqual(calls, [0, 1], 'each handler ran once: a failed ack is not a failed handler');
+  });
+
+  test('stopSignal aborts a fetch that the server never answers', async (tc) => {
+    const raw = await startRawServer((req, reply) => {
+      if (req.path === '/v1/api/auth/login') return reply.json(200, loginBody());
+      return reply.stall();
+    });
+    tc.after(() => raw.close());
+    const controller = new AbortController();
+    const running = runConsumer({
+      ...fastRunOptions(), client: clientFor(raw, { user: 'worker', password: 'x' }), name: 'stalled', topic: 'app.events', groupId: 'g',
+      stopSignal: controller.signal, onChange: async () => {}, onError: () => {},
+    });
+    await waitFor(() => raw.to('/v1/api/topics/consume').length > 0, { message: 'the consume request' });
+    await sleep(100);
+    const t0 = Date.now();
+    controller.abort();
+    await within(5_000, running.catch(() => {}), 'runConsumer with a stalled fetch after stopSignal');
+    assert.ok(Date.now() - t0 < 1500, `resolved ${Date.now() - t0} ms after abort (the request timeout is 30 s)`);
   });
 });
