@@ -45,6 +45,22 @@ describe('auth', { concurrency: true }, () => {
     assert.deepEqual(Auth.jwt('tok'), { type: 'jwt', token: 'tok' });
   });
 
+  test('authProvider may be a plain credentials object instead of a function', async () => {
+    const client = createConsumerClient({ url: server.url, authProvider: { type: 'basic', user: worker.user, password: worker.password } });
+    const batch = await client.consumeBatch({ topic: t.topic, group_id: uniqueName('g'), start: 'earliest', batch_size: 10 });
+    assert.equal(batch.messages.length, 1);
+  });
+
+  test('an authProvider that resolves to something that is not credentials fails with a typed error and sends no topic request', async () => {
+    const rec = recordingFetch();
+    const client = createConsumerClient({ url: server.url, authProvider: async () => ({ username: 'x' }), fetch: rec.fetch });
+    await assert.rejects(
+      client.consumeBatch({ topic: t.topic, group_id: uniqueName('g'), start: 'earliest', batch_size: 10 }),
+      (err) => isKalamConsumerError(err) && err.kind === 'permanent',
+    );
+    assert.equal(rec.consumes.length, 0);
+  });
+
   test('a wrong password rejects consumeBatch with a typed auth error (401), not a string', async () => {
     const client = clientFor(server, { user: worker.user, password: 'wrong-password' });
     await assert.rejects(
