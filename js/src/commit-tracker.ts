@@ -48,11 +48,6 @@ export class CommitTracker {
     if (options?.ack === false) this.held.add(offset);
   }
 
-  /** True when `offset` is tracked and finished. */
-  isFinished(offset: number): boolean {
-    return this.done.has(offset);
-  }
-
   /** The offset to ack now, or undefined when nothing new is committable. */
   committable(): number | undefined {
     let upto: number | undefined;
@@ -73,16 +68,6 @@ export class CommitTracker {
       this.held.delete(o);
       return false;
     });
-  }
-
-  /** Forgets unfinished tracked offsets (they will be fetched again after a reconnect). */
-  dropUnfinished(): void {
-    const kept: number[] = [];
-    for (const offset of this.pending) {
-      if (!this.done.has(offset)) break;
-      kept.push(offset);
-    }
-    this.pending = kept;
   }
 
   /** Number of fetched messages that are neither committed nor finished. */

@@ -150,11 +150,17 @@ function settingsOf(options: EngineOptions): Settings {
     retry,
     shouldRetry: r.shouldRetry ?? (() => true),
     connection: connectionPolicy(options.connectionRetry),
-    idle: (new IdleBackoff(options.idleBackoff), options.idleBackoff),
+    idle: checkIdle(options.idleBackoff),
     timeoutSeconds: nonNegativeNumber('timeoutSeconds', options.timeoutSeconds, 10),
     drainTimeoutMs: nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, 10_000),
     ackOnFailed: options.ackOnFailed !== false,
   };
+}
+
+/** Validates idle-backoff options now, before any request; each partition builds its own. */
+function checkIdle(options: IdleBackoffOptions | undefined): IdleBackoffOptions | undefined {
+  new IdleBackoff(options);
+  return options;
 }
 
 /** Calls a user callback that must not break the loop (reporting hooks). */

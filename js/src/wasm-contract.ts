@@ -17,7 +17,6 @@ export type {
   WireStart,
 } from './wasm/kalam_consumer_wasm.js';
 
-export type WireOp = Generated.WireMessage['op'];
 export type WasmTransport = Generated.KalamConsumerClient;
 export type WasmMessageRetry = Generated.MessageRetry;
 export type WasmConnectionBackoff = Generated.ConnectionBackoff;
