@@ -4,7 +4,7 @@ import { CommitTracker } from './commit-tracker.js';
 import { STOPPED, connectionPolicy, newBackoff, withConnectionRetry, type ConnectionRetryOptions } from './connection.js';
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
 import { IdleBackoff, type IdleBackoffOptions } from './idle.js';
-import type { ConsumerMessage } from './messages.js';
+import type { ConsumerMessage, StartPosition } from './messages.js';
 import type { QueryResponse, SqlParams } from './sql.js';
 import { sleep } from './timing.js';
 import { nonBlank, nonNegativeInt, nonNegativeNumber, positiveInt } from './validate.js';
@@ -87,16 +87,22 @@ export interface EngineOptions {
   name: string;
   topic: string;
   groupId: string;
-  start?: unknown;
+  /** Where a group without a committed offset starts: 'earliest', 'latest' (default), n, { offset: n }. */
+  start?: StartPosition;
+  /** Messages per poll and partition (default 20). */
   batchSize?: number;
+  /** Partitions consumed side by side (default [0]). */
   partitions?: number[];
   retry?: RetryOptions;
   connectionRetry?: ConnectionRetryOptions;
   idleBackoff?: IdleBackoffOptions;
   /** Sent with every poll (default 10); a long-polling server may wait that long. */
   timeoutSeconds?: number;
+  /** Aborting it stops fetching at once, drains the running handler, commits, then resolves. */
   stopSignal?: AbortSignal;
+  /** How long a running handler may still take after stop (default 10000 ms). */
   drainTimeoutMs?: number;
+  /** Commit a message after onFailed returned (default true). */
   ackOnFailed?: boolean;
 }
 

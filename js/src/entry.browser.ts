@@ -33,9 +33,19 @@ const runtime: WasmRuntime = {
 
 const api = createApi(runtime);
 
+/**
+ * Creates a client for one server and identity: `consumeBatch`, `ack`, `consumer()`, SQL
+ * helpers. Throws a typed `INVALID_URL` / `INVALID_OPTION` error for bad options.
+ */
 export const createConsumerClient = api.createConsumerClient;
+/**
+ * The worker runtime: polls `partitions` side by side, calls `onChange(ctx, change)` per message
+ * in offset order, retries, dead-letters, commits once per batch and survives connection
+ * failures. Resolves after `stopSignal` aborts; rejects on permanent errors (403, 404, bad
+ * credentials, invalid options).
+ */
 export const runConsumer = api.runConsumer;
-/** @deprecated use runConsumer */
+/** @deprecated Use `runConsumer` with `onChange(ctx, change)`; logs a one-time warning. */
 export const runAgent = api.runAgent;
 
 /**
