@@ -346,7 +346,7 @@ describe('runConsumer', { concurrency: true }, () => {
     const t0 = Date.now();
     controller.abort();
     await within(5_000, running, 'idle runConsumer after stopSignal');
-    assert.ok(Date.now() - t0 < 1000, `resolved ${Date.now() - t0} ms after abort, not after the 5 s idle sleep`);
+    assert.ok(Date.now() - t0 < 2000, `resolved ${Date.now() - t0} ms after abort, not after the 5 s idle sleep`);
   });
 
   test('drainTimeoutMs bounds the wait for a handler that never finishes; its message is not committed', async () => {
@@ -446,7 +446,7 @@ describe('runConsumer', { concurrency: true }, () => {
       const writtenAt = Date.now();
       await insertRows(server, t.table, [{ id: 1, body: 'wake up' }]);
       await waitFor(() => seenAt.length === 1, { message: 'delivery after idling', timeoutMs: 5000 });
-      assert.ok(seenAt[0] - writtenAt < 1000, `picked up ${seenAt[0] - writtenAt} ms after the write (cap 200 ms)`);
+      assert.ok(seenAt[0] - writtenAt < 1500, `picked up ${seenAt[0] - writtenAt} ms after the write (cap 200 ms)`);
     } finally {
       controller.abort();
       await within(15_000, running, 'runConsumer after stopSignal');
@@ -562,6 +562,6 @@ describe('runConsumer against broken acks and stalled fetches (raw socket server
     const t0 = Date.now();
     controller.abort();
     await within(5_000, running.catch(() => {}), 'runConsumer with a stalled fetch after stopSignal');
-    assert.ok(Date.now() - t0 < 1500, `resolved ${Date.now() - t0} ms after abort (the request timeout is 30 s)`);
+    assert.ok(Date.now() - t0 < 2000, `resolved ${Date.now() - t0} ms after abort (the request timeout is 30 s)`);
   });
 });
