@@ -39,7 +39,7 @@ async function runUntilSettled({ worker, ledger, s, timeoutMs, quietMs = 6000 })
   }
 }
 
-test('connection resets and 2 s blackholes during consume and during ack: every event processed, sink exact, committed offset is the last, runConsumer never rejects', { timeout: 150_000 }, async (t) => {
+test('connection resets, added latency and 2 s blackholes during consume and during ack: every event processed, sink exact, committed offset is the last, runConsumer never rejects', { timeout: 150_000 }, async (t) => {
   const s = await setupFaultTopic(server);
   await produce(server, s.events, 0, TOTAL);
   const proxy = await startFaultProxy({ upstreamPort: server.port });
@@ -82,7 +82,8 @@ test('connection resets and 2 s blackholes during consume and during ack: every 
     [330, 'ack applied, answer blackholed for 2 s', () => rules.push(proxy.addRule({ match: ACK, action: 'blackhole', phase: 'response', durationMs: 2000 }))],
     [390, 'consume answered, answer blackholed for 2 s', () => rules.push(proxy.addRule({ match: CONSUME, action: 'blackhole', phase: 'response', durationMs: 2000 }))],
     [450, 'everything blackholed for 2 s', () => proxy.blackhole(2000)],
-    [510, 'all open connections reset, and the next 5', () => { proxy.resetAll(); proxy.resetNext(5); }],
+    [480, '40 ms of added latency each way', () => proxy.setLatency(40)],
+    [510, 'latency off; all open connections reset, and the next 5', () => { proxy.setLatency(0); proxy.resetAll(); proxy.resetNext(5); }],
   ];
   for (const [at, what, arm] of schedule) {
     const ok = await waitUntil(() => worker.outcome.settled || ledger.distinct >= at, { timeoutMs: 30_000 });

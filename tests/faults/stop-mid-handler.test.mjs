@@ -55,7 +55,6 @@ test('stopSignal during a handler: the handler finishes, its offset is committed
   const { worker, entries, entered, state } = startWorker(s, { handlerMs: 400, drainTimeoutMs: 10_000 });
 
   await entered;
-  const abortAt = Date.now();
   worker.abort();
   const outcome = await worker.stop();
 

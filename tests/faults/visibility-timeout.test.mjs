@@ -13,7 +13,7 @@ import { createConsumerClient, Auth, runConsumer } from '@kalamdb/consumer';
 import { startFaultProxy } from './support/fault-proxy.mjs';
 import {
   startServer, setupFaultTopic, produce, projectIdempotently, isDuplicate, assertSinkExactly, committedOffset,
-  supervise, waitUntil, sleep, describe, errorSummary, ranges, FAST_RETRY, FAST_CONNECTION_RETRY, FAST_IDLE, WORKER_PASSWORD,
+  supervise, sleep, describe, errorSummary, ranges, FAST_RETRY, FAST_CONNECTION_RETRY, FAST_IDLE, WORKER_PASSWORD,
 } from './support/fault-kit.mjs';
 
 const server = await startServer(['--visibility-timeout-secs', '1']);
