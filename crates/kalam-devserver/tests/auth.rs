@@ -302,6 +302,11 @@ fn bad_tokens_are_invalid_credentials() {
             c
         })),
         ("iat in the future", forge_jwt(JWT_SECRET, &root_claims("access", 600))),
+        ("alg none", {
+            let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            use base64::Engine;
+            format!("{}.{}.", e.encode(br#"{"alg":"none","typ":"JWT"}"#), e.encode(root_claims("access", 0).to_string()))
+        }),
         ("nbf in the future", forge_jwt(JWT_SECRET, &{
             let mut c = root_claims("access", 0);
             c["nbf"] = json!(now_secs() + 600);
@@ -321,6 +326,8 @@ fn bad_tokens_are_invalid_credentials() {
         br#"{"sql":"SELECT 1"}"#,
     );
     expect_sql_error(&r, 401, "INVALID_CREDENTIALS");
+    // iat a little in the future (inside the 60 s allowance) is fine.
+    expect_sql_ok(&s.sql(&forge_jwt(JWT_SECRET, &root_claims("access", 20)), "SELECT 1"), "iat +20 s");
     // A correctly forged token is accepted: the server really checks HS256 with the secret.
     let ok = forge_jwt(JWT_SECRET, &root_claims("access", 0));
     let b = expect_sql_ok(&s.sql(&ok, "SELECT 1"), "forged valid token");

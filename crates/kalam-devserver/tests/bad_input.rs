@@ -195,3 +195,33 @@ fn concurrent_writers_lose_no_rows_and_offsets_stay_gapless() {
     }
     still_healthy(&mut s);
 }
+
+#[test]
+fn badly_typed_consume_and_ack_fields_are_400_text() {
+    let mut s = start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE TOPIC app.t");
+    for body in [
+        json!({"topic_id": "app.t", "group_id": "g", "limit": -1}),
+        json!({"topic_id": "app.t", "group_id": "g", "limit": "10"}),
+        json!({"topic_id": "app.t", "group_id": "g", "partition_id": -1}),
+        json!({"topic_id": "app.t", "group_id": "g", "partition_id": 1.5}),
+        json!({"topic_id": "app.t"}),
+        json!({"group_id": "g"}),
+        json!({"topic_id": 7, "group_id": "g"}),
+    ] {
+        let r = s.consume_raw(&root, &body);
+        assert_eq!(r.status, 400, "consume {body}: {r}");
+        assert!(r.try_json().map(|v| !v.is_object()).unwrap_or(true), "400 text: {r}");
+    }
+    for body in [
+        json!({"topic_id": "app.t", "group_id": "g", "upto_offset": -1}),
+        json!({"topic_id": "app.t", "group_id": "g", "upto_offset": "3"}),
+        json!({"topic_id": "app.t", "upto_offset": 3}),
+    ] {
+        let r = s.post("/v1/api/topics/ack", Some(&root), &body);
+        assert_eq!(r.status, 400, "ack {body}: {r}");
+    }
+    still_healthy(&mut s);
+}

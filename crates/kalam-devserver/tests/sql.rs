@@ -858,3 +858,42 @@ fn aggregates_and_predicates() {
     let b = s.root_sql("SELECT kind, amount, price FROM app.m");
     assert_eq!(rows(&b, 0), vec![json!([null, null, null])]);
 }
+
+#[test]
+fn other_cell_encodings() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.enc (id BIGINT PRIMARY KEY, day DATE, price DECIMAL(10, 2), u UUID, raw BYTEA)");
+    s.root_sql(
+        "INSERT INTO app.enc (id, day, price, u, raw) VALUES \
+         (1, '1970-01-11', 200.75, '0190a0b1-7c2e-7d3f-8a4b-5c6d7e8f9a0b', X'0102ff')",
+    );
+    let b = s.root_sql("SELECT day, price, u, raw FROM app.enc");
+    let types: Vec<Value> = result(&b, 0)["schema"].as_array().unwrap().iter().map(|c| c["data_type"].clone()).collect();
+    assert_eq!(
+        types,
+        vec![json!("Date"), json!({"Decimal": {"precision": 10, "scale": 2}}), json!("Uuid"), json!("Bytes")],
+        "{b}"
+    );
+    assert_eq!(rows(&b, 0), vec![json!([10, "200.75", "0190a0b1-7c2e-7d3f-8a4b-5c6d7e8f9a0b", [1, 2, 255]])]);
+}
+
+#[test]
+fn safe_execution_errors_keep_their_message_for_non_admins() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY, n INT)");
+    let svc = s.user_token("svc", "service");
+    s.sql_ok(&svc, "INSERT INTO app.t (id, n) VALUES (1, 1)");
+    let e = s.sql_err(&svc, "INSERT INTO app.t (id, n) VALUES (1, 2)", 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"]["message"].as_str().unwrap().contains("Primary key violation"), "{e}");
+    assert!(e["error"].get("details").is_none(), "{e}");
+    let e = s.sql_err(&svc, "INSERT INTO app.t (id, nosuchcol) VALUES (2, 2)", 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"]["message"].as_str().unwrap().contains("nosuchcol"), "column-not-found keeps its message: {e}");
+    let r = s.sql(&svc, "INSERT INTO app.t (id, n) VALUES (3, 'not a number')");
+    assert_eq!(r.status, 400, "type mismatch: {r}");
+    assert_eq!(count(&s.sql_ok(&svc, "SELECT COUNT(*) FROM app.t")), 1);
+    let b = s.sql_ok(&svc, "UPDATE app.t SET n = 5 WHERE id = 999");
+    assert_eq!(result(&b, 0)["message"], json!("Updated 0 row(s)"));
+    assert_eq!(result(&b, 0)["row_count"], json!(0));
+}
