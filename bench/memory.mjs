@@ -36,7 +36,7 @@ export async function runMemory({ total = 200_000, batchSize = 100, sampleEvery 
     log(`memory ${name}: ${a.count} msgs in ${(a.ms / 1000).toFixed(1)} s (${Math.round(a.rate)} msg/s); RSS ${a.first.rss.toFixed(1)} -> ${a.last.rss.toFixed(1)} MB, heap ${a.first.heap.toFixed(1)} -> ${a.last.heap.toFixed(1)} MB, heapTotal ${a.first.heapTotal.toFixed(1)} -> ${a.last.heapTotal.toFixed(1)} MB; slopes MB/100k (1st/2nd half) rss ${a.trend.rss_first_half.toFixed(2)}/${a.trend.rss_second_half.toFixed(2)} heap ${a.trend.heap_first_half.toFixed(2)}/${a.trend.heap_second_half.toFixed(2)}`);
   }
   if (pkg.error) {
-    return [{ id: 'memory.rss_growth', figure: 'memory: RSS growth over 200k msgs (MB)', unit: 'MB', value: null, baseline: null,
+    return [{ id: 'memory.rss_growth', figure: `memory: RSS growth over ${total / 1000}k msgs (MB)`, unit: 'MB', value: null, baseline: null,
       ratio: null, target: '< 30 MB', pass: false, error: pkg.error, detail: { package: runs.package } }];
   }
   const b = (field) => (base.error ? null : base[field]);
@@ -45,9 +45,9 @@ export async function runMemory({ total = 200_000, batchSize = 100, sampleEvery 
   const flat = pkg.trend.heap_second_half < 1 && pkg.trend.rss_second_half < 2;
   const detail = { package: pkg.detail, plain_baseline: base.error ? { error: base.error } : base.detail, batch_size: batchSize };
   return [
-    { id: 'memory.rss_growth', figure: 'memory: RSS growth over 200k msgs (MB)', unit: 'MB', value: pkg.rssGrowth,
+    { id: 'memory.rss_growth', figure: `memory: RSS growth over ${total / 1000}k msgs (MB)`, unit: 'MB', value: pkg.rssGrowth,
       baseline: b('rssGrowth'), ratio: base.error ? null : pkg.rssGrowth / base.rssGrowth, target: '< 30 MB', pass: pkg.rssGrowth < 30, detail },
-    { id: 'memory.heap_growth', figure: 'memory: heap growth over 200k msgs (MB)', unit: 'MB', value: pkg.heapGrowth,
+    { id: 'memory.heap_growth', figure: `memory: heap growth over ${total / 1000}k msgs (MB)`, unit: 'MB', value: pkg.heapGrowth,
       baseline: b('heapGrowth'), ratio: base.error ? null : pkg.heapGrowth / base.heapGrowth, target: '< 30 MB', pass: pkg.heapGrowth < 30 },
     { id: 'memory.heap_total_growth', figure: 'memory: V8 heapTotal growth, for reading RSS (MB)', unit: 'MB',
       value: pkg.last.heapTotal - pkg.first.heapTotal, baseline: base.error ? null : base.last.heapTotal - base.first.heapTotal,
