@@ -35,6 +35,7 @@ fn main() -> anyhow::Result<()> {
         bootstrap::ensure_root(&inner, args.root_password.as_deref())?;
         bootstrap::jwt_secret(&inner, args.jwt_secret.as_deref())?
     };
+    refuse_weak_secret_on_public_bind(&args.host, &secret)?;
     let state = Arc::new(http::AppState {
         engine: Arc::new(engine),
         jwt: auth::jwt::JwtConfig {
@@ -49,6 +50,17 @@ fn main() -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(args, state))
+}
+
+/// Like the real server: a short or placeholder JWT secret is only acceptable on loopback.
+fn refuse_weak_secret_on_public_bind(host: &str, secret: &str) -> anyhow::Result<()> {
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "::1")
+        || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false);
+    let weak = secret.len() < 32 || secret == "CHANGE_ME_IN_PRODUCTION";
+    if weak && !loopback {
+        anyhow::bail!("refusing to bind {host} with a JWT secret shorter than 32 characters; set --jwt-secret");
+    }
+    Ok(())
 }
 
 async fn serve(args: config::Args, state: http::SharedState) -> anyhow::Result<()> {

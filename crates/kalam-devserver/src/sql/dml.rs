@@ -102,6 +102,9 @@ pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outco
         }
         let mut provided: Vec<Option<SqlValue>> = vec![None; table.columns.len()];
         for (expr, &pos) in row.iter().zip(&targets) {
+            if matches!(expr, Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default")) {
+                continue; // VALUES (DEFAULT): the column's default applies
+            }
             let v = eval_expr(inner, ctx, expr)?;
             provided[pos] = Some(coerce(&table.columns[pos], v).map_err(ExecError::InvalidOperation)?);
         }

@@ -13,15 +13,20 @@ pub fn execute(inner: &mut Inner, ctx: &StmtCtx, sql: &str) -> Result<Outcome, E
     match kalam_parser::parse(sql).map_err(|e| ExecError::InvalidSql(format!("sql parser error: {e}")))? {
         Some(stmt) => execute_kalam(inner, ctx, stmt),
         None => {
-            let sql = super::split::strip_call_parens(sql, &["current_user", "current_role"]);
-            let mut parsed = Parser::parse_sql(&GenericDialect {}, &sql).map_err(|e| ExecError::InvalidSql(e.to_string()))?;
-            if parsed.len() != 1 {
-                return Err(ExecError::InvalidSql("Expected exactly one statement".into()));
-            }
-            let stmt = parsed.remove(0);
+            let stmt = parse_one(sql)?;
             execute_standard(inner, ctx, stmt, None)
         }
     }
+}
+
+/// One standard statement through sqlparser. `CURRENT_USER()` is accepted like KalamDB does.
+fn parse_one(sql: &str) -> Result<Statement, ExecError> {
+    let sql = super::split::strip_call_parens(sql, &["current_user", "current_role"]);
+    let mut parsed = Parser::parse_sql(&GenericDialect {}, &sql).map_err(|e| ExecError::InvalidSql(e.to_string()))?;
+    if parsed.len() != 1 {
+        return Err(ExecError::InvalidSql("Expected exactly one statement".into()));
+    }
+    Ok(parsed.remove(0))
 }
 
 fn execute_kalam(inner: &mut Inner, ctx: &StmtCtx, stmt: KalamStatement) -> Result<Outcome, ExecError> {
@@ -30,13 +35,8 @@ fn execute_kalam(inner: &mut Inner, ctx: &StmtCtx, stmt: KalamStatement) -> Resu
         K::CreateNamespace { name, if_not_exists } => ddl::create_namespace(inner, ctx, &name, if_not_exists),
         K::DropNamespace { name, if_exists } => ddl::drop_namespace(inner, ctx, &name, if_exists),
         K::CreateTypedTable { table_type, standard_sql } => {
-            let mut parsed = Parser::parse_sql(&GenericDialect {}, &standard_sql)
-                .map_err(|e| ExecError::InvalidSql(e.to_string()))?;
-            if parsed.len() != 1 {
-                return Err(ExecError::InvalidSql("Expected exactly one statement".into()));
-            }
-            let ty = TableType::parse(&table_type);
-            execute_standard(inner, ctx, parsed.remove(0), ty)
+            let stmt = parse_one(&standard_sql)?;
+            execute_standard(inner, ctx, stmt, TableType::parse(&table_type))
         }
         K::CreateUser { name, auth, role, email } => ddl::create_user(inner, ctx, &name, auth, role, email),
         K::AlterUser { name, change } => ddl::alter_user(inner, ctx, &name, change),
