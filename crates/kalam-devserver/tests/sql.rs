@@ -897,3 +897,32 @@ fn safe_execution_errors_keep_their_message_for_non_admins() {
     assert_eq!(result(&b, 0)["message"], json!("Updated 0 row(s)"));
     assert_eq!(result(&b, 0)["row_count"], json!(0));
 }
+
+#[test]
+fn alter_user_is_admin_only_even_for_oneself() {
+    let s = start();
+    let svc = s.user_token("svc", "service");
+    s.sql_err(&svc, "ALTER USER svc SET PASSWORD 'changed-pw'", 403, "PERMISSION_DENIED");
+    s.sql_err(&svc, "DROP USER svc", 403, "PERMISSION_DENIED");
+    assert_eq!(s.login("svc", "svc-pw").status, 200, "password unchanged");
+    // SQL-created passwords are not length-checked.
+    s.root_sql("CREATE USER tiny WITH PASSWORD 'a' ROLE user");
+    assert_eq!(s.login("tiny", "a").status, 200);
+}
+
+#[test]
+fn service_creates_shared_tables_and_a_user_gets_user_tables_in_its_own_namespace() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE NAMESPACE bob");
+    let svc = s.user_token("svc", "service");
+    s.sql_ok(&svc, "CREATE SHARED TABLE app.by_service (id BIGINT PRIMARY KEY)");
+    s.sql_ok(&svc, "INSERT INTO app.by_service (id) VALUES (1)");
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.by_service")), 1, "shared: root sees the service's row");
+    // An untyped CREATE TABLE in the namespace named like the caller becomes a USER table.
+    let bob = s.user_token("bob", "user");
+    s.sql_ok(&bob, "CREATE TABLE bob.notes (id BIGINT PRIMARY KEY, v TEXT)");
+    s.sql_ok(&bob, "INSERT INTO bob.notes (id, v) VALUES (1, 'mine')");
+    assert_eq!(count(&s.sql_ok(&bob, "SELECT COUNT(*) FROM bob.notes")), 1);
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM bob.notes")), 0, "it is a USER table: root sees none of bob's rows");
+}
