@@ -102,13 +102,15 @@ impl VisitorMut for TableRewriter<'_> {
         ControlFlow::Continue(())
     }
 
-    fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<Self::Break> {
+    // Post-visit: the derived table put in place is not visited again, so only names written
+    // by the client are resolved (and `main.users` & co. stay unreachable).
+    fn post_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<Self::Break> {
         let TableFactor::Table { name, alias, .. } = tf else {
             return ControlFlow::Continue(());
         };
         let raw = unquote(&name.to_string());
         let lower = raw.to_ascii_lowercase();
-        if lower.starts_with("main.") || self.ctes.contains(&lower) {
+        if self.ctes.contains(&lower) {
             return ControlFlow::Continue(());
         }
         let table = match resolve_table(self.inner, &raw, self.ctx.namespace) {
