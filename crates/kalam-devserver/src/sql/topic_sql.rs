@@ -168,7 +168,7 @@ pub fn consume(
                 "SELECT offset, key, payload, timestamp_ms, user_id, op FROM topic_messages \
                  WHERE topic_id = ?1 AND partition_id = 0 AND offset >= ?2 ORDER BY offset LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![topic, from as i64, limit.min(i64::MAX as u64) as i64], |r| {
+            let rows = stmt.query_map(params![topic, consume::sql_offset(from), consume::sql_offset(limit)], |r| {
                 Ok(consume::StoredMessage {
                     partition_id: 0,
                     offset: r.get::<_, i64>(0)? as u64,

@@ -84,14 +84,14 @@ pub fn consume(
     let (from, bound) = state.window();
     let mut messages = Vec::new();
     if limit > 0 {
-        let upper = bound.map(|b| b as i64).unwrap_or(i64::MAX);
+        let upper = bound.map(sql_offset).unwrap_or(i64::MAX);
         let capped = limit.min(i64::MAX as u64) as i64;
         let mut stmt = inner.conn.prepare_cached(
             "SELECT offset, key, payload, timestamp_ms, user_id, op FROM topic_messages \
              WHERE topic_id = ?1 AND partition_id = ?2 AND offset >= ?3 AND offset < ?4 \
              ORDER BY offset LIMIT ?5",
         )?;
-        let rows = stmt.query_map(params![topic, partition, from as i64, upper, capped], |r| {
+        let rows = stmt.query_map(params![topic, partition, sql_offset(from), upper, capped], |r| {
             Ok(StoredMessage {
                 partition_id: partition,
                 offset: r.get::<_, i64>(0)? as u64,
@@ -122,7 +122,7 @@ pub fn consume(
 
 pub fn ack(inner: &mut Inner, topic: &str, group: &str, partition: u32, upto: u64) -> Result<(), TopicError> {
     require_topic(inner, topic)?;
-    let stored = upto.min(i64::MAX as u64) as i64;
+    let stored = sql_offset(upto);
     inner
         .conn
         .prepare_cached(
@@ -138,4 +138,9 @@ pub fn ack(inner: &mut Inner, topic: &str, group: &str, partition: u32, upto: u6
         .or_insert_with(|| GroupState::new(upto.saturating_add(1)))
         .ack(upto);
     Ok(())
+}
+
+/// Offsets are u64 on the wire and i64 in SQLite: clamp instead of wrapping to negative.
+pub fn sql_offset(offset: u64) -> i64 {
+    offset.min(i64::MAX as u64) as i64
 }
