@@ -70,10 +70,22 @@ impl Engine {
         Ok(Engine { inner: Mutex::new(inner) })
     }
 
-    /// Locks the engine. A poisoned lock (a panic while holding it) is recovered: SQLite rolls
-    /// back whatever the panicking request left open on the next BEGIN.
+    /// Locks the engine. A poisoned lock (a panic while holding it) is recovered, and whatever
+    /// transaction the panicking request left open is rolled back.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        match self.inner.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                self.inner.clear_poison();
+                let mut guard = poisoned.into_inner();
+                if !guard.conn.is_autocommit() {
+                    tracing::warn!("rolling back a transaction left open by a panicked request");
+                    guard.explicit_tx = true;
+                    guard.rollback_explicit();
+                }
+                guard
+            }
+        }
     }
 }
 
