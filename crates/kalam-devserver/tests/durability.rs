@@ -157,3 +157,43 @@ fn writes_acknowledged_right_before_sigkill_are_not_lost() {
     assert_eq!(b.offsets(), vec![offsets.len() as u64]);
     eprintln!("{} acknowledged writes, {} stored rows, {} messages", acked.len(), stored.len(), msgs.len());
 }
+
+#[test]
+fn schema_routes_and_users_survive_a_restart() {
+    let mut s = start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE USER TABLE app.u (id BIGINT PRIMARY KEY DEFAULT SNOWFLAKE_ID(), body TEXT NOT NULL, at TIMESTAMP DEFAULT NOW())");
+    s.root_sql("CREATE TOPIC app.k PARTITIONS 4");
+    s.root_sql("ALTER TOPIC app.k ADD SOURCE app.u ON INSERT WITH (payload = 'key')");
+    s.create_user("svc", "service");
+    s.create_user("plain", "user");
+    s.root_sql("ALTER USER svc SET PASSWORD 'svc-new-pw'");
+    let before = s.root_sql("SELECT topic_id, partitions, routes FROM system.topics");
+
+    s.kill9_restart();
+    let root2 = s.root();
+    assert_eq!(s.root_sql("SELECT topic_id, partitions, routes FROM system.topics")["results"][0]["rows"], before["results"][0]["rows"]);
+    expect_auth_error(&s.login("svc", "svc-pw"), 401, "unauthorized");
+    let svc = s.token("svc", "svc-new-pw");
+    let plain = s.token("plain", "plain-pw");
+    expect_topic_error(&s.consume_raw(&plain, &json!({"topic_id": "app.k", "group_id": "g"})), 403, "FORBIDDEN");
+    // Defaults, NOT NULL and per-user isolation still apply.
+    s.sql_ok(&svc, "INSERT INTO app.u (body) VALUES ('x')");
+    let r = s.sql(&svc, "INSERT INTO app.u (id) VALUES (5)");
+    assert_eq!(r.status, 400, "NOT NULL kept: {r}");
+    let b = s.sql_ok(&svc, "SELECT id, body, at FROM app.u");
+    let row = &rows(&b, 0)[0];
+    assert!(row[0].as_str().unwrap().parse::<i64>().unwrap() > 0 && row[2].as_u64().unwrap() > 0, "{b}");
+    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.u")), 0);
+    // The route kept its payload mode (key: no _table) and the topic its 4 partitions.
+    let mut found = Vec::new();
+    for p in 0..4 {
+        found.extend(s.consume(&root2, "app.k", "g", json!("Earliest"), 10, p).messages);
+    }
+    assert_eq!(found.len(), 1);
+    assert!(found[0].payload.get("_table").is_none(), "{}", found[0].payload);
+    assert_eq!(found[0].user.as_deref(), Some("svc"));
+    // The old root token (same secret) is still valid.
+    expect_sql_ok(&s.sql(&root, "SELECT 1"), "old token");
+}

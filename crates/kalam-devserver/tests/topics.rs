@@ -363,3 +363,19 @@ fn explicit_offset_past_the_end_waits_there() {
     insert(&s, 3, 4); // offsets 3..6
     assert_eq!(offsets_of(&s.consume(&root, "app.t", "g", json!({"Offset": 5}), 10, 0)), vec![5, 6]);
 }
+
+#[test]
+fn an_ack_releases_exactly_the_claims_it_covers() {
+    let s = with_messages(builder().visibility_timeout(2), 6);
+    let root = s.root();
+    assert_eq!(offsets_of(&s.consume_earliest(&root, "app.t", "g", 2)), vec![0, 1]);
+    assert_eq!(offsets_of(&s.consume_earliest(&root, "app.t", "g", 2)), vec![2, 3]);
+    assert_eq!(offsets_of(&s.consume_earliest(&root, "app.t", "g", 2)), vec![4, 5]);
+    // Covers [0,2) fully and [2,4) only partly: the second claim stays pending.
+    s.ack(&root, "app.t", "g", 0, 2);
+    // Another partition's ack does not touch partition 0's claims.
+    s.ack(&root, "app.t", "g", 1, 100);
+    std::thread::sleep(Duration::from_millis(2600));
+    let b = s.consume_earliest(&root, "app.t", "g", 10);
+    assert_eq!(offsets_of(&b), vec![2, 3, 4, 5], "only the uncovered claims are re-delivered, from the smallest start");
+}
