@@ -75,13 +75,21 @@ fn empty_topic_or_group_id_gets_a_clean_400() {
     assert!(s.consume_earliest(&root, "app.t", "g", 10).messages.is_empty());
 }
 
+/// The connection-protection envelope (PROTOCOL.md §1.7): 413 `{"error":"BODY_TOO_LARGE", "message": ...}`.
+fn expect_body_too_large(r: &Resp) {
+    assert_eq!(r.status, 413, "{r}");
+    let b = r.json();
+    assert_eq!(b["error"], json!("BODY_TOO_LARGE"), "{b}");
+    assert!(b["message"].is_string(), "{b}");
+}
+
 #[test]
 fn huge_bodies_get_413() {
     let mut s = builder().arg("--body-limit-bytes", "65536").start();
     let auth = format!("Bearer {}", s.root());
     let big = format!(r#"{{"sql":"SELECT '{}'"}}"#, "x".repeat(200 * 1024));
     let r = s.post_raw("/v1/api/sql", &[("Content-Type", "application/json"), ("Authorization", &auth)], big.as_bytes());
-    assert_eq!(r.status, 413, "{r}");
+    expect_body_too_large(&r);
     // Just under the limit is fine.
     let ok = format!(r#"{{"sql":"SELECT '{}'"}}"#, "x".repeat(30 * 1024));
     let r = s.post_raw("/v1/api/sql", &[("Content-Type", "application/json"), ("Authorization", &auth)], ok.as_bytes());
@@ -96,7 +104,7 @@ fn default_body_limits_are_10_mb_and_2_mib_for_typed_bodies() {
     let ct = ("Content-Type", "application/json");
     let big = format!(r#"{{"sql":"SELECT 1","pad":"{}"}}"#, "x".repeat(11 * 1024 * 1024));
     let r = s.post_raw("/v1/api/sql", &[ct, ("Authorization", &auth)], big.as_bytes());
-    assert_eq!(r.status, 413, "{r}");
+    expect_body_too_large(&r);
     let mid = format!(r#"{{"sql":"SELECT 1","pad":"{}"}}"#, "x".repeat(3 * 1024 * 1024));
     let r = s.post_raw("/v1/api/sql", &[ct, ("Authorization", &auth)], mid.as_bytes());
     assert_eq!(r.status, 200, "3 MiB is under the 10 MB request limit: {r}");

@@ -971,3 +971,13 @@ fn reserved_keywords_are_not_identifiers() {
     }
     assert!(accepted.is_empty(), "reserved keywords accepted as identifiers: {accepted:?}");
 }
+
+#[test]
+fn oauth_users_exist_but_cannot_log_in_with_a_password() {
+    let s = start();
+    s.root_sql(r#"CREATE USER oa WITH OAUTH '{"provider": "github", "subject": "12345"}' ROLE service"#);
+    expect_auth_error(&s.login("oa", ""), 401, "unauthorized");
+    expect_auth_error(&s.login("oa", "anything"), 401, "unauthorized");
+    let e = s.sql_err(&s.root(), "CREATE USER oa WITH PASSWORD 'x' ROLE user", 400, "SQL_EXECUTION_ERROR");
+    assert!(e["error"]["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{e}");
+}
