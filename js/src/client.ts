@@ -13,7 +13,7 @@ import {
 } from './sql.js';
 import { linkSignals } from './timing.js';
 import { nonBlank, nonNegativeInt, nonNegativeNumber, positiveInt } from './validate.js';
-import type { WasmRuntime, WasmTransport, WireStart } from './wasm-contract.js';
+import type { WasmRuntime, WasmTransport, WireBatch, WireStart } from './wasm-contract.js';
 
 export interface ConsumerClientOptions {
   /** Base URL of the KalamDB server, `http://` or `https://`. */
@@ -167,6 +167,31 @@ class KalamConsumerClientImpl implements ConsumerClient {
     const timeoutSeconds =
       options.timeout_seconds === undefined ? undefined : nonNegativeNumber('timeout_seconds', options.timeout_seconds, 0);
     const start = await this.normalizeStart(options.start);
+    const wire = await this.consumeWire(topic, group, partition, start, limit, timeoutSeconds, options.signal);
+    return toBatch<T>(wire);
+  }
+
+  /**
+   * A `limit: 0` consume (PROTOCOL.md §3.5): claims nothing and answers `next_offset` =
+   * committed + 1, or the `start` position when the group never committed. It is the only way
+   * the protocol tells a worker where the group's committed offset is, which the runtime needs
+   * to recognise a claim it never received. Internal: the public consumeBatch keeps rejecting
+   * batch_size 0, whose result (no messages, has_more: true) would only confuse callers.
+   */
+  async probe(topic: string, group: string, partition: number, start: WireStart, signal?: AbortSignal): Promise<number> {
+    const wire = await this.consumeWire(topic, group, partition, start, 0, undefined, signal);
+    return wire.next_offset;
+  }
+
+  private async consumeWire(
+    topic: string,
+    group: string,
+    partition: number,
+    start: WireStart,
+    limit: number,
+    timeoutSeconds: number | undefined,
+    parent: AbortSignal | undefined,
+  ): Promise<WireBatch> {
     const transport = await this.ensureTransport();
     const request = {
       topic_id: topic,
@@ -178,10 +203,9 @@ class KalamConsumerClientImpl implements ConsumerClient {
     };
     // A server that long-polls may legitimately hold the request for timeout_seconds.
     const timeoutMs = this.requestTimeoutMs + (timeoutSeconds ?? 0) * 1000;
-    const wire = await this.timed(options.signal, timeoutMs, 'consume', (signal) =>
+    return this.timed(parent, timeoutMs, 'consume', (signal) =>
       this.tokens.withAuth((authorization) => transport.consume(authorization, request, { signal }), signal),
     );
-    return toBatch<T>(wire);
   }
 
   async ack(topic: string, group_id: string, partition_id: number, offset: number, options?: AckOptions): Promise<AckResult> {
@@ -270,6 +294,8 @@ class KalamConsumerClientImpl implements ConsumerClient {
 /** Internal: what the runtime needs besides the public client surface. */
 export interface ClientInternals {
   normalizeStart(start: unknown): Promise<WireStart>;
+  /** `next_offset` of a `limit: 0` consume: committed + 1, or the `start` position. */
+  probe(topic: string, group: string, partition: number, start: WireStart, signal?: AbortSignal): Promise<number>;
 }
 
 export function isInternalClient(client: unknown): client is ConsumerClient & ClientInternals {

@@ -11,6 +11,13 @@ export class CommitTracker {
   /** Finished, but must not be the offset an ack names (dead-lettered with ackOnFailed: false). */
   private readonly held = new Set<number>();
   private committedOffset: number;
+  /**
+   * The lowest offset this worker has neither received-and-accepted nor seen committed: where
+   * the next batch must start (PROTOCOL.md §3.4). Undefined until a probe or a first batch
+   * told us. A fetched batch that starts beyond it means a claim whose answer never arrived
+   * (a lost response, or another worker's claim) lies in between: see OffsetSequencer.
+   */
+  private expectedNext: number | undefined;
 
   /** `committed`: the highest offset already committed by this worker, -1 for none. */
   constructor(committed = -1) {
@@ -20,6 +27,23 @@ export class CommitTracker {
   /** Highest offset this worker has committed (-1 when none). */
   get committed(): number {
     return this.committedOffset;
+  }
+
+  /** See `expectedNext`. */
+  get expected(): number | undefined {
+    return this.expectedNext;
+  }
+
+  /** Raises the expected next offset (never lowers it: what this worker accepted stays accepted). */
+  expect(offset: number): void {
+    if (this.expectedNext === undefined || offset > this.expectedNext) this.expectedNext = offset;
+  }
+
+  /** Forgets a tracked offset, so a redelivery of it is handed out again (manual-ack consumers). */
+  forget(offset: number): void {
+    this.pending = this.pending.filter((o) => o !== offset);
+    this.done.delete(offset);
+    this.held.delete(offset);
   }
 
   /**
@@ -58,10 +82,14 @@ export class CommitTracker {
     return upto;
   }
 
-  /** Records a successful ack of `offset`; everything at or below it is settled. */
+  /**
+   * Records a commit of `offset`, by this worker's ack or learned from the server (another
+   * worker of the group committed it); everything at or below it is settled.
+   */
   committedUpTo(offset: number): void {
     if (offset <= this.committedOffset) return;
     this.committedOffset = offset;
+    this.expect(offset + 1);
     this.pending = this.pending.filter((o) => {
       if (o > offset) return true;
       this.done.delete(o);

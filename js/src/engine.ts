@@ -4,8 +4,9 @@ import { CommitTracker } from './commit-tracker.js';
 import { STOPPED, connectionPolicy, newBackoff, withConnectionRetry, type ConnectionRetryOptions } from './connection.js';
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
 import { IdleBackoff, type IdleBackoffOptions } from './idle.js';
-import type { ConsumerMessage, StartPosition } from './messages.js';
+import type { ConsumeBatchResult, ConsumerMessage, StartPosition } from './messages.js';
 import type { QueryResponse, SqlParams } from './sql.js';
+import { GAP_TIMEOUT_DEFAULT_MS, OffsetSequencer, type OffsetGap } from './sequencer.js';
 import { sleep } from './timing.js';
 import { nonBlank, nonNegativeInt, nonNegativeNumber, positiveInt } from './validate.js';
 import type { MessageRetryPolicy, WasmBindings, WasmRuntime, WireStart } from './wasm-contract.js';
@@ -14,6 +15,15 @@ import type { MessageRetryPolicy, WasmBindings, WasmRuntime, WireStart } from '.
 // hands messages over one at a time in offset order, retries failures, and commits the highest
 // contiguous finished offset once per batch. What a "message" becomes for the handler (a change,
 // or a legacy row) is the caller's business: see `EngineHooks`.
+//
+// Never committing past a gap: the server claims every fetched range and moves the group's
+// cursor (PROTOCOL.md §3.4); acks are cumulative (§3.7). A consume whose answer is lost after the
+// server claimed it, or a claim another worker of the group still holds, leaves a range this
+// worker never saw while the next consume returns what follows it. Each partition therefore
+// learns where the group stands with a `limit: 0` probe (next_offset = committed + 1, §3.5),
+// hands out only batches that connect to that point (OffsetSequencer), keeps later batches back
+// until the server redelivers the missing range after its visibility timeout, and reports a gap
+// that never fills (deleted messages) as OFFSET_GAP after gapTimeoutMs before going on.
 
 export interface RetryOptions {
   /** Attempts per message, including the first (default 3). */
@@ -58,7 +68,7 @@ export interface EngineRetryInfo<TItem> {
   item: TItem;
 }
 
-export type ErrorPhase = 'handler' | 'invalid' | 'failed' | 'connection' | 'commit';
+export type ErrorPhase = 'handler' | 'invalid' | 'failed' | 'connection' | 'commit' | 'gap';
 
 export interface EngineErrorInfo<TItem> {
   error: unknown;
@@ -69,6 +79,8 @@ export interface EngineErrorInfo<TItem> {
   item?: TItem;
   /** For connection errors: the wait before the next try. */
   retryInMs?: number;
+  /** For phase 'gap' (error code OFFSET_GAP): the offsets that never arrived and were given up. */
+  gap?: OffsetGap;
 }
 
 /** What runConsumer / runAgent plug into the loop. */
@@ -104,9 +116,23 @@ export interface EngineOptions {
   drainTimeoutMs?: number;
   /** Commit a message after onFailed returned (default true). */
   ackOnFailed?: boolean;
+  /**
+   * How long a partition waits for offsets that were claimed but never delivered to it (a lost
+   * consume answer, another worker's claim) before reporting them as OFFSET_GAP (phase 'gap')
+   * and going on. Default 180000 ms: three times the server's default visibility timeout, after
+   * which such a claim has come back; only messages absent on the server stay missing that long.
+   */
+  gapTimeoutMs?: number;
 }
 
 const FINAL_COMMIT_TIMEOUT_MS = 5_000;
+/**
+ * Cap of the pause between polls while a gap is open. The missing claim only comes back after
+ * the server's visibility timeout (60 s by default, configured per server, unknown to us), and
+ * expiry is evaluated lazily on a consume, so polling about once a second costs little and
+ * notices the redelivery promptly.
+ */
+const GAP_POLL_MAX_MS = 1_000;
 
 interface Settings {
   client: ConsumerClient;
@@ -122,6 +148,7 @@ interface Settings {
   timeoutSeconds: number;
   drainTimeoutMs: number;
   ackOnFailed: boolean;
+  gapTimeoutMs: number;
 }
 
 function settingsOf(options: EngineOptions): Settings {
@@ -160,6 +187,7 @@ function settingsOf(options: EngineOptions): Settings {
     timeoutSeconds: nonNegativeNumber('timeoutSeconds', options.timeoutSeconds, 10),
     drainTimeoutMs: nonNegativeNumber('drainTimeoutMs', options.drainTimeoutMs, 10_000),
     ackOnFailed: options.ackOnFailed !== false,
+    gapTimeoutMs: nonNegativeNumber('gapTimeoutMs', options.gapTimeoutMs, GAP_TIMEOUT_DEFAULT_MS),
   };
 }
 
@@ -227,10 +255,11 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
 
   async function runPartition(partition: number): Promise<void> {
     const tracker = new CommitTracker();
+    const sequencer = new OffsetSequencer<ConsumerMessage<unknown>>(tracker, s.gapTimeoutMs);
     const backoff = newBackoff(bindings, s.connection);
     const idle = new IdleBackoff(s.idle);
-    let from: WireStart = start;
-    let firstSeen: number | undefined;
+    const gapPoll = new IdleBackoff({ initialMs: Math.min(s.idle?.initialMs ?? 10, GAP_POLL_MAX_MS), maxMs: Math.max(s.idle?.maxMs ?? 0, GAP_POLL_MAX_MS) });
+    const internal = isInternalClient(s.client) ? s.client : undefined;
 
     const connectionReport = (phase: ErrorPhase) => (error: KalamConsumerError, delayMs: number) =>
       report({ error, phase, partitionId: partition, retryInMs: delayMs });
@@ -391,6 +420,80 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
       }
     };
 
+    /** A `limit: 0` consume (see ClientInternals.probe), retried like a poll. */
+    const probe = (at: WireStart): Promise<number | typeof STOPPED> =>
+      withConnectionRetry(
+        backoff,
+        halt.signal,
+        () => internal!.probe(s.topic, s.groupId, partition, at, halt.signal),
+        connectionReport('connection'),
+      );
+
+    /**
+     * Where this partition must start, and what the group already committed. The first probe
+     * sends the configured start, so a group the server does not know yet is created exactly
+     * as a first consume would create it; its answer (committed + 1, or the start position) is
+     * the first offset we must receive. Whether it was a committed offset is unambiguous only
+     * for 'Earliest' or when it differs from the start offset; otherwise a second probe with
+     * 'Earliest' (the group exists now, so its start is ignored) tells. The committed offset
+     * lets redelivered, already committed messages be skipped instead of handled twice.
+     * A client that is not ours cannot probe: the first batch then sets the start.
+     */
+    const learnStart = async (): Promise<boolean> => {
+      if (!internal) return true;
+      const first = await probe(start);
+      if (first === STOPPED) return false;
+      tracker.expect(first);
+      let committed: number;
+      if (start === 'Earliest' || (typeof start === 'object' && first !== start.Offset)) {
+        committed = first - 1;
+      } else {
+        const earliest = await probe('Earliest');
+        if (earliest === STOPPED) return false;
+        committed = earliest - 1;
+      }
+      if (committed >= 0) tracker.committedUpTo(committed);
+      return true;
+    };
+
+    /**
+     * While a gap is open: another worker may have committed the missing range (a slow, not
+     * a dead, previous owner), in which case it never comes back to us. Probing at our expected
+     * offset answers committed + 1 when that moved, and our own offset otherwise.
+     */
+    const reprobe = async (): Promise<boolean> => {
+      const expected = tracker.expected;
+      if (!internal || expected === undefined) return true;
+      const next = await probe({ Offset: expected });
+      if (next === STOPPED) return false;
+      if (next !== expected) tracker.committedUpTo(next - 1);
+      return true;
+    };
+
+    /**
+     * A redelivered batch made only of offsets already committed still holds a claim on the
+     * server until an ack covers its end (§3.4); re-acking the committed offset (a no-op for
+     * the stored offset) releases it instead of having it come back every visibility timeout.
+     */
+    const releaseClaim = async (): Promise<void> => {
+      const upto = tracker.committed;
+      await withConnectionRetry(
+        backoff,
+        halt.signal,
+        () => s.client.ack(s.topic, s.groupId, partition, upto, { signal: drain.signal }),
+        connectionReport('commit'),
+      );
+    };
+
+    const reportGap = (gap: OffsetGap): void => {
+      const error = new KalamConsumerError(
+        `offsets ${gap.from}..${gap.to} of ${s.topic} partition ${partition} were claimed or expected but never delivered ` +
+          `within ${s.gapTimeoutMs} ms (deleted messages, or a claim that never came back); continuing after them`,
+        { code: 'OFFSET_GAP', kind: 'permanent' },
+      );
+      report({ error, phase: 'gap', partitionId: partition, offset: gap.from, gap });
+    };
+
     try {
       await poll();
     } finally {
@@ -399,42 +502,56 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
     }
 
     async function poll(): Promise<void> {
-    while (!halt.signal.aborted) {
-      const batch = await withConnectionRetry(
-        backoff,
-        halt.signal,
-        () =>
-          s.client.consumeBatch<unknown>({
-            topic: s.topic,
-            group_id: s.groupId,
-            start: from,
-            batch_size: s.batchSize,
-            partition_id: partition,
-            timeout_seconds: s.timeoutSeconds,
-            signal: halt.signal,
-          }),
-        connectionReport('connection'),
-      );
-      if (batch === STOPPED) break;
-      const ordered = [...batch.messages].sort((a, b) => a.offset - b.offset);
-      // Whole claims come back after the visibility timeout (§3.4): never deliver again what
-      // this worker already committed or still holds.
-      const freshOffsets = new Set(tracker.track(ordered.map((m) => m.offset)));
-      for (const message of ordered) {
-        if (!freshOffsets.has(message.offset)) continue;
-        freshOffsets.delete(message.offset);
+      if (!(await learnStart())) return;
+      // The last fetch connected to what we expect while a gap was open: a redelivery is
+      // under way, so poll again at once and with a full batch.
+      let catchingUp = false;
+      while (!halt.signal.aborted) {
+        const waiting = sequencer.gap !== undefined && !catchingUp;
+        if (waiting && !(await reprobe())) break;
+        // While waiting for a claim to come back, each poll claims one message at most: it is
+        // kept back (and released by our later ack), so the batch size only bounds memory.
+        const limit: number = sequencer.gap !== undefined && !catchingUp ? 1 : s.batchSize;
+        const expected: number | undefined = tracker.expected;
+        const batch: ConsumeBatchResult<unknown> | typeof STOPPED = await withConnectionRetry(
+          backoff,
+          halt.signal,
+          () =>
+            s.client.consumeBatch<unknown>({
+              topic: s.topic,
+              group_id: s.groupId,
+              // Matters only when the server forgot the group (restart) and it never committed.
+              start: expected === undefined ? start : { Offset: expected },
+              batch_size: limit,
+              partition_id: partition,
+              timeout_seconds: s.timeoutSeconds,
+              signal: halt.signal,
+            }),
+          connectionReport('connection'),
+        );
+        if (batch === STOPPED) break;
+        const { ready, accepted, skipped } = sequencer.offer(batch.messages);
+        skipped.forEach(reportGap);
+        for (const message of ready) {
+          if (halt.signal.aborted) break;
+          if (!(await processMessage(message))) break;
+        }
+        await commit();
         if (halt.signal.aborted) break;
-        firstSeen ??= message.offset;
-        if (!(await processMessage(message))) break;
+        if (ready.length === 0 && accepted && batch.messages.length > 0 && tracker.committed >= 0) {
+          const last = Math.max(...batch.messages.map((m) => m.offset));
+          if (last <= tracker.committed) await releaseClaim();
+        }
+        if (sequencer.gap !== undefined) {
+          catchingUp = accepted && batch.messages.length > 0;
+          if (!catchingUp) await sleep(gapPoll.next(), halt.signal);
+        } else {
+          catchingUp = false;
+          gapPoll.reset();
+          if (batch.messages.length === 0) await sleep(idle.next(), halt.signal);
+          else idle.reset();
+        }
       }
-      await commit();
-      // Resume point if the server forgets the group's cursor (restart) before a commit exists.
-      if (tracker.committed >= 0) from = { Offset: tracker.committed + 1 };
-      else if (firstSeen !== undefined) from = { Offset: firstSeen };
-      else if (batch.messages.length === 0) from = { Offset: batch.next_offset };
-      if (batch.messages.length === 0) await sleep(idle.next(), halt.signal);
-      else idle.reset();
-    }
     }
   }
 

@@ -14,6 +14,8 @@ export type KalamConsumerErrorCode =
   | 'INVALID_RESPONSE'
   | 'DECODE_ERROR'
   | 'INVALID_METADATA'
+  /** runConsumer / consumer(): offsets that never arrived within gapTimeoutMs were given up (reported, then skipped). */
+  | 'OFFSET_GAP'
   | 'WASM_LOAD_FAILED'
   | 'WASM_VERSION_MISMATCH'
   | (string & {});

@@ -1,5 +1,6 @@
 import { runEngine, type BaseContext, type EngineErrorInfo, type EngineOptions, type EngineRetryInfo, type ErrorPhase } from './engine.js';
 import { KalamConsumerError, invalidOption } from './errors.js';
+import type { OffsetGap } from './sequencer.js';
 import { checkAdapter, llmHelpers, type LlmAdapter, type LlmHelpers } from './llm.js';
 import type { ConsumerMessage, TopicOp } from './messages.js';
 import { optionalFunction } from './validate.js';
@@ -49,7 +50,9 @@ export interface ErrorInfo<TRow = Record<string, unknown>> {
   /**
    * `handler`: a message failed all attempts (no onFailed) and is retried in place;
    * `invalid`: undecodable payload or missing metadata (no onFailed); `failed`: onFailed threw;
-   * `connection` / `commit`: a poll or ack failed and is retried (see retryInMs).
+   * `connection` / `commit`: a poll or ack failed and is retried (see retryInMs);
+   * `gap`: offsets claimed or expected but never delivered within gapTimeoutMs (code
+   * OFFSET_GAP, range in `gap`) were given up and the partition goes on after them.
    */
   phase: ErrorPhase;
   partitionId: number;
@@ -57,6 +60,8 @@ export interface ErrorInfo<TRow = Record<string, unknown>> {
   runKey?: string;
   change?: Change<TRow>;
   retryInMs?: number;
+  /** For phase 'gap': the inclusive range that was given up. */
+  gap?: OffsetGap;
 }
 
 export interface RunConsumerOptions<TRow = Record<string, unknown>> extends EngineOptions {
