@@ -336,3 +336,28 @@ fn drop_and_recreate_topic_continues_offsets_in_process() {
     assert!(keys.contains(&"5".to_string()) && !keys.contains(&"4".to_string()), "{}", b.raw);
     assert_eq!(b.messages.last().unwrap().offset, 3, "counter continues after DROP + CREATE: {}", b.raw);
 }
+
+#[test]
+fn unicode_quotes_and_large_values_round_trip() {
+    let s = start();
+    let root = s.root();
+    s.source_topic("app", "CREATE SHARED TABLE app.txt (id TEXT PRIMARY KEY, body TEXT)", "app.txt", "app.txt_t", &["INSERT"]);
+    let fancy = "héllo wörld ✓ 日本語 🚀 \"double\" 'single' back\\slash\nnewline\ttab";
+    s.sql_params_ok(&root, "INSERT INTO app.txt (id, body) VALUES ($1, $2)", json!(["ключ-🔑", fancy]));
+    s.root_sql("INSERT INTO app.txt (id, body) VALUES ('lit', 'it''s ünïcødé — ok')");
+    let big = "x".repeat(400 * 1024) + "END";
+    s.sql_params_ok(&root, "INSERT INTO app.txt (id, body) VALUES ($1, $2)", json!(["big", big]));
+
+    let b = s.root_sql("SELECT id, body FROM app.txt ORDER BY id");
+    let got: Vec<(Value, Value)> = rows(&b, 0).iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    assert!(got.contains(&(json!("ключ-🔑"), json!(fancy))), "SELECT round trip");
+    assert!(got.contains(&(json!("lit"), json!("it's ünïcødé — ok"))), "'' escaping in literals");
+    assert!(got.contains(&(json!("big"), json!(big))), "400 KiB value");
+
+    let m = s.consume_earliest(&root, "app.txt_t", "g", 10).messages;
+    assert_eq!(m.len(), 3);
+    assert_eq!(m[0].key.as_deref(), Some("ключ-🔑"));
+    assert_eq!(m[0].payload["body"], json!(fancy), "payload is UTF-8 JSON in base64");
+    assert_eq!(m[1].payload["body"], json!("it's ünïcødé — ok"));
+    assert_eq!(m[2].payload["body"].as_str().map(|s| s.len()), Some(big.len()));
+}

@@ -379,3 +379,27 @@ fn an_ack_releases_exactly_the_claims_it_covers() {
     let b = s.consume_earliest(&root, "app.t", "g", 10);
     assert_eq!(offsets_of(&b), vec![2, 3, 4, 5], "only the uncovered claims are re-delivered, from the smallest start");
 }
+
+#[test]
+fn claims_and_expiry_are_per_partition() {
+    let s = builder().visibility_timeout(2).start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.letters (k TEXT PRIMARY KEY)");
+    s.root_sql("CREATE TOPIC app.lt PARTITIONS 2");
+    s.root_sql("ALTER TOPIC app.lt ADD SOURCE app.letters ON INSERT");
+    // b, c -> partition 0; a, d -> partition 1 (PROTOCOL.md §11 vector).
+    s.root_sql("INSERT INTO app.letters (k) VALUES ('a'), ('b'), ('c'), ('d')");
+    let p0 = s.consume(&root, "app.lt", "g", json!("Earliest"), 10, 0);
+    let p1 = s.consume(&root, "app.lt", "g", json!("Earliest"), 10, 1);
+    assert_eq!(offsets_of(&p0), vec![0, 1]);
+    assert_eq!(offsets_of(&p1), vec![0, 1]);
+    s.ack(&root, "app.lt", "g", 1, 1);
+    std::thread::sleep(Duration::from_millis(2600));
+    let p0 = s.consume(&root, "app.lt", "g", json!("Earliest"), 10, 0);
+    let p1 = s.consume(&root, "app.lt", "g", json!("Earliest"), 10, 1);
+    assert_eq!(offsets_of(&p0), vec![0, 1], "partition 0's unacked claim expired and comes back");
+    assert!(p1.messages.is_empty(), "partition 1 was acked");
+    let keys: Vec<String> = p0.messages.iter().map(|m| m.key.clone().unwrap()).collect();
+    assert_eq!(keys, vec!["b", "c"]);
+}
