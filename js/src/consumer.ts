@@ -1,9 +1,10 @@
 import type { ClientInternals, ConsumerClient } from './client.js';
 import { CommitTracker } from './commit-tracker.js';
 import { STOPPED, connectionPolicy, newBackoff, withConnectionRetry, type ConnectionRetryOptions } from './connection.js';
-import { invalidOption } from './errors.js';
+import { KalamConsumerError, invalidOption } from './errors.js';
 import { IdleBackoff, type IdleBackoffOptions } from './idle.js';
-import type { ConsumerMessage, StartPosition } from './messages.js';
+import type { ConsumeBatchResult, ConsumerMessage, StartPosition } from './messages.js';
+import { GAP_TIMEOUT_DEFAULT_MS, OffsetSequencer, type OffsetGap } from './sequencer.js';
 import { sleep } from './timing.js';
 import { nonBlank, nonNegativeInt, nonNegativeNumber, positiveInt } from './validate.js';
 import type { WasmRuntime, WireStart } from './wasm-contract.js';
@@ -28,6 +29,14 @@ export interface ConsumerOptions {
   idle_backoff?: IdleBackoffOptions;
   /** Retries of failed polls and acks; default forever with full jitter, 250 ms to 30 s. */
   connection_retry?: ConnectionRetryOptions;
+  /**
+   * How long to wait for offsets that were claimed but never delivered here (a lost consume
+   * answer, another consumer's claim) before giving them up; default 180000 ms (three times
+   * the server's default visibility timeout).
+   */
+  gap_timeout_ms?: number;
+  /** Called with an OFFSET_GAP error (its range in `gap`) when such offsets are given up. */
+  on_gap?: (error: KalamConsumerError, gap: OffsetGap) => void;
 }
 
 export interface ConsumerContext<T = Record<string, unknown>> {
@@ -54,6 +63,8 @@ export interface ConsumerHandle<T = Record<string, unknown>> {
 }
 
 const FINAL_ACK_TIMEOUT_MS = 5_000;
+/** Cap of the pause between polls while waiting for a missing claim to come back (see engine.ts). */
+const GAP_POLL_MAX_MS = 1_000;
 
 export function createLowLevelConsumer<T>(
   client: ConsumerClient & ClientInternals,
@@ -68,6 +79,9 @@ export function createLowLevelConsumer<T>(
   const timeoutSeconds = nonNegativeNumber('timeout_seconds', options.timeout_seconds, 10);
   const autoAck = options.auto_ack === true;
   const policy = connectionPolicy(options.connection_retry);
+  const gapTimeoutMs = nonNegativeNumber('gap_timeout_ms', options.gap_timeout_ms, GAP_TIMEOUT_DEFAULT_MS);
+  if (options.on_gap !== undefined && typeof options.on_gap !== 'function') throw invalidOption('on_gap must be a function');
+  const onGap = options.on_gap;
   new IdleBackoff(options.idle_backoff); // validates now rather than at run()
 
   let controller: AbortController | undefined;
@@ -81,12 +95,19 @@ export function createLowLevelConsumer<T>(
     controller = stop;
     const signal = stop.signal;
     const tracker = new CommitTracker();
+    // Same ordering rule as runConsumer (engine.ts, sequencer.ts): a batch that starts beyond
+    // the offset we expect follows a claim we never received; handing it out would let the
+    // handler's cumulative ack commit that claim unprocessed.
+    const sequencer = new OffsetSequencer<ConsumerMessage<T>>(tracker, gapTimeoutMs);
     const idle = new IdleBackoff(options.idle_backoff);
+    const gapPoll = new IdleBackoff({ initialMs: 10, maxMs: GAP_POLL_MAX_MS });
     try {
-      let start: WireStart = await client.normalizeStart(options.start);
+      const start: WireStart = await client.normalizeStart(options.start);
       await runtime.ready();
       const backoff = newBackoff(runtime.bindings, policy);
-      let firstSeen: number | undefined;
+
+      const probe = (at: WireStart): Promise<number | typeof STOPPED> =>
+        withConnectionRetry(backoff, signal, () => client.probe(topic, group, partition, at, signal), () => {});
 
       const commit = async (finalCommit: boolean): Promise<void> => {
         const upto = tracker.committable();
@@ -106,22 +127,60 @@ export function createLowLevelConsumer<T>(
         if (result !== STOPPED) tracker.committedUpTo(upto);
       };
 
+      // Where the group stands: see learnStart in engine.ts for why two probes may be needed.
+      const first = await probe(start);
+      if (first === STOPPED) return;
+      tracker.expect(first);
+      let committed = first - 1;
+      if (!(start === 'Earliest' || (typeof start === 'object' && first !== start.Offset))) {
+        const earliest = await probe('Earliest');
+        if (earliest === STOPPED) return;
+        committed = earliest - 1;
+      }
+      if (committed >= 0) tracker.committedUpTo(committed);
+
+      let catchingUp = false;
       while (!signal.aborted) {
-        const batch = await withConnectionRetry(
+        const waiting: boolean = sequencer.gap !== undefined && !catchingUp;
+        const expected: number | undefined = tracker.expected;
+        if (waiting && expected !== undefined) {
+          // The missing range may have been committed by another consumer meanwhile.
+          const next = await probe({ Offset: expected });
+          if (next === STOPPED) break;
+          if (next !== expected) tracker.committedUpTo(next - 1);
+        }
+        const from: number | undefined = tracker.expected;
+        const batch: ConsumeBatchResult<T> | typeof STOPPED = await withConnectionRetry(
           backoff,
           signal,
-          () => client.consumeBatch<T>({ topic, group_id: group, start, batch_size: batchSize, partition_id: partition, timeout_seconds: timeoutSeconds, signal }),
+          (): Promise<ConsumeBatchResult<T>> =>
+            client.consumeBatch<T>({
+              topic,
+              group_id: group,
+              // Matters only when the server forgot the group (restart) and it never committed.
+              start: from === undefined ? start : { Offset: from },
+              batch_size: waiting ? 1 : batchSize,
+              partition_id: partition,
+              timeout_seconds: timeoutSeconds,
+              signal,
+            }),
           () => {},
         );
         if (batch === STOPPED) break;
-        const ordered = [...batch.messages].sort((a, b) => a.offset - b.offset);
-        // Whole claims are re-delivered after the visibility timeout (§3.4): skip what this
-        // consumer already committed (and, with auto_ack, what it is still working on).
-        const fresh = ordered.filter((m) => (autoAck ? !tracker.seen(m.offset) : m.offset > tracker.committed));
-        if (autoAck) tracker.track(fresh.map((m) => m.offset));
-        for (const message of fresh) {
+        const { ready, accepted, skipped } = sequencer.offer(batch.messages);
+        for (const gap of skipped) {
+          const error = new KalamConsumerError(
+            `offsets ${gap.from}..${gap.to} of ${topic} partition ${partition} were never delivered within ${gapTimeoutMs} ms; continuing after them`,
+            { code: 'OFFSET_GAP', kind: 'permanent' },
+          );
+          try {
+            onGap?.(error, gap);
+          } catch {
+            /* a throwing reporter must not stop the consumer */
+          }
+        }
+        for (const message of ready) {
           if (signal.aborted) break;
-          firstSeen ??= message.offset;
           let acked = false;
           let acking: Promise<void> | undefined;
           const ack = (): Promise<void> => {
@@ -146,15 +205,20 @@ export function createLowLevelConsumer<T>(
             throw error;
           }
           if (autoAck) tracker.finish(message.offset);
+          // Without auto_ack an unacked message stays the handler's business: forgetting it
+          // lets a redelivery (after the claim expired) reach the handler again.
+          else if (!acked) tracker.forget(message.offset);
         }
         if (autoAck && !signal.aborted) await commit(false);
-        // Resume point for the next poll: only matters when the server forgot the group's
-        // cursor (a restart) and the group has no committed offset yet.
-        if (tracker.committed >= 0) start = { Offset: tracker.committed + 1 };
-        else if (firstSeen !== undefined) start = { Offset: firstSeen };
-        else if (batch.messages.length === 0) start = { Offset: batch.next_offset };
-        if (batch.messages.length === 0) await sleep(idle.next(), signal);
-        else idle.reset();
+        if (sequencer.gap !== undefined) {
+          catchingUp = accepted && batch.messages.length > 0;
+          if (!catchingUp) await sleep(gapPoll.next(), signal);
+        } else {
+          catchingUp = false;
+          gapPoll.reset();
+          if (batch.messages.length === 0) await sleep(idle.next(), signal);
+          else idle.reset();
+        }
       }
       if (autoAck) await commit(true);
     } finally {
