@@ -232,3 +232,36 @@ fn binds_loopback_only_and_logs_to_stderr() {
     }
     assert!(!s.stderr_tail().trim().is_empty(), "the server logs to stderr");
 }
+
+fn sigterm_with_connection(open: impl FnOnce(&Server) -> Box<dyn std::any::Any>) {
+    let mut s = start();
+    let conn = open(&s);
+    std::thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    // actix-web (the real server) force-closes connections 30 s after the signal at the latest.
+    let st = s.signal_and_wait(libc::SIGTERM, Duration::from_secs(35));
+    let st = st.unwrap_or_else(|| panic!("server still running 35 s after SIGTERM with an open client connection"));
+    assert!(st.success(), "{st:?}");
+    eprintln!("stopped in {:?} with an open connection", t0.elapsed());
+    drop(conn);
+}
+
+#[test]
+fn sigterm_stops_promptly_with_an_idle_keep_alive_connection() {
+    // Like the connection pool of Node's fetch keeps.
+    sigterm_with_connection(|s| {
+        let mut idle = Conn::open(&s.base);
+        assert_eq!(idle.send("GET", "/health", &[], b"").status, 200);
+        Box::new(idle)
+    });
+}
+
+#[test]
+fn sigterm_stops_promptly_with_a_stalled_half_request() {
+    sigterm_with_connection(|s| {
+        use std::io::Write;
+        let mut half = std::net::TcpStream::connect(s.base.strip_prefix("http://").unwrap()).unwrap();
+        half.write_all(b"POST /v1/api/sql HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"sql\"").unwrap();
+        Box::new(half)
+    });
+}
