@@ -97,3 +97,62 @@ test('finishing an untracked offset has no effect', () => {
   t.finish(0);
   assert.equal(t.committable(), undefined);
 });
+
+test('expected: raised by probes and commits, never lowered', () => {
+  const t = new CommitTracker();
+  assert.equal(t.expected, undefined, 'unknown until a probe or a batch tells');
+  t.expect(8);
+  t.expect(3);
+  assert.equal(t.expected, 8);
+  t.committedUpTo(19);
+  assert.equal(t.expected, 20, 'a commit (ours or learned) settles everything up to it');
+});
+
+test('forget lets a redelivery of an unacked offset through again', () => {
+  const t = new CommitTracker();
+  t.track([4]);
+  assert.equal(t.seen(4), true);
+  t.forget(4);
+  assert.equal(t.seen(4), false);
+});
+
+// OffsetSequencer: the ordering rule behind "never commit past a claim we never received".
+const { OffsetSequencer } = await import(pathToFileURL(join(pkgDir, 'sequencer.js')).href);
+const msgs = (...offsets) => offsets.map((offset) => ({ offset }));
+
+test('sequencer: a batch starting beyond the expected offset is kept back until the gap arrives', () => {
+  const t = new CommitTracker();
+  t.expect(10);
+  const seq = new OffsetSequencer(t, 1_000, () => 0);
+  const later = seq.offer(msgs(20, 21));
+  assert.deepEqual(later.ready, [], 'nothing handed out past the gap');
+  assert.equal(later.accepted, false);
+  assert.deepEqual(seq.gap, { from: 10, to: 19 });
+  assert.equal(t.committable(), undefined, 'nothing tracked, so nothing committable');
+  const redelivered = seq.offer(msgs(10, 11, 12, 13, 14, 15, 16, 17, 18, 19));
+  assert.equal(redelivered.accepted, true);
+  assert.deepEqual(redelivered.ready.map((m) => m.offset), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21], 'the gap, then what was kept back');
+  assert.equal(seq.gap, undefined);
+});
+
+test('sequencer: holes inside one batch are deleted messages, not gaps; committed offsets are skipped', () => {
+  const t = new CommitTracker();
+  t.committedUpTo(4);
+  const seq = new OffsetSequencer(t, 1_000, () => 0);
+  assert.deepEqual(seq.offer(msgs(0, 3, 5, 9, 12)).ready.map((m) => m.offset), [5, 9, 12]);
+  assert.equal(t.expected, 13);
+});
+
+test('sequencer: a gap open for gapTimeoutMs is given up and returned for reporting', () => {
+  let now = 0;
+  const t = new CommitTracker();
+  t.expect(10);
+  const seq = new OffsetSequencer(t, 500, () => now);
+  assert.deepEqual(seq.offer(msgs(15, 16)).skipped, []);
+  now = 499;
+  assert.deepEqual(seq.offer([]).ready, []);
+  now = 500;
+  const late = seq.offer([]);
+  assert.deepEqual(late.skipped, [{ from: 10, to: 14 }]);
+  assert.deepEqual(late.ready.map((m) => m.offset), [15, 16]);
+});
