@@ -233,3 +233,23 @@ fn badly_typed_consume_and_ack_fields_are_400_text() {
     }
     still_healthy(&mut s);
 }
+
+#[test]
+fn stalled_clients_do_not_block_others() {
+    let mut s = start();
+    let addr = s.base.strip_prefix("http://").unwrap().to_string();
+    let mut stalled = Vec::new();
+    for i in 0..20 {
+        use std::io::Write;
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        let part: &[u8] = if i % 2 == 0 { b"POST /v1/api/sql HTTP/1.1\r\nHost: x\r\nContent-Length: 99\r\n\r\n{" } else { b"GET /hea" };
+        c.write_all(part).unwrap();
+        stalled.push(c);
+    }
+    let t0 = std::time::Instant::now();
+    still_healthy(&mut s);
+    expect_sql_ok(&s.sql(&s.root(), "SELECT 1"), "while 20 clients stall");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5), "{:?}", t0.elapsed());
+    drop(stalled);
+    still_healthy(&mut s);
+}
