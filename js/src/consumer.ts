@@ -127,17 +127,16 @@ export function createLowLevelConsumer<T>(
         if (result !== STOPPED) tracker.committedUpTo(upto);
       };
 
-      // Where the group stands: see learnStart in engine.ts for why two probes may be needed.
-      const first = await probe(start);
-      if (first === STOPPED) return;
-      tracker.expect(first);
-      let committed = first - 1;
-      if (!(start === 'Earliest' || (typeof start === 'object' && first !== start.Offset))) {
-        const earliest = await probe('Earliest');
-        if (earliest === STOPPED) return;
-        committed = earliest - 1;
+      // Where the group stands: the same rules as runConsumer (learnBeforeFirstFetch and
+      // learnFromFirstBatch in engine.ts): a probe before the first fetch only for 'Latest',
+      // and after it only when the first batch starts beyond the start position.
+      if (start === 'Latest') {
+        const next = await probe(start);
+        if (next === STOPPED) return;
+        tracker.expect(next);
       }
-      if (committed >= 0) tracker.committedUpTo(committed);
+      let firstBatch = true;
+      const position = start === 'Earliest' ? 0 : typeof start === 'object' ? start.Offset : undefined;
 
       let catchingUp = false;
       while (!signal.aborted) {
@@ -167,6 +166,16 @@ export function createLowLevelConsumer<T>(
           () => {},
         );
         if (batch === STOPPED) break;
+        if (firstBatch && batch.messages.length > 0) {
+          firstBatch = false;
+          const first = Math.min(...batch.messages.map((m) => m.offset));
+          if (position !== undefined && first > position) {
+            const next = await probe(start);
+            if (next === STOPPED) break;
+            tracker.expect(next);
+            if (next !== position) tracker.committedUpTo(next - 1);
+          }
+        }
         const { ready, accepted, skipped } = sequencer.offer(batch.messages);
         for (const gap of skipped) {
           const error = new KalamConsumerError(

@@ -430,29 +430,34 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
       );
 
     /**
-     * Where this partition must start, and what the group already committed. The first probe
-     * sends the configured start, so a group the server does not know yet is created exactly
-     * as a first consume would create it; its answer (committed + 1, or the start position) is
-     * the first offset we must receive. Whether it was a committed offset is unambiguous only
-     * for 'Earliest' or when it differs from the start offset; otherwise a second probe with
-     * 'Earliest' (the group exists now, so its start is ignored) tells. The committed offset
-     * lets redelivered, already committed messages be skipped instead of handled twice.
+     * Where this partition must start, learned as cheaply as the protocol allows. A `limit: 0`
+     * probe answers committed + 1, or the configured start position when the group never
+     * committed (§3.5); it claims nothing.
+     *
+     * - 'Latest': probed before the first fetch. It creates an unknown group exactly as a first
+     *   consume would, and its answer is the one position a batch must start at or before: a
+     *   first batch beyond it follows a claim whose answer we never got.
+     * - 'Earliest' / an offset: a first batch that starts at (or below) that position cannot
+     *   follow anything missing, so no probe is sent at all. A first batch beyond it may follow
+     *   a lost answer or another worker's live claim (a handover), so the probe tells where the
+     *   group really stands; the answer differs from the start position only when it is a
+     *   committed offset, which also lets committed messages of a redelivered claim be skipped.
      * A client that is not ours cannot probe: the first batch then sets the start.
      */
-    const learnStart = async (): Promise<boolean> => {
-      if (!internal) return true;
-      const first = await probe(start);
-      if (first === STOPPED) return false;
-      tracker.expect(first);
-      let committed: number;
-      if (start === 'Earliest' || (typeof start === 'object' && first !== start.Offset)) {
-        committed = first - 1;
-      } else {
-        const earliest = await probe('Earliest');
-        if (earliest === STOPPED) return false;
-        committed = earliest - 1;
-      }
-      if (committed >= 0) tracker.committedUpTo(committed);
+    const learnBeforeFirstFetch = async (): Promise<boolean> => {
+      if (!internal || start !== 'Latest') return true;
+      const next = await probe(start);
+      if (next === STOPPED) return false;
+      tracker.expect(next);
+      return true;
+    };
+    const learnFromFirstBatch = async (first: number): Promise<boolean> => {
+      const position = start === 'Earliest' ? 0 : typeof start === 'object' ? start.Offset : undefined;
+      if (!internal || position === undefined || first <= position) return true;
+      const next = await probe(start);
+      if (next === STOPPED) return false;
+      tracker.expect(next);
+      if (next !== position) tracker.committedUpTo(next - 1);
       return true;
     };
 
@@ -502,7 +507,8 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
     }
 
     async function poll(): Promise<void> {
-      if (!(await learnStart())) return;
+      if (!(await learnBeforeFirstFetch())) return;
+      let firstBatch = true;
       // The last fetch connected to what we expect while a gap was open: a redelivery is
       // under way, so poll again at once and with a full batch.
       let catchingUp = false;
@@ -530,6 +536,10 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
           connectionReport('connection'),
         );
         if (batch === STOPPED) break;
+        if (firstBatch && batch.messages.length > 0) {
+          firstBatch = false;
+          if (!(await learnFromFirstBatch(Math.min(...batch.messages.map((m) => m.offset))))) break;
+        }
         const { ready, accepted, skipped } = sequencer.offer(batch.messages);
         skipped.forEach(reportGap);
         for (const message of ready) {
