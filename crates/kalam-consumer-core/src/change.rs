@@ -82,7 +82,7 @@ pub enum ChangeError {
         offset: u64,
     },
     /// The `op` is not Insert, Update or Delete.
-    #[error("message at offset {offset} has an unknown op {op:?}")]
+    #[error("message at offset {offset} has an unknown op '{op}'")]
     UnknownOp {
         /// The message offset.
         offset: u64,

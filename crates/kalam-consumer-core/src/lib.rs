@@ -27,8 +27,9 @@ pub mod start;
 pub use change::{normalize_change, Change, ChangeError, TopicOp};
 pub use classify::{classify_failure, FailureKind};
 pub use decode::{
-    decode_ack_response, decode_consume_response, decode_consume_response_into, AckResponse,
-    ConsumeBatch, DecodeError, PayloadError, RequestContext, WireMessage,
+    decode_ack_response, decode_consume_response, decode_consume_response_into,
+    decode_consume_response_parts, AckResponse, ConsumeBatch, DecodeError, DecodedParts,
+    PayloadError, PayloadSlot, RequestContext, WireMessage,
 };
 pub use envelope::{parse_error_body, ErrorEnvelope};
 pub use legacy::{legacy_row, unwrap_legacy_row};

@@ -79,7 +79,8 @@ fn capped_exponential(initial: f64, max: f64, multiplier: f64, exponent: u32) ->
     if initial <= 0.0 {
         return 0.0;
     }
-    let raw = initial * multiplier.powf(f64::from(exponent));
+    // powi, not powf: no libm pow in the wasm module; exponents past i32::MAX are capped anyway.
+    let raw = initial * multiplier.powi(i32::try_from(exponent).unwrap_or(i32::MAX));
     if raw.is_finite() {
         raw.min(max)
     } else {

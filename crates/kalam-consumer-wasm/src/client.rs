@@ -2,8 +2,8 @@
 
 use std::rc::Rc;
 
-use js_sys::{Function, Promise, JSON};
-use kalam_consumer_core::{decode_ack_response, decode_consume_response_into, parse_error_body, RequestContext};
+use js_sys::{Function, Promise, Uint8Array};
+use kalam_consumer_core::{decode_ack_response, parse_error_body, RequestContext};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -42,9 +42,9 @@ fn normalize_base_url(url: &str) -> Result<String, ConsumerError> {
     let rest = lower
         .strip_prefix("http://")
         .or_else(|| lower.strip_prefix("https://"))
-        .ok_or_else(|| ConsumerError::local(Code::InvalidUrl, format!("base URL must start with http:// or https://, got {url:?}")))?;
+        .ok_or_else(|| ConsumerError::local(Code::InvalidUrl, format!("base URL must start with http:// or https://, got '{url}'")))?;
     if rest.trim_end_matches('/').is_empty() {
-        return Err(ConsumerError::local(Code::InvalidUrl, format!("base URL has no host: {url:?}")));
+        return Err(ConsumerError::local(Code::InvalidUrl, format!("base URL has no host: '{url}'")));
     }
     Ok(trimmed.trim_end_matches('/').to_owned())
 }
@@ -104,12 +104,18 @@ impl Inner {
         let response = JsFuture::from(promise).await.map_err(|e| network_error(e, what))?;
         let response: web_sys::Response = response.unchecked_into();
         let status = response.status();
-        let text_promise: Promise = response.text().map_err(|e| network_error(e, what))?;
-        let text = JsFuture::from(text_promise).await.map_err(|e| network_error(e, what))?;
-        let text = text.as_string().unwrap_or_default();
+        // Bytes, not text(): the body goes into wasm memory with one copy instead of a
+        // UTF-8 -> UTF-16 -> UTF-8 round trip.
+        let buffer_promise: Promise = response.array_buffer().map_err(|e| network_error(e, what))?;
+        let buffer = JsFuture::from(buffer_promise).await.map_err(|e| network_error(e, what))?;
+        let bytes = Uint8Array::new(&buffer).to_vec();
         if (200..300).contains(&status) {
-            return Ok((status, text));
+            return String::from_utf8(bytes).map(|text| (status, text)).map_err(|e| {
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                ConsumerError::invalid_response(status, format!("{what} returned a body that is not UTF-8"), &text)
+            });
         }
+        let text = String::from_utf8_lossy(&bytes);
         let envelope = parse_error_body(&text);
         let detail = envelope.message.clone().unwrap_or_else(|| String::from("(empty body)"));
         let label = match &envelope.code {
@@ -178,13 +184,11 @@ impl KalamConsumerClient {
                 group_id: &request.group_id,
                 partition_id: request.partition_id,
             };
-            let mut out = String::new();
-            decode_consume_response_into(&text, &context, &mut out).map_err(|e| {
-                ConsumerError::invalid_response(status, format!("consume returned an invalid body: {e}"), &text)
-            })?;
-            drop(text);
-            JSON::parse(&out).map_err(|e| {
-                ConsumerError::local(Code::InvalidResponse, "decoded batch is not JSON").with_cause(e).into()
+            crate::decode::batch_to_js(&text, &context).map_err(|e| {
+                e.unwrap_or_else(|e| {
+                    ConsumerError::invalid_response(status, format!("consume returned an invalid body: {e}"), &text)
+                })
+                .into()
             })
         })
     }

@@ -39,7 +39,7 @@ impl ConnectionBackoff {
         random: f64,
     ) -> Result<JsValue, JsValue> {
         let kind = FailureKind::parse(kind).ok_or_else(|| {
-            ConsumerError::local(Code::InvalidOption, format!("kind must be 'auth', 'transient' or 'permanent', got {kind:?}"))
+            ConsumerError::local(Code::InvalidOption, format!("kind must be 'auth', 'transient' or 'permanent', got '{kind}'"))
         })?;
         to_js(&RetryDecisionDto::from(self.0.on_failure(kind, random)))
     }
