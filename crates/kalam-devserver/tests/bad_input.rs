@@ -253,3 +253,90 @@ fn stalled_clients_do_not_block_others() {
     drop(stalled);
     still_healthy(&mut s);
 }
+
+#[test]
+fn extreme_numbers_in_topic_requests_do_not_crash_or_corrupt() {
+    let mut s = start();
+    let root = s.root();
+    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY)", "app.src", "app.t", &["INSERT"]);
+    s.root_sql("INSERT INTO app.src (id) VALUES (1), (2)");
+    let max = u64::MAX;
+    for body in [
+        json!({"topic_id": "app.t", "group_id": "big-limit", "start": "Earliest", "limit": max}),
+        json!({"topic_id": "app.t", "group_id": "big-offset", "start": {"Offset": max}, "limit": 10}),
+        json!({"topic_id": "app.t", "group_id": "big-part", "start": "Earliest", "partition_id": u32::MAX}),
+    ] {
+        let r = s.consume_raw(&root, &body);
+        assert!(r.status == 200 || r.status == 400, "consume {body}: {r}");
+        still_healthy(&mut s);
+    }
+    let big = s.consume_raw(&root, &json!({"topic_id": "app.t", "group_id": "big-limit2", "start": "Earliest", "limit": max}));
+    assert_eq!(big.status, 200, "limit has no upper cap: {big}");
+    assert_eq!(Batch::decode(&big.json()).offsets(), vec![0, 1]);
+    for upto in [max, i64::MAX as u64 + 1, i64::MAX as u64] {
+        let r = s.ack_raw(&root, "app.t", &format!("g{upto}"), 0, upto);
+        assert!(r.status == 200 || r.status == 400, "ack {upto}: {r}");
+        if r.status == 200 {
+            assert_eq!(r.json()["acknowledged_offset"], json!(upto), "echo");
+        }
+        still_healthy(&mut s);
+    }
+    // The offsets table is still readable and the normal path still works.
+    s.root_sql("SELECT topic_id, group_id, last_acked_offset FROM system.topic_offsets");
+    s.root_sql("INSERT INTO app.src (id) VALUES (3)");
+    assert_eq!(s.consume_earliest(&root, "app.t", "normal", 10).offsets(), vec![0, 1, 2]);
+    // Out-of-range BIGINT literals are errors, not crashes.
+    let r = s.sql(&root, "INSERT INTO app.src (id) VALUES (99999999999999999999999)");
+    if r.status == 200 {
+        let b = s.root_sql("SELECT id FROM app.src WHERE id > 3");
+        panic!("a BIGINT literal out of Int64 range was accepted; stored as {:?}", rows(&b, 0));
+    }
+    assert_eq!(r.status, 400, "{r}");
+    still_healthy(&mut s);
+}
+
+#[test]
+fn bad_command_lines_exit_with_an_error() {
+    let bin = env!("CARGO_BIN_EXE_kalam-devserver");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port().to_string();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("unknown option", vec!["--port", "0", "--data-dir", data, "--no-such-option"]),
+        ("bad port", vec!["--port", "notaport", "--data-dir", data]),
+        ("data dir is a file", vec!["--port", "0", "--data-dir", file.to_str().unwrap()]),
+        ("port in use", vec!["--port", &busy_port, "--data-dir", data]),
+    ];
+    for (what, args) in cases {
+        let mut child = std::process::Command::new(bin)
+            .args(&args)
+            .args(["--root-password", ROOT_PW, "--bcrypt-cost", "4"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break Some(st);
+            }
+            if t0.elapsed() > std::time::Duration::from_secs(15) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let status = status.unwrap_or_else(|| panic!("{what}: still running after 15 s"));
+        let out = child.wait_with_output().unwrap();
+        assert!(!status.success(), "{what}: must exit non-zero");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"), "{what}: printed a listening line");
+        assert!(!out.stderr.is_empty(), "{what}: says why on stderr");
+    }
+    drop(busy);
+}

@@ -197,3 +197,48 @@ fn schema_routes_and_users_survive_a_restart() {
     // The old root token (same secret) is still valid.
     expect_sql_ok(&s.sql(&root, "SELECT 1"), "old token");
 }
+
+#[test]
+fn sigkill_during_big_inserts_leaves_whole_statements_and_their_messages() {
+    let mut s = start();
+    let root = s.root();
+    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY, v TEXT)", "app.src", "app.t", &["INSERT"]);
+    let rows_per = 2000u64;
+    let stop = AtomicBool::new(false);
+    let acked = Mutex::new(0u64);
+    let base = s.base.clone();
+    std::thread::scope(|sc| {
+        let (stop, acked, base, root) = (&stop, &acked, &base, &root);
+        sc.spawn(move || {
+            let auth = format!("Bearer {root}");
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let vals: Vec<String> = (0..rows_per).map(|i| format!("({}, 'v')", n * rows_per + i)).collect();
+                let body = json!({"sql": format!("INSERT INTO app.src (id, v) VALUES {}", vals.join(", "))}).to_string();
+                match http(base, "POST", "/v1/api/sql", &[("Content-Type", "application/json"), ("Authorization", &auth)], Some(body.as_bytes())) {
+                    Ok(r) if r.status == 200 => *acked.lock().unwrap() += 1,
+                    _ => break,
+                }
+                n += 1;
+            }
+        });
+        let t0 = std::time::Instant::now();
+        while *acked.lock().unwrap() < 3 && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Kill somewhere inside a later statement.
+        std::thread::sleep(Duration::from_millis(7));
+        s.kill9();
+        stop.store(true, Ordering::Relaxed);
+    });
+    let acked = acked.into_inner().unwrap();
+    assert!(acked >= 3, "writer made progress: {acked}");
+    s.start_again();
+    let root = s.root();
+    let stored = count(&s.root_sql("SELECT COUNT(*) FROM app.src"));
+    assert_eq!(stored % rows_per, 0, "a multi-row INSERT is all or nothing: {stored} rows");
+    assert!(stored >= acked * rows_per, "acknowledged statements kept: {stored} < {}", acked * rows_per);
+    let msgs = s.drain(&root, "app.t", "g", 0, 5000);
+    assert_eq!(msgs.len() as u64, stored, "every stored row has its message");
+    assert!(msgs.iter().enumerate().all(|(i, m)| m.offset == i as u64), "gapless");
+}
