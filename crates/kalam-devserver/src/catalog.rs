@@ -146,10 +146,24 @@ pub fn sqlite_table_name(namespace: &str, table: &str) -> String {
 /// Namespace, table and column names: ASCII letters, digits, underscore, at most 64 chars,
 /// not starting with a digit or `_` (PROTOCOL §5.1).
 pub fn valid_identifier(name: &str) -> bool {
-    !name.is_empty()
+    !is_reserved_keyword(name)
+        && !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !name.starts_with(|c: char| c.is_ascii_digit() || c == '_')
+}
+
+/// SQL keywords KalamDB refuses as namespace, table or column names (PROTOCOL §5.1).
+pub const RESERVED_KEYWORDS: &[&str] = &[
+    "select", "from", "where", "insert", "update", "delete", "create", "drop", "alter", "table",
+    "view", "index", "schema", "order", "group", "by", "having", "limit", "offset", "partition",
+    "start", "end", "format", "set", "full", "join", "on", "as", "and", "or", "not", "null",
+    "true", "false", "into", "values", "union", "distinct", "case", "when", "then", "else",
+    "primary", "references", "constraint", "between", "like", "in", "is", "exists", "cast",
+];
+
+pub fn is_reserved_keyword(name: &str) -> bool {
+    RESERVED_KEYWORDS.contains(&name.to_ascii_lowercase().as_str())
 }
 
 pub const RESERVED_NAMESPACES: &[&str] = &[
@@ -178,6 +192,8 @@ mod tests {
         assert!(!valid_identifier("_x"));
         assert!(!valid_identifier("2x"));
         assert!(!valid_identifier("a-b"));
+        assert!(!valid_identifier("offset"));
+        assert!(!valid_identifier("Start"));
         assert_eq!(sqlite_table_name("App", "Orders"), "t_app__orders");
         assert_eq!(split_table_name("t", "default"), ("default".into(), "t".into()));
     }

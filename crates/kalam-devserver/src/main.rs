@@ -77,12 +77,27 @@ async fn serve(args: config::Args, state: http::SharedState) -> anyhow::Result<(
     }
     tracing::info!(data_dir = %args.data_dir.display(), "kalam-devserver listening on {addr}");
     let app = http::router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signal_seen = stopping.clone();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            signal_seen.notify_one();
+        });
+    // In-flight requests get a short grace period; a client stalled in the middle of a request
+    // must not keep the process alive. Committed writes are already durable either way.
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            stopping.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; stopping anyway"),
+    }
     tracing::info!("kalam-devserver stopped");
     Ok(())
 }
+
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

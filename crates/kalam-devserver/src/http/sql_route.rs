@@ -28,25 +28,30 @@ pub async fn sql(State(state): State<SharedState>, headers: HeaderMap, body: Bod
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let result = state
-        .with_engine(move |inner, st| {
-            let caller = match authenticate(inner, &st.jwt, auth.as_deref()) {
-                Ok(id) => id,
-                Err(f) => return Err(f),
-            };
-            let parsed: SqlBody = match serde_json::from_slice(&bytes) {
-                Ok(b) => b,
-                Err(e) => {
-                    let f = SqlFailure::new(400, "INVALID_INPUT", format!("Invalid JSON payload: {e}"));
-                    return Ok((400, error_body(&f, 0.0)));
-                }
-            };
-            let req = SqlRequest { sql: parsed.sql, params: parsed.params, namespace_id: parsed.namespace_id };
-            Ok(execute_request(inner, &caller, req))
-        })
-        .await;
-    match result {
-        Ok((status, body)) => json_response(status, body),
-        Err(failure) => failure.response(),
-    }
+    // Authentication first: its error wins over a bad body, and nobody unauthenticated gets
+    // to spend bcrypt time below.
+    let caller = match state.with_engine(move |inner, st| authenticate(inner, &st.jwt, auth.as_deref())).await {
+        Ok(c) => c,
+        Err(failure) => return failure.response(),
+    };
+    let parsed: SqlBody = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            let f = SqlFailure::new(400, "INVALID_INPUT", format!("Invalid JSON payload: {e}"));
+            return json_response(400, error_body(&f, 0.0));
+        }
+    };
+    let sql = parsed.sql;
+    let (sql, prehashed) = match tokio::task::spawn_blocking(move || {
+        let hashes = crate::sql::prehash::prehash_passwords(&sql);
+        (sql, hashes)
+    })
+    .await
+    {
+        Ok(v) => v,
+        Err(_) => return json_response(500, error_body(&SqlFailure::new(500, "INTERNAL_ERROR", "Internal error"), 0.0)),
+    };
+    let req = SqlRequest { sql, params: parsed.params, namespace_id: parsed.namespace_id, prehashed };
+    let (status, body) = state.with_engine(move |inner, _| execute_request(inner, &caller, req)).await;
+    json_response(status, body)
 }

@@ -3,6 +3,7 @@
 use super::errors::ExecError;
 use super::exec::unquote;
 use super::kalam_parser::{UserAuth, UserChange};
+use super::prehash::hash_for;
 use super::rewrite::quote_ident;
 use super::values::default_from_expr;
 use super::{Outcome, StmtCtx};
@@ -349,7 +350,7 @@ pub fn create_user(
         return Err(ExecError::AlreadyExists(format!("User '{name}' already exists")));
     }
     let (hash, auth_type) = match auth {
-        UserAuth::Password(pw) => (crate::auth::password::hash(&pw).map_err(ExecError::Other)?, "internal"),
+        UserAuth::Password(pw) => (hash_for(ctx.prehashed, &pw).map_err(ExecError::Other)?, "internal"),
         UserAuth::OAuth(_) => (String::new(), "oauth"),
         UserAuth::Internal => (String::new(), "internal"),
     };
@@ -372,7 +373,7 @@ pub fn alter_user(inner: &mut Inner, ctx: &StmtCtx, name: &str, change: UserChan
     let now = crate::ids::now_millis();
     match change {
         UserChange::Password(pw) => {
-            let hash = crate::auth::password::hash(&pw).map_err(ExecError::Other)?;
+            let hash = hash_for(ctx.prehashed, &pw).map_err(ExecError::Other)?;
             inner.conn.execute(
                 "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE user_id = ?1",
                 params![name, hash, now],

@@ -7,6 +7,7 @@ pub mod errors;
 pub mod exec;
 pub mod functions;
 pub mod kalam_parser;
+pub mod prehash;
 pub mod rewrite;
 pub mod select;
 pub mod split;
@@ -20,6 +21,7 @@ use crate::users::Role;
 use errors::{ExecError, SqlFailure};
 use rusqlite::types::Value as SqlValue;
 use serde_json::{json, Map, Value as Json};
+use std::collections::HashMap;
 use std::time::Instant;
 
 pub const MAX_SQL_LENGTH: usize = 1024 * 1024;
@@ -40,6 +42,7 @@ pub struct StmtCtx<'a> {
     /// The JSON parameters as sent, so `SELECT $1` can report the parameter's own type.
     pub raw_params: &'a [Json],
     pub namespace: &'a str,
+    pub prehashed: &'a HashMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -59,6 +62,8 @@ pub struct SqlRequest {
     pub sql: String,
     pub params: Option<Vec<Json>>,
     pub namespace_id: Option<String>,
+    /// Password hashes computed before the engine lock was taken (see `prehash`).
+    pub prehashed: HashMap<String, String>,
 }
 
 /// Runs a request; returns the HTTP status and the JSON body.
@@ -148,7 +153,7 @@ fn run(inner: &mut Inner, caller: &Identity, req: SqlRequest) -> Result<(Vec<Jso
     let mut single_select = false;
     for (i, stmt_sql) in statements.iter().enumerate() {
         let n = i + 1;
-        let (outcome, as_user) = run_one(inner, caller, stmt_sql, &params, &raw_params, &namespace)
+        let (outcome, as_user) = run_one(inner, caller, stmt_sql, &params, &raw_params, &namespace, &req.prehashed)
             .map_err(|e| SqlFailure::from_exec(e, n, stmt_sql, caller.role))?;
         match outcome {
             Outcome::Dml { kind, count } if batch => match sums.iter_mut().find(|(k, _)| *k == kind) {
@@ -196,6 +201,7 @@ fn run_one(
     params: &[SqlValue],
     raw_params: &[Json],
     namespace: &str,
+    prehashed: &HashMap<String, String>,
 ) -> Result<(Outcome, String), ExecError> {
     let wrapper = split::parse_execute_as(stmt_sql).map_err(ExecError::InvalidInput)?;
     let (effective, inner_sql, impersonating) = match wrapper {
@@ -218,7 +224,7 @@ fn run_one(
         }
     };
     let as_user = effective.user_id.clone();
-    let ctx = StmtCtx { effective, impersonating, params, raw_params, namespace };
+    let ctx = StmtCtx { effective, impersonating, params, raw_params, namespace, prehashed };
     let outcome = exec::execute(inner, &ctx, &inner_sql)?;
     Ok((outcome, as_user))
 }

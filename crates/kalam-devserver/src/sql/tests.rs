@@ -17,7 +17,7 @@ fn root() -> Identity {
 }
 
 fn sql(inner: &mut Inner, who: &Identity, q: &str) -> (u16, Json) {
-    execute_request(inner, who, SqlRequest { sql: q.into(), params: None, namespace_id: None })
+    execute_request(inner, who, SqlRequest { sql: q.into(), params: None, namespace_id: None, prehashed: Default::default() })
 }
 
 fn ok(inner: &mut Inner, q: &str) -> Json {

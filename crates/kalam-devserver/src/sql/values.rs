@@ -132,12 +132,22 @@ pub fn coerce(col: &ColumnDef, v: SqlValue) -> Result<SqlValue, String> {
             "false" | "f" | "0" | "no" => SqlValue::Integer(0),
             _ => return Err(fail(&SqlValue::Text(s))),
         },
-        (KalamType::BigInt | KalamType::Int | KalamType::SmallInt, SqlValue::Integer(i)) => SqlValue::Integer(i),
-        (KalamType::BigInt | KalamType::Int | KalamType::SmallInt, SqlValue::Real(f)) => SqlValue::Integer(f as i64),
-        (KalamType::BigInt | KalamType::Int | KalamType::SmallInt, SqlValue::Text(s)) => match s.trim().parse::<i64>() {
-            Ok(i) => SqlValue::Integer(i),
-            Err(_) => return Err(fail(&SqlValue::Text(s))),
-        },
+        (KalamType::BigInt | KalamType::Int | KalamType::SmallInt, SqlValue::Integer(i)) => {
+            SqlValue::Integer(in_range(&col.ty, i).ok_or_else(|| fail(&SqlValue::Integer(i)))?)
+        }
+        (KalamType::BigInt | KalamType::Int | KalamType::SmallInt, SqlValue::Real(f)) => {
+            // Out-of-range literals (parsed as floats) are errors, never silently saturated.
+            if !f.is_finite() || f < i64::MIN as f64 || f >= 9.223_372_036_854_775_807e18 {
+                return Err(fail(&SqlValue::Real(f)));
+            }
+            SqlValue::Integer(in_range(&col.ty, f as i64).ok_or_else(|| fail(&SqlValue::Real(f)))?)
+        }
+        (KalamType::BigInt | KalamType::Int | KalamType::SmallInt, SqlValue::Text(s)) => {
+            match s.trim().parse::<i64>().ok().and_then(|i| in_range(&col.ty, i)) {
+                Some(i) => SqlValue::Integer(i),
+                None => return Err(fail(&SqlValue::Text(s))),
+            }
+        }
         (KalamType::Double | KalamType::Float, SqlValue::Integer(i)) => SqlValue::Real(i as f64),
         (KalamType::Double | KalamType::Float, SqlValue::Text(s)) => match s.trim().parse::<f64>() {
             Ok(f) => SqlValue::Real(f),
@@ -161,6 +171,16 @@ pub fn coerce(col: &ColumnDef, v: SqlValue) -> Result<SqlValue, String> {
         (KalamType::Bytes, SqlValue::Text(s)) => SqlValue::Blob(s.into_bytes()),
         (_, other) => other,
     })
+}
+
+/// INT is 32-bit and SMALLINT 16-bit, as in KalamDB's Arrow types.
+fn in_range(ty: &KalamType, i: i64) -> Option<i64> {
+    let ok = match ty {
+        KalamType::Int => i32::try_from(i).is_ok(),
+        KalamType::SmallInt => i16::try_from(i).is_ok(),
+        _ => true,
+    };
+    ok.then_some(i)
 }
 
 /// RFC 3339, `YYYY-MM-DD HH:MM:SS[.f]` (UTC) or a bare date, to microseconds since epoch.
@@ -204,6 +224,9 @@ mod tests {
     fn coercion() {
         assert_eq!(coerce(&col(KalamType::BigInt), SqlValue::Text("42".into())).unwrap(), SqlValue::Integer(42));
         assert!(coerce(&col(KalamType::BigInt), SqlValue::Text("x".into())).is_err());
+        assert!(coerce(&col(KalamType::BigInt), SqlValue::Real(1e23)).is_err());
+        assert!(coerce(&col(KalamType::Int), SqlValue::Integer(3_000_000_000)).is_err());
+        assert_eq!(coerce(&col(KalamType::SmallInt), SqlValue::Integer(-5)).unwrap(), SqlValue::Integer(-5));
         assert_eq!(
             coerce(&col(KalamType::Timestamp), SqlValue::Text("1970-01-01T00:00:01Z".into())).unwrap(),
             SqlValue::Integer(1_000_000)
