@@ -285,13 +285,6 @@ fn extreme_numbers_in_topic_requests_do_not_crash_or_corrupt() {
     s.root_sql("SELECT topic_id, group_id, last_acked_offset FROM system.topic_offsets");
     s.root_sql("INSERT INTO app.src (id) VALUES (3)");
     assert_eq!(s.consume_earliest(&root, "app.t", "normal", 10).offsets(), vec![0, 1, 2]);
-    // Out-of-range BIGINT literals are errors, not crashes.
-    let r = s.sql(&root, "INSERT INTO app.src (id) VALUES (99999999999999999999999)");
-    if r.status == 200 {
-        let b = s.root_sql("SELECT id FROM app.src WHERE id > 3");
-        panic!("a BIGINT literal out of Int64 range was accepted; stored as {:?}", rows(&b, 0));
-    }
-    assert_eq!(r.status, 400, "{r}");
     still_healthy(&mut s);
 }
 

@@ -981,3 +981,35 @@ fn oauth_users_exist_but_cannot_log_in_with_a_password() {
     let e = s.sql_err(&s.root(), "CREATE USER oa WITH PASSWORD 'x' ROLE user", 400, "SQL_EXECUTION_ERROR");
     assert!(e["error"]["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{e}");
 }
+
+#[test]
+fn out_of_range_and_mistyped_values_are_rejected_not_mangled() {
+    let s = start();
+    let root = s.root();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE SHARED TABLE app.n (id BIGINT PRIMARY KEY, small INT, tiny SMALLINT)");
+    let mut accepted = Vec::new();
+    for (what, sql, params) in [
+        ("INT overflow", "INSERT INTO app.n (id, small) VALUES (1, 3000000000)", None),
+        ("SMALLINT overflow", "INSERT INTO app.n (id, tiny) VALUES (2, 70000)", None),
+        ("BIGINT overflow", "INSERT INTO app.n (id) VALUES (99999999999999999999)", None),
+        ("BIGINT overflow (23 digits)", "INSERT INTO app.n (id) VALUES (99999999999999999999999)", None),
+        ("BIGINT overflow (negative)", "INSERT INTO app.n (id) VALUES (-99999999999999999999999)", None),
+        ("text param into BIGINT", "INSERT INTO app.n (id) VALUES ($1)", Some(json!(["abc"]))),
+        ("text literal into INT", "INSERT INTO app.n (id, small) VALUES (5, 'abc')", None),
+    ] {
+        let r = match params {
+            Some(p) => s.sql_params(&root, sql, p),
+            None => s.sql(&root, sql),
+        };
+        if r.status != 400 {
+            accepted.push(format!("{what}: {r}"));
+        }
+    }
+    let b = s.root_sql("SELECT id, small, tiny FROM app.n ORDER BY id");
+    assert!(accepted.is_empty(), "accepted instead of 400: {accepted:#?}; table now holds {:?}", rows(&b, 0));
+    assert_eq!(rows(&b, 0), Vec::<Value>::new());
+    // A numeric string param into BIGINT is cast like DataFusion does.
+    s.sql_params_ok(&root, "INSERT INTO app.n (id) VALUES ($1)", json!(["42"]));
+    assert_eq!(scalar(&s.root_sql("SELECT id FROM app.n")), json!("42"));
+}
