@@ -12,12 +12,12 @@ use crate::auth::jwt::JwtConfig;
 use crate::auth::rate_limit::AuthRateLimiter;
 use crate::store::{Engine, Inner};
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 pub struct AppState {
     pub engine: Arc<Engine>,
@@ -84,7 +84,7 @@ fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(|origin: &HeaderValue, _| is_localhost_origin(origin)))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allow_headers(AllowHeaders::mirror_request())
         .allow_credentials(true)
 }
 
