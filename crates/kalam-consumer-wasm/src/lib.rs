@@ -2,15 +2,15 @@
 //!
 //! The only crate that knows about JavaScript. One file per exported type or function group:
 //!
-//! * [`client`]: `KalamConsumerClient` (consume and ack through `fetch`);
-//! * [`decode`]: `decodeConsumeResponse`, `unwrapLegacyRow`;
-//! * [`start`]: `normalizeStart`;
-//! * [`classify`]: `classifyFailure`;
-//! * [`message_retry`]: `MessageRetry`; [`connection_backoff`]: `ConnectionBackoff`;
-//! * [`types`]: boundary DTOs and the TypeScript declarations they correspond to;
-//! * [`error`]: the `KalamConsumerError` objects every export throws;
-//! * [`serializer`]: the single serde-wasm-bindgen configuration;
-//! * [`interop`]: hand-written `js_sys` glue (global `fetch`, reflection helpers).
+//! * [`client`] holds `KalamConsumerClient` (consume and ack through `fetch`);
+//! * [`decode`] holds `decodeConsumeResponse`, `unwrapLegacyRow`;
+//! * [`start`] holds `normalizeStart`;
+//! * [`classify`] holds `classifyFailure`;
+//! * [`message_retry`] holds `MessageRetry`; [`connection_backoff`]: `ConnectionBackoff`;
+//! * [`types`] holds boundary DTOs and the TypeScript declarations they correspond to;
+//! * [`error`] holds the `KalamConsumerError` objects every export throws;
+//! * [`serializer`] holds the single serde-wasm-bindgen configuration;
+//! * [`interop`] holds hand-written `js_sys` glue (global `fetch`, reflection helpers).
 //!
 //! The contract these exports implement is the "wasm ⇄ TypeScript contract" of `HACKING.md`.
 
