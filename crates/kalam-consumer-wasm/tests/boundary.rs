@@ -88,7 +88,7 @@ fn decoded_batches_are_plain_objects() {
     assert!(get(&bad_base64, "decode_error").as_string().unwrap().contains("base64"));
     assert_eq!(get(&bad_base64, "raw_payload").as_string().as_deref(), Some("e30"));
     let bad_json = messages.get(2);
-    assert!(!Object::has_own(bad_json.unchecked_ref(), &"payload".into()));
+    assert!(!Object::has_own(bad_json.unchecked_ref::<Object>(), &"payload".into()));
     assert!(get(&bad_json, "decode_error").as_string().unwrap().contains("JSON"));
     assert_eq!(get(&bad_json, "raw_payload").as_string().as_deref(), Some("eyJh"));
     assert_eq!(get(&batch, "has_more").as_bool(), Some(true));
