@@ -168,7 +168,7 @@ export function createLowLevelConsumer<T>(
         if (batch === STOPPED) break;
         if (firstBatch && batch.messages.length > 0) {
           firstBatch = false;
-          const first = Math.min(...batch.messages.map((m) => m.offset));
+          const first = batch.messages.reduce((low, m) => Math.min(low, m.offset), Infinity);
           if (position !== undefined && first > position) {
             const next = await probe(start);
             if (next === STOPPED) break;

@@ -538,7 +538,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
         if (batch === STOPPED) break;
         if (firstBatch && batch.messages.length > 0) {
           firstBatch = false;
-          if (!(await learnFromFirstBatch(Math.min(...batch.messages.map((m) => m.offset))))) break;
+          if (!(await learnFromFirstBatch(batch.messages.reduce((low, m) => Math.min(low, m.offset), Infinity)))) break;
         }
         const { ready, accepted, skipped } = sequencer.offer(batch.messages);
         skipped.forEach(reportGap);
@@ -549,7 +549,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
         await commit();
         if (halt.signal.aborted) break;
         if (ready.length === 0 && accepted && batch.messages.length > 0 && tracker.committed >= 0) {
-          const last = Math.max(...batch.messages.map((m) => m.offset));
+          const last = batch.messages.reduce((high, m) => Math.max(high, m.offset), -1);
           if (last <= tracker.committed) await releaseClaim();
         }
         if (sequencer.gap !== undefined) {
