@@ -28,6 +28,8 @@ function claimServer({ offsets, visibilityMs = 60_000, lose = () => false }) {
   const acks = [];
   const events = [];
   const server = { committed: undefined, state: undefined, acks, events, consumes: 0 };
+  /** Publishes more messages. */
+  server.add = (more) => more.forEach((o) => present.add(o));
 
   server.ack = (upto) => {
     server.committed = server.committed === undefined ? upto : Math.max(server.committed, upto);
@@ -217,4 +219,33 @@ test('consumer().run hands out nothing past a lost claim and handles the redeliv
   assert.deepEqual(handled, range(0, 29));
   const sorted = [...server.acks].sort((a, b) => a - b);
   assert.deepEqual(server.acks, sorted, 'per-message acks only move forward: none jumped the lost range');
+});
+
+test("start 'latest': the group's position is probed before the first fetch, so a lost first answer is a gap too", async () => {
+  let batches = 0;
+  const lose = (_n, picked) => picked.length > 0 && ++batches === 1;
+  const lossy = claimServer({ offsets: range(0, 9), visibilityMs: 150, lose });
+  setTimeout(() => lossy.add(range(10, 39)), 100); // published after the worker started
+  const { handled } = await runWorker(lossy, { start: 'latest' }, ({ handled }) => handled.length >= 30 && lossy.committed === 39);
+  assert.equal(lossy.events[0].limit, 0, 'the first consume is a limit: 0 probe');
+  assert.deepEqual(lossy.events.find((e) => e.kind === 'lost').offsets, range(10, 19));
+  assert.deepEqual(handled, range(10, 39), 'nothing from before the start, nothing lost, in order');
+});
+
+test('consumer().run reports a range that never comes back through on_gap, then goes on', async () => {
+  const server = claimServer({ offsets: [...range(0, 9), ...range(15, 29)] });
+  const gaps = [];
+  const handle = client(server).consumer({
+    topic: 'app.t', group_id: 'g', start: 'earliest', batch_size: 10, auto_ack: true, gap_timeout_ms: 100,
+    idle_backoff: { initialMs: 2, maxMs: 10 }, on_gap: (error, gap) => gaps.push({ code: error.code, gap }),
+  });
+  const handled = [];
+  const running = handle.run(async (ctx) => { handled.push(ctx.message.offset); });
+  const t0 = Date.now();
+  while (!(handled.length >= 25 && server.committed === 29) && Date.now() - t0 < 5000) await sleep(5);
+  handle.stop();
+  await running;
+  assert.deepEqual(gaps, [{ code: 'OFFSET_GAP', gap: { from: 10, to: 14 } }]);
+  assert.deepEqual(handled, [...range(0, 9), ...range(15, 29)]);
+  assert.equal(server.committed, 29);
 });
