@@ -225,7 +225,12 @@ test("start 'latest': the group's position is probed before the first fetch, so 
   let batches = 0;
   const lose = (_n, picked) => picked.length > 0 && ++batches === 1;
   const lossy = claimServer({ offsets: range(0, 9), visibilityMs: 150, lose });
-  setTimeout(() => lossy.add(range(10, 39)), 100); // published after the worker started
+  // Published once the worker has probed (so 'latest' is 10), however slow the machine is.
+  const publisher = setInterval(() => {
+    if (lossy.consumes === 0) return;
+    lossy.add(range(10, 39));
+    clearInterval(publisher);
+  }, 5);
   const { handled } = await runWorker(lossy, { start: 'latest' }, ({ handled }) => handled.length >= 30 && lossy.committed === 39);
   assert.equal(lossy.events[0].limit, 0, 'the first consume is a limit: 0 probe');
   assert.deepEqual(lossy.events.find((e) => e.kind === 'lost').offsets, range(10, 19));
