@@ -5,6 +5,7 @@ pub mod bearer;
 pub mod body;
 pub mod envelopes;
 pub mod health;
+pub mod setup_route;
 pub mod sql_route;
 pub mod topic_routes;
 
@@ -60,7 +61,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/api/auth/logout", post(auth_routes::logout))
         .route("/v1/api/auth/me", get(auth_routes::me))
         .route("/v1/api/auth/status", get(auth_routes::status))
-        .route("/v1/api/auth/setup", post(auth_routes::setup))
+        .route("/v1/api/auth/setup", post(setup_route::setup))
         .route("/v1/api/topics/consume", post(topic_routes::consume))
         .route("/v1/api/topics/ack", post(topic_routes::ack))
         .layer(DefaultBodyLimit::disable())
