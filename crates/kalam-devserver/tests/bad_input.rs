@@ -333,3 +333,25 @@ fn bad_command_lines_exit_with_an_error() {
     }
     drop(busy);
 }
+
+#[test]
+fn chunked_request_bodies_are_read() {
+    let mut s = start();
+    let auth = format!("Bearer {}", s.root());
+    let body = br#"{"sql":"SELECT 41 + 1 AS n"}"#;
+    let (a, b) = body.split_at(10);
+    let mut raw = format!(
+        "POST /v1/api/sql HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nAuthorization: {auth}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    for part in [a, b] {
+        raw.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        raw.extend_from_slice(part);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let r = parse_response(&raw_exchange_opts(&s.base, &raw, false)).unwrap();
+    assert_eq!(r.status, 200, "{r}");
+    assert_eq!(r.json()["results"][0]["rows"], json!([["42"]]));
+    still_healthy(&mut s);
+}

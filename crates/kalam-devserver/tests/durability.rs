@@ -242,3 +242,11 @@ fn sigkill_during_big_inserts_leaves_whole_statements_and_their_messages() {
     assert_eq!(msgs.len() as u64, stored, "every stored row has its message");
     assert!(msgs.iter().enumerate().all(|(i, m)| m.offset == i as u64), "gapless");
 }
+
+#[test]
+fn tokens_survive_a_restart_without_an_explicit_secret() {
+    let mut s = builder().no_jwt_secret_arg().start();
+    let tok = s.root();
+    s.kill9_restart();
+    expect_sql_ok(&s.sql(&tok, "SELECT 1"), "token issued before the restart");
+}

@@ -164,3 +164,44 @@ fn acks_confirmed_before_sigkill_are_kept() {
     }
     assert_eq!(all.len(), 600, "every message delivered at least once across the restart");
 }
+
+#[test]
+fn crashing_consumers_with_expiring_claims_still_get_everything_processed() {
+    let s = builder().visibility_timeout(1).start();
+    let root = s.root();
+    s.source_topic("app", "CREATE SHARED TABLE app.jobs (id BIGINT PRIMARY KEY)", "app.jobs", "app.q", &["INSERT"]);
+    let vals: Vec<String> = (0..100).map(|i| format!("({i})")).collect();
+    s.root_sql(&format!("INSERT INTO app.jobs (id) VALUES {}", vals.join(", ")));
+    let seen = Mutex::new(HashSet::<u64>::new());
+    let batches = std::sync::atomic::AtomicU64::new(0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    std::thread::scope(|sc| {
+        for _ in 0..3 {
+            let (s, root, seen, batches) = (&s, &root, &seen, &batches);
+            sc.spawn(move || {
+                while Instant::now() < deadline {
+                    let committed = s.root_sql("SELECT last_acked_offset FROM system.topic_offsets WHERE group_id = 'w'");
+                    if rows(&committed, 0).first().map(|r| r[0] == json!("99")).unwrap_or(false) {
+                        return;
+                    }
+                    let b = s.consume_earliest(root, "app.q", "w", 5);
+                    if b.messages.is_empty() {
+                        std::thread::sleep(Duration::from_millis(50));
+                        continue;
+                    }
+                    seen.lock().unwrap().extend(b.offsets());
+                    // Every 4th batch "crashes": never acked, left to the visibility timeout.
+                    if batches.fetch_add(1, Ordering::SeqCst) % 4 == 3 {
+                        continue;
+                    }
+                    s.ack(root, "app.q", "w", 0, b.messages.last().unwrap().offset);
+                }
+            });
+        }
+    });
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), 100, "every message delivered at least once");
+    let committed = s.root_sql("SELECT last_acked_offset FROM system.topic_offsets WHERE group_id = 'w'");
+    assert_eq!(scalar(&committed), json!("99"), "everything committed within 30 s");
+    eprintln!("{} batches fetched for 100 messages", batches.load(Ordering::SeqCst));
+}

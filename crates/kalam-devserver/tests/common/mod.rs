@@ -783,13 +783,21 @@ pub fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body
     parse_response(&buf)
 }
 
-/// Send raw bytes and return whatever comes back (for garbage-request tests).
+/// Send raw bytes, half-close, and return whatever comes back (for garbage-request tests).
 pub fn raw_exchange(base: &str, bytes: &[u8]) -> Vec<u8> {
+    raw_exchange_opts(base, bytes, true)
+}
+
+/// Send raw bytes and read until the server closes (or 10 s pass); `half_close` shuts the
+/// write side down after sending.
+pub fn raw_exchange_opts(base: &str, bytes: &[u8], half_close: bool) -> Vec<u8> {
     let addr = base.strip_prefix("http://").unwrap();
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let _ = s.write_all(bytes);
-    let _ = s.shutdown(std::net::Shutdown::Write);
+    if half_close {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     buf
