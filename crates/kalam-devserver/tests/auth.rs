@@ -483,3 +483,29 @@ fn first_run_setup_sets_root_password_and_creates_a_dba() {
     expect_auth_error(&setup(json!({"user": "admin2", "password": "admin-pass-123", "root_password": "x-pass-12345"})), 409, "already_configured");
     assert_eq!(s.get("/v1/api/auth/status", None).json()["needs_setup"], json!(false));
 }
+
+#[test]
+fn auth_rate_limit_option_is_honoured() {
+    let s = builder().auth_rate_limit(5).start();
+    let codes: Vec<u16> = (0..12).map(|_| s.login("root", ROOT_PW).status).collect();
+    assert!(codes.contains(&429), "12 fast logins with --auth-rate-limit 5: {codes:?}");
+    assert!(codes[..3].iter().all(|c| *c == 200), "{codes:?}");
+}
+
+#[test]
+fn expired_refresh_token_and_me_with_expired_token() {
+    let s = builder().arg("--jwt-expiry-secs", "1").arg("--jwt-leeway-secs", "0").start();
+    let b = s.login("root", ROOT_PW).json();
+    let access = b["access_token"].as_str().unwrap().to_string();
+    let refresh = b["refresh_token"].as_str().unwrap().to_string();
+    let (_, rc) = jwt_parts(&refresh);
+    assert_eq!(rc["exp"].as_u64().unwrap() - rc["iat"].as_u64().unwrap(), 7);
+    std::thread::sleep(Duration::from_millis(2500));
+    // Access expired, refresh (7 s) still fine.
+    expect_auth_error(&s.get("/v1/api/auth/me", Some(&access)), 401, "unauthorized");
+    let ok = s.post_raw("/v1/api/auth/refresh", &[("Authorization", &format!("Bearer {refresh}"))], b"");
+    assert_eq!(ok.status, 200, "{ok}");
+    std::thread::sleep(Duration::from_millis(6500));
+    let r = s.post_raw("/v1/api/auth/refresh", &[("Authorization", &format!("Bearer {refresh}"))], b"");
+    expect_auth_error(&r, 401, "unauthorized");
+}
