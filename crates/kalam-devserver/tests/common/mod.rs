@@ -331,6 +331,7 @@ impl Server {
     pub fn token(&self, user: &str, password: &str) -> String {
         let r = self.login(user, password);
         assert_eq!(r.status, 200, "login {user}: {r}");
+        assert_json_content_type(&r);
         r.json()["access_token"].as_str().expect("access_token").to_string()
     }
 
@@ -406,6 +407,7 @@ impl Server {
         let body = json!({"topic_id": topic, "group_id": group, "start": start, "limit": limit, "partition_id": partition});
         let r = self.consume_raw(token, &body);
         assert_eq!(r.status, 200, "consume {body}: {r}");
+        assert_json_content_type(&r);
         Batch::decode(&r.json())
     }
 
@@ -489,8 +491,15 @@ pub fn parse_listening_line(line: &str) -> Option<u16> {
 // Response checks
 // ------------------------------------------------------------------------------------------
 
+/// JSON bodies are sent as `application/json` (what actix's `.json()` sets).
+pub fn assert_json_content_type(r: &Resp) {
+    let ct = r.header("content-type").unwrap_or("");
+    assert!(ct.starts_with("application/json"), "Content-Type must be application/json, got {ct:?}: {r}");
+}
+
 pub fn expect_sql_ok(r: &Resp, what: &str) -> Value {
     assert_eq!(r.status, 200, "SQL `{what}` failed: {r}");
+    assert_json_content_type(r);
     let b = r.json();
     assert_eq!(b["status"], json!("success"), "SQL `{what}`: {b}");
     assert!(b["results"].is_array(), "results missing: {b}");
@@ -501,6 +510,7 @@ pub fn expect_sql_ok(r: &Resp, what: &str) -> Value {
 /// The SQL / extractor envelope: `{status:"error", error:{code,message}, results:[], took}`.
 pub fn expect_sql_error(r: &Resp, status: u16, code: &str) -> Value {
     assert_eq!(r.status, status, "expected {status} {code}, got: {r}");
+    assert_json_content_type(r);
     let b = r.json();
     assert_eq!(b["status"], json!("error"), "{b}");
     assert_eq!(b["error"]["code"], json!(code), "{b}");
@@ -513,6 +523,7 @@ pub fn expect_sql_error(r: &Resp, status: u16, code: &str) -> Value {
 /// The auth-endpoint envelope: `{error: "<code>", message: "..."}`.
 pub fn expect_auth_error(r: &Resp, status: u16, code: &str) -> Value {
     assert_eq!(r.status, status, "expected {status} {code}, got: {r}");
+    assert_json_content_type(r);
     let b = r.json();
     assert_eq!(b["error"], json!(code), "{b}");
     assert!(b["message"].is_string(), "message must be a string: {b}");
@@ -522,6 +533,7 @@ pub fn expect_auth_error(r: &Resp, status: u16, code: &str) -> Value {
 /// The topic envelope: `{error: "<text>", code: "<CODE>"}`.
 pub fn expect_topic_error(r: &Resp, status: u16, code: &str) -> Value {
     assert_eq!(r.status, status, "expected {status} {code}, got: {r}");
+    assert_json_content_type(r);
     let b = r.json();
     assert_eq!(b["code"], json!(code), "{b}");
     assert!(b["error"].is_string(), "error must be the human text: {b}");
