@@ -361,3 +361,23 @@ fn unicode_quotes_and_large_values_round_trip() {
     assert_eq!(m[1].payload["body"], json!("it's ünïcødé — ok"));
     assert_eq!(m[2].payload["body"].as_str().map(|s| s.len()), Some(big.len()));
 }
+
+#[test]
+fn impersonated_updates_and_deletes_are_owned_by_the_target() {
+    let s = start();
+    let root = s.root();
+    s.source_topic("app", "CREATE USER TABLE app.todo (id BIGINT PRIMARY KEY, done BOOLEAN)", "app.todo", "app.todo_t", &["INSERT", "UPDATE", "DELETE"]);
+    let alice = s.user_token("alice", "user");
+    let svc = s.user_token("worker", "service");
+    s.sql_ok(&alice, "INSERT INTO app.todo (id, done) VALUES (1, false)");
+    let b = s.sql_params_ok(&svc, "EXECUTE AS USER 'alice' (UPDATE app.todo SET done = $1 WHERE id = $2)", json!([true, 1]));
+    assert_eq!(b["results"][0]["row_count"], json!(1));
+    s.sql_ok(&svc, "EXECUTE AS USER 'alice' (DELETE FROM app.todo WHERE id = 1)");
+    let m = s.consume_earliest(&root, "app.todo_t", "g", 10).messages;
+    let got: Vec<(&str, Option<&str>, Value)> = m.iter().map(|m| (m.op.as_str(), m.user.as_deref(), m.payload["done"].clone())).collect();
+    assert_eq!(
+        got,
+        vec![("Insert", Some("alice"), json!(false)), ("Update", Some("alice"), json!(true)), ("Delete", Some("alice"), json!(true))]
+    );
+    assert_eq!(m[2].payload["_deleted"], json!(true));
+}

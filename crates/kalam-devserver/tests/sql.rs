@@ -1013,3 +1013,21 @@ fn out_of_range_and_mistyped_values_are_rejected_not_mangled() {
     s.sql_params_ok(&root, "INSERT INTO app.n (id) VALUES ($1)", json!(["42"]));
     assert_eq!(scalar(&s.root_sql("SELECT id FROM app.n")), json!("42"));
 }
+
+#[test]
+fn batch_dml_sums_report_the_caller_even_when_impersonating() {
+    let s = start();
+    s.root_sql("CREATE NAMESPACE app");
+    s.root_sql("CREATE USER TABLE app.inbox (id BIGINT PRIMARY KEY)");
+    let svc = s.user_token("svc", "service");
+    let b = s.sql_ok(
+        &svc,
+        "EXECUTE AS USER 'alice' (INSERT INTO app.inbox (id) VALUES (1)); EXECUTE AS USER 'bob' (INSERT INTO app.inbox (id) VALUES (1)); \
+         INSERT INTO app.inbox (id) VALUES (1)",
+    );
+    assert_eq!(b["results"], json!([{"row_count": 3, "message": "Inserted 3 row(s)", "as_user": "svc"}]), "{b}");
+    for who in ["alice", "bob"] {
+        let r = s.sql_ok(&svc, &format!("EXECUTE AS USER '{who}' (SELECT COUNT(*) AS n FROM app.inbox)"));
+        assert_eq!(rows(&r, 0), vec![json!(["1"])], "{who}");
+    }
+}
