@@ -403,3 +403,18 @@ fn claims_and_expiry_are_per_partition() {
     let keys: Vec<String> = p0.messages.iter().map(|m| m.key.clone().unwrap()).collect();
     assert_eq!(keys, vec!["b", "c"]);
 }
+
+#[test]
+fn after_clear_topic_cursors_skip_missing_offsets_and_latest_uses_the_counter() {
+    let s = with_messages(builder(), 3);
+    let root = s.root();
+    assert_eq!(offsets_of(&s.consume_earliest(&root, "app.t", "early", 1)), vec![0]);
+    s.root_sql("CLEAR TOPIC app.t");
+    assert!(eventually(Duration::from_secs(5), || s.consume_earliest(&root, "app.t", &format!("p{}", now_ms()), 10).messages.is_empty()));
+    let b = s.consume(&root, "app.t", "late", json!("Latest"), 10, 0);
+    assert!(b.messages.is_empty());
+    assert_eq!(b.next_offset, 3, "Latest = highest offset ever allocated + 1, even after CLEAR");
+    insert(&s, 3, 1);
+    assert_eq!(offsets_of(&s.consume(&root, "app.t", "late", json!("Latest"), 10, 0)), vec![3]);
+    assert_eq!(offsets_of(&s.consume_earliest(&root, "app.t", "early", 10)), vec![3], "missing offsets 1 and 2 are skipped");
+}
