@@ -27,6 +27,9 @@ fi
 step "rust tests"
 cargo test --release -p kalam-consumer-core -p kalam-devserver
 
+step "wasm boundary tests (wasm-bindgen-test in Node)"
+cargo test -p kalam-consumer-wasm --target wasm32-unknown-unknown
+
 step "type tests"
 if [ -f tests/types/tsconfig.json ]; then npx tsc --noEmit -p tests/types/tsconfig.json; fi
 
