@@ -82,6 +82,17 @@ describe('topic inspector page', () => {
     assert.ok(distinctPixelBytes(png) > 20, 'the screenshot is not a blank page');
   });
 
+  test('a pasted JWT logs in without a password', async () => {
+    const { table, topic } = await newTopic();
+    await server.sql(`INSERT INTO ${table} (id, name) VALUES (5, 'by token')`);
+    const { access_token: token } = await server.login();
+    await openPage();
+    await connect({ topic, group: uniqueName('g'), user: '', password: '', token });
+    await waitForRows(1);
+    assert.equal(JSON.parse(await page.textContent('#messages tbody tr:nth-child(1) pre')).name, 'by token');
+    assert.equal(await page.isHidden('#error'), true);
+  });
+
   test('filters rows by op and by user without losing them', async () => {
     const { table, topic } = await newTopic();
     await server.sql(`INSERT INTO ${table} (id, name) VALUES (1, 'a'), (2, 'b')`);
