@@ -164,22 +164,7 @@ pub fn consume(
                 StartPos::Offset(n) => n,
                 StartPos::Latest => inner.next_offset(topic, 0)?,
             };
-            let mut stmt = inner.conn.prepare_cached(
-                "SELECT offset, key, payload, timestamp_ms, user_id, op FROM topic_messages \
-                 WHERE topic_id = ?1 AND partition_id = 0 AND offset >= ?2 ORDER BY offset LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![topic, consume::sql_offset(from), consume::sql_offset(limit)], |r| {
-                Ok(consume::StoredMessage {
-                    partition_id: 0,
-                    offset: r.get::<_, i64>(0)? as u64,
-                    key: r.get(1)?,
-                    payload: r.get(2)?,
-                    timestamp_ms: r.get(3)?,
-                    user_id: r.get(4)?,
-                    op: r.get(5)?,
-                })
-            })?;
-            rows.collect::<Result<Vec<_>, _>>()?
+            consume::read_messages(inner, topic, 0, from, None, limit)?
         }
     };
     let rows = messages

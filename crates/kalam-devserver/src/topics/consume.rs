@@ -82,30 +82,7 @@ pub fn consume(
     let state = inner.groups.entry(key.clone()).or_insert_with(|| GroupState::new(start_offset));
     state.expire(now, timeout);
     let (from, bound) = state.window();
-    let mut messages = Vec::new();
-    if limit > 0 {
-        let upper = bound.map(sql_offset).unwrap_or(i64::MAX);
-        let capped = limit.min(i64::MAX as u64) as i64;
-        let mut stmt = inner.conn.prepare_cached(
-            "SELECT offset, key, payload, timestamp_ms, user_id, op FROM topic_messages \
-             WHERE topic_id = ?1 AND partition_id = ?2 AND offset >= ?3 AND offset < ?4 \
-             ORDER BY offset LIMIT ?5",
-        )?;
-        let rows = stmt.query_map(params![topic, partition, sql_offset(from), upper, capped], |r| {
-            Ok(StoredMessage {
-                partition_id: partition,
-                offset: r.get::<_, i64>(0)? as u64,
-                key: r.get(1)?,
-                payload: r.get(2)?,
-                timestamp_ms: r.get(3)?,
-                user_id: r.get(4)?,
-                op: r.get(5)?,
-            })
-        })?;
-        for m in rows {
-            messages.push(m?);
-        }
-    }
+    let messages = read_messages(inner, topic, partition, from, bound, limit)?;
     let next_offset = match (messages.first(), messages.last()) {
         (Some(first), Some(last)) => {
             let (first, last) = (first.offset, last.offset);
@@ -141,6 +118,40 @@ pub fn ack(inner: &mut Inner, topic: &str, group: &str, partition: u32, upto: u6
 }
 
 /// Offsets are u64 on the wire and i64 in SQLite: clamp instead of wrapping to negative.
+/// Stored messages of one partition in offset order: from `from` (inclusive) up to `bound`
+/// (exclusive, `None` for no bound), at most `limit` of them. Missing offsets (deleted
+/// messages) are simply absent, as on the real server.
+pub fn read_messages(
+    inner: &Inner,
+    topic: &str,
+    partition: u32,
+    from: u64,
+    bound: Option<u64>,
+    limit: u64,
+) -> Result<Vec<StoredMessage>, rusqlite::Error> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let upper = bound.map(sql_offset).unwrap_or(i64::MAX);
+    let mut stmt = inner.conn.prepare_cached(
+        "SELECT offset, key, payload, timestamp_ms, user_id, op FROM topic_messages \
+         WHERE topic_id = ?1 AND partition_id = ?2 AND offset >= ?3 AND offset < ?4 \
+         ORDER BY offset LIMIT ?5",
+    )?;
+    let rows = stmt.query_map(params![topic, partition, sql_offset(from), upper, sql_offset(limit)], |r| {
+        Ok(StoredMessage {
+            partition_id: partition,
+            offset: r.get::<_, i64>(0)? as u64,
+            key: r.get(1)?,
+            payload: r.get(2)?,
+            timestamp_ms: r.get(3)?,
+            user_id: r.get(4)?,
+            op: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
 pub fn sql_offset(offset: u64) -> i64 {
     offset.min(i64::MAX as u64) as i64
 }
