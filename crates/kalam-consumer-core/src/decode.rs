@@ -28,7 +28,6 @@
 //! Response level: missing `messages` → `[]`, `next_offset` → 0, `has_more` → false; a body
 //! that is not JSON, not an object, or has mistyped fields is a [`DecodeError`].
 
-use std::fmt::Write as _;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -173,8 +172,8 @@ fn is_raw_string(raw: &RawValue) -> bool {
     raw.get().starts_with('"')
 }
 
-/// Appends `s` as a JSON string literal.
-pub(crate) fn write_json_str(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string literal (also used by the wasm crate for request bodies).
+pub fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
@@ -190,8 +189,12 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
         out.push_str(&s[start..i]);
         match escape {
             Some(e) => out.push_str(e),
+            // By hand, not `write!("{:04x}")`: keeps fmt's integer formatting out of the wasm module.
             None => {
-                let _ = write!(out, "\\u{:04x}", b);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xf)]));
             }
         }
         start = i + 1;
@@ -200,7 +203,8 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn write_u64(out: &mut String, mut n: u64) {
+/// Appends `n` in decimal without fmt (also used by the wasm crate for request bodies).
+pub fn write_u64(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {

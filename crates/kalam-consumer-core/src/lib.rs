@@ -29,7 +29,7 @@ pub use classify::{classify_failure, FailureKind};
 pub use decode::{
     decode_ack_response, decode_consume_response, decode_consume_response_into,
     decode_consume_response_parts, AckResponse, ConsumeBatch, DecodeError, DecodedParts,
-    PayloadError, PayloadSlot, RequestContext, WireMessage,
+    PayloadError, PayloadSlot, RequestContext, WireMessage, write_json_str, write_u64,
 };
 pub use envelope::{parse_error_body, ErrorEnvelope};
 pub use legacy::{legacy_row, unwrap_legacy_row};

@@ -9,8 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::error::{Code, ConsumerError};
-use crate::interop::{call_fetch, get, get_string, JsClientOptions, JsRequestOptions};
-use crate::serializer::{from_js, to_js};
+use crate::interop::{call_fetch, get, get_string, object_of, JsClientOptions, JsRequestOptions};
 use crate::types::{AckRequest, ConsumeRequest};
 
 const CONSUME_PATH: &str = "/v1/api/topics/consume";
@@ -173,11 +172,10 @@ impl KalamConsumerClient {
     ) -> Promise {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let request: ConsumeRequest = from_js(request, "consume request")?;
+            let request = ConsumeRequest::from_js(&request)?;
             require_non_empty(&request.topic_id, "topic_id")?;
             require_non_empty(&request.group_id, "group_id")?;
-            let body = serde_json::to_string(&request)
-                .map_err(|e| ConsumerError::local(Code::InvalidOption, e.to_string()))?;
+            let body = request.to_json();
             let (status, text) = inner.post(CONSUME_PATH, auth_header, &body, options, "consume").await?;
             let context = RequestContext {
                 topic_id: &request.topic_id,
@@ -204,16 +202,18 @@ impl KalamConsumerClient {
     ) -> Promise {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let request: AckRequest = from_js(request, "ack request")?;
+            let request = AckRequest::from_js(&request)?;
             require_non_empty(&request.topic_id, "topic_id")?;
             require_non_empty(&request.group_id, "group_id")?;
-            let body = serde_json::to_string(&request)
-                .map_err(|e| ConsumerError::local(Code::InvalidOption, e.to_string()))?;
+            let body = request.to_json();
             let (status, text) = inner.post(ACK_PATH, auth_header, &body, options, "ack").await?;
             let ack = decode_ack_response(&text, request.upto_offset).map_err(|e| {
                 ConsumerError::invalid_response(status, format!("ack returned an invalid body: {e}"), &text)
             })?;
-            to_js(&ack)
+            Ok(object_of(&[
+                ("success", JsValue::from_bool(ack.success)),
+                ("acknowledged_offset", JsValue::from_f64(ack.acknowledged_offset as f64)),
+            ]))
         })
     }
 }

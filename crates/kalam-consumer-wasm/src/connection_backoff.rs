@@ -4,8 +4,7 @@ use kalam_consumer_core::{ConnectionBackoff as CoreBackoff, ConnectionRetryPolic
 use wasm_bindgen::prelude::*;
 
 use crate::error::{Code, ConsumerError};
-use crate::serializer::{from_js, to_js};
-use crate::types::{PolicyDto, RetryDecisionDto};
+use crate::interop::{decision_to_js, read_policy};
 
 /// Consecutive failures of the poll loop. `onFailure` returns a full-jitter delay
 /// (`random * min(max, initial * multiplier^(failures-1))`) or gives up: at once for a
@@ -20,8 +19,8 @@ impl ConnectionBackoff {
     /// Creates the state; throws `INVALID_OPTION` if `policy` has non-numeric fields.
     #[wasm_bindgen(constructor)]
     pub fn new(#[wasm_bindgen(unchecked_param_type = "ConnectionRetryPolicy")] policy: JsValue) -> Result<ConnectionBackoff, JsValue> {
-        let dto: PolicyDto = if policy.is_undefined() || policy.is_null() { PolicyDto::default() } else { from_js(policy, "connection retry policy")? };
-        Ok(ConnectionBackoff(CoreBackoff::new(ConnectionRetryPolicy::normalize(&dto.into()))))
+        let input = read_policy(&policy, "connection retry policy")?;
+        Ok(ConnectionBackoff(CoreBackoff::new(ConnectionRetryPolicy::normalize(&input))))
     }
 
     /// Consecutive failures so far.
@@ -41,7 +40,7 @@ impl ConnectionBackoff {
         let kind = FailureKind::parse(kind).ok_or_else(|| {
             ConsumerError::local(Code::InvalidOption, format!("kind must be 'auth', 'transient' or 'permanent', got '{kind}'"))
         })?;
-        to_js(&RetryDecisionDto::from(self.0.on_failure(kind, random)))
+        Ok(decision_to_js(self.0.on_failure(kind, random)))
     }
 
     /// A request succeeded: the failure count resets.

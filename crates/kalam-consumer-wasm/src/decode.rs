@@ -7,7 +7,6 @@ use wasm_bindgen::JsCast;
 
 use crate::error::{Code, ConsumerError};
 use crate::interop::{get, is_plain_object};
-use crate::serializer::from_js;
 use crate::types::DecodeRequest;
 
 /// Decodes the body of a consume response (§3.2) into a batch, exactly as
@@ -25,7 +24,7 @@ pub fn decode_consume_response_js(
     body: &js_sys::JsString,
     #[wasm_bindgen(unchecked_param_type = "DecodeRequest")] request: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let request: DecodeRequest = from_js(request, "decode request")?;
+    let request = DecodeRequest::from_js(&request)?;
     let body = crate::interop::utf8_of(body);
     let body = body.as_str();
     let context = RequestContext {

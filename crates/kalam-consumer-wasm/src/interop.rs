@@ -112,3 +112,198 @@ pub fn utf8_of(text: &JsString) -> String {
     // TextEncoder always produces UTF-8; the check is cheap and keeps this crate free of unsafe.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Option readers and result writers.
+//
+// These replace serde-wasm-bindgen (STYLE.md §5 allows hand-written js_sys for a measured
+// need): the module has a 150 KB budget and serde-wasm-bindgen plus the serde visitor and
+// error machinery it instantiates cost ~15 KB of the 204 KB module (twiggy / build.mjs size
+// report). Our boundary objects are a handful of flat shapes, so a few readers do the job.
+
+use kalam_consumer_core::{write_json_str, write_u64, PolicyInput, RetryDecision, WireStart};
+
+use crate::error::{Code, ConsumerError};
+
+/// Largest integer a JS number holds exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// An `INVALID_OPTION` error "invalid <what>: <field> <problem>", built without fmt.
+fn invalid(what: &str, field: &str, problem: &str) -> ConsumerError {
+    let mut message = String::with_capacity(what.len() + field.len() + problem.len() + 12);
+    message.push_str("invalid ");
+    message.push_str(what);
+    message.push_str(": ");
+    message.push_str(field);
+    message.push(' ');
+    message.push_str(problem);
+    ConsumerError::local(Code::InvalidOption, message)
+}
+
+/// A typed view of a caller's option object; `what` names it in error messages.
+pub struct Fields<'a> {
+    object: &'a JsValue,
+    what: &'static str,
+}
+
+impl<'a> Fields<'a> {
+    /// `value` must be a plain object.
+    pub fn of(value: &'a JsValue, what: &'static str) -> Result<Self, ConsumerError> {
+        if !is_plain_object(value) {
+            return Err(invalid(what, "the value", "must be an object"));
+        }
+        Ok(Fields { object: value, what })
+    }
+
+    /// Rejects keys outside `allowed` (the request objects are sent verbatim, so a typo such
+    /// as `offset` for `start` must not be dropped silently).
+    pub fn only(&self, allowed: &[&str]) -> Result<(), ConsumerError> {
+        for key in Object::keys(self.object.unchecked_ref::<Object>()).iter() {
+            let key = key.as_string().unwrap_or_default();
+            if !allowed.contains(&key.as_str()) {
+                return Err(invalid(self.what, &key, "is not a known field"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The field, `None` when it is `undefined` or `null`.
+    fn present(&self, key: &str) -> Option<JsValue> {
+        let value = get(self.object, key);
+        if value.is_undefined() || value.is_null() {
+            None
+        } else {
+            Some(value)
+        }
+    }
+
+    /// A required string field.
+    pub fn string(&self, key: &str) -> Result<String, ConsumerError> {
+        match self.present(key) {
+            None => Err(invalid(self.what, key, "is missing")),
+            Some(value) => value.as_string().ok_or_else(|| invalid(self.what, key, "must be a string")),
+        }
+    }
+
+    /// An optional integer field in `0..=max` (`max` at most 2^53 - 1).
+    pub fn uint(&self, key: &str, max: f64) -> Result<Option<u64>, ConsumerError> {
+        let Some(value) = self.present(key) else { return Ok(None) };
+        match value.as_f64() {
+            Some(n) if n >= 0.0 && n <= max && n.fract() == 0.0 => Ok(Some(n as u64)),
+            Some(_) => Err(invalid(self.what, key, "must be a non-negative integer in range")),
+            None => Err(invalid(self.what, key, "must be a number")),
+        }
+    }
+
+    /// A required integer field in `0..=max`.
+    pub fn required_uint(&self, key: &str, max: f64) -> Result<u64, ConsumerError> {
+        self.uint(key, max)?.ok_or_else(|| invalid(self.what, key, "is missing"))
+    }
+
+    /// An optional number (NaN and infinities pass through: the policies normalise them).
+    pub fn number(&self, key: &str) -> Result<Option<f64>, ConsumerError> {
+        let Some(value) = self.present(key) else { return Ok(None) };
+        value.as_f64().map(Some).ok_or_else(|| invalid(self.what, key, "must be a number"))
+    }
+
+    /// A wire start position: `'Latest'`, `'Earliest'` or `{ Offset: n }`, exactly.
+    pub fn wire_start(&self, key: &str) -> Result<WireStart, ConsumerError> {
+        let Some(value) = self.present(key) else { return Err(invalid(self.what, key, "is missing")) };
+        match value.as_string().as_deref() {
+            Some("Latest") => return Ok(WireStart::Latest),
+            Some("Earliest") => return Ok(WireStart::Earliest),
+            _ => {}
+        }
+        if is_plain_object(&value) {
+            let inner = Fields { object: &value, what: self.what };
+            inner.only(&["Offset"])?;
+            if let Some(offset) = inner.uint("Offset", MAX_SAFE_INTEGER)? {
+                return Ok(WireStart::Offset(offset));
+            }
+        }
+        Err(invalid(self.what, key, "must be 'Latest', 'Earliest' or { Offset: n }"))
+    }
+}
+
+/// A retry policy object (`RetryPolicy` / `ConnectionRetryPolicy`): every field an optional
+/// number, extra keys (`shouldRetry`) ignored; `undefined`/`null` is the default policy.
+pub fn read_policy(value: &JsValue, what: &'static str) -> Result<PolicyInput, ConsumerError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(PolicyInput::default());
+    }
+    let fields = Fields::of(value, what)?;
+    Ok(PolicyInput {
+        max_attempts: fields.number("maxAttempts")?,
+        initial_backoff_ms: fields.number("initialBackoffMs")?,
+        max_backoff_ms: fields.number("maxBackoffMs")?,
+        multiplier: fields.number("multiplier")?,
+        jitter_ratio: fields.number("jitterRatio")?,
+    })
+}
+
+/// Appends a wire start position as JSON (`"Latest"`, `"Earliest"`, `{"Offset":n}`).
+pub fn write_start_json(out: &mut String, start: &WireStart) {
+    match start {
+        WireStart::Latest => out.push_str("\"Latest\""),
+        WireStart::Earliest => out.push_str("\"Earliest\""),
+        WireStart::Offset(n) => {
+            out.push_str("{\"Offset\":");
+            write_u64(out, *n);
+            out.push('}');
+        }
+    }
+}
+
+/// Appends `"key":"value"` (with a leading comma unless `first`).
+pub fn write_str_field(out: &mut String, key: &str, value: &str, first: bool) {
+    out.push_str(if first { "{\"" } else { ",\"" });
+    out.push_str(key);
+    out.push_str("\":");
+    write_json_str(out, value);
+}
+
+/// Appends `,"key":n`.
+pub fn write_u64_field(out: &mut String, key: &str, value: u64) {
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":");
+    write_u64(out, value);
+}
+
+/// A plain object built from `(key, value)` pairs in order (key order is what
+/// `JSON.stringify` shows, so it is part of the contract's examples).
+pub fn object_of(pairs: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (key, value) in pairs {
+        let _ = Reflect::set(&object, &JsValue::from_str(key), value);
+    }
+    object.into()
+}
+
+/// `WireStart` as JS: `'Latest'`, `'Earliest'` or `{ Offset: n }`.
+pub fn start_to_js(start: &WireStart) -> JsValue {
+    match start {
+        WireStart::Latest => JsValue::from_str("Latest"),
+        WireStart::Earliest => JsValue::from_str("Earliest"),
+        WireStart::Offset(n) => object_of(&[("Offset", JsValue::from_f64(*n as f64))]),
+    }
+}
+
+/// `RetryDecision` as JS: `{ action: 'retry', delayMs, attempt }` or `{ action: 'give_up', attempt }`.
+pub fn decision_to_js(decision: RetryDecision) -> JsValue {
+    match decision {
+        RetryDecision::Retry { delay_ms, attempt } => object_of(&[
+            ("action", JsValue::from_str("retry")),
+            ("delayMs", JsValue::from_f64(delay_ms)),
+            ("attempt", JsValue::from_f64(f64::from(attempt))),
+        ]),
+        RetryDecision::GiveUp { attempt } => {
+            object_of(&[("action", JsValue::from_str("give_up")), ("attempt", JsValue::from_f64(f64::from(attempt)))])
+        }
+    }
+}
+
+/// The largest `u32`, as the bound of `Fields::uint` for partition ids.
+pub const MAX_U32: f64 = u32::MAX as f64;
+/// The bound of `Fields::uint` for offsets, limits and timeouts.
+pub const MAX_SAFE: f64 = MAX_SAFE_INTEGER;

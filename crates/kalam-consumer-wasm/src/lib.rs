@@ -9,8 +9,8 @@
 //! * [`message_retry`] holds `MessageRetry`; [`connection_backoff`]: `ConnectionBackoff`;
 //! * [`types`] holds boundary DTOs and the TypeScript declarations they correspond to;
 //! * [`error`] holds the `KalamConsumerError` objects every export throws;
-//! * [`serializer`] holds the single serde-wasm-bindgen configuration;
-//! * [`interop`] holds hand-written `js_sys` glue (global `fetch`, reflection helpers).
+//! * [`interop`] holds hand-written `js_sys` glue (global `fetch`, option readers and result
+//!   writers in place of serde-wasm-bindgen, for size).
 //!
 //! The contract these exports implement is the "wasm ⇄ TypeScript contract" of `HACKING.md`.
 
@@ -23,7 +23,6 @@ pub mod decode;
 pub mod error;
 pub mod interop;
 pub mod message_retry;
-pub mod serializer;
 pub mod start;
 pub mod types;
 
@@ -37,5 +36,5 @@ use wasm_bindgen::prelude::*;
 /// ```
 #[wasm_bindgen(js_name = "wasmReleaseInfo", unchecked_return_type = "ReleaseInfo")]
 pub fn wasm_release_info() -> Result<JsValue, JsValue> {
-    serializer::to_js(&types::ReleaseInfo { version: env!("CARGO_PKG_VERSION") })
+    Ok(interop::object_of(&[("version", JsValue::from_str(env!("CARGO_PKG_VERSION")))]))
 }

@@ -3,8 +3,7 @@
 use kalam_consumer_core::{MessageRetry as CoreMessageRetry, RetryPolicy};
 use wasm_bindgen::prelude::*;
 
-use crate::serializer::{from_js, to_js};
-use crate::types::{PolicyDto, RetryDecisionDto};
+use crate::interop::{decision_to_js, read_policy};
 
 /// Attempts of one message's handler. Starts at attempt 1; after a failure `onFailure` says
 /// whether to retry (and after how long) or give up; giving up is final. The policy is
@@ -26,8 +25,8 @@ impl MessageRetry {
     /// non-numeric fields.
     #[wasm_bindgen(constructor)]
     pub fn new(#[wasm_bindgen(unchecked_param_type = "RetryPolicy")] policy: JsValue) -> Result<MessageRetry, JsValue> {
-        let dto: PolicyDto = if policy.is_undefined() || policy.is_null() { PolicyDto::default() } else { from_js(policy, "retry policy")? };
-        Ok(MessageRetry(CoreMessageRetry::new(RetryPolicy::normalize(&dto.into()))))
+        let input = read_policy(&policy, "retry policy")?;
+        Ok(MessageRetry(CoreMessageRetry::new(RetryPolicy::normalize(&input))))
     }
 
     /// The current attempt number (1-based).
@@ -40,6 +39,6 @@ impl MessageRetry {
     /// a number in [0, 1) for the jitter (e.g. `Math.random()`).
     #[wasm_bindgen(js_name = "onFailure", unchecked_return_type = "RetryDecision")]
     pub fn on_failure(&mut self, retryable: bool, random: f64) -> Result<JsValue, JsValue> {
-        to_js(&RetryDecisionDto::from(self.0.on_failure(retryable, random)))
+        Ok(decision_to_js(self.0.on_failure(retryable, random)))
     }
 }

@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{Code, ConsumerError};
 use crate::interop::{get, is_plain_object, type_name};
-use crate::serializer::to_js;
+use crate::interop::start_to_js;
 
 fn scalar_input(value: &JsValue, text: &mut Option<String>) -> StartInput<'static> {
     if value.is_undefined() || value.is_null() {
@@ -57,5 +57,5 @@ pub fn normalize_start_js(#[wasm_bindgen(unchecked_param_type = "unknown")] star
         _ => normalize_start(&outer),
     };
     let wire = result.map_err(|e| ConsumerError::local(Code::InvalidOption, e.to_string()))?;
-    to_js(&wire)
+    Ok(start_to_js(&wire))
 }

@@ -2,11 +2,14 @@
 //!
 //! Request objects use the wire's snake_case names (they are sent verbatim); the retry types
 //! use camelCase like the TS options they come from. The declarations below are the d.ts side
-//! of the same shapes: keep both in step (they are the contract in `HACKING.md`).
+//! of the same shapes: keep both in step (they are the contract in `HACKING.md`). The structs
+//! are read with the hand-written readers of `interop.rs` (see there for why not serde).
 
-use kalam_consumer_core::{PolicyInput, RetryDecision, WireStart};
-use serde::{Deserialize, Serialize};
+use kalam_consumer_core::WireStart;
 use wasm_bindgen::prelude::*;
+
+use crate::error::ConsumerError;
+use crate::interop::{write_start_json, write_str_field, write_u64_field, Fields, MAX_SAFE, MAX_U32};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -56,8 +59,7 @@ export interface KalamConsumerWasmError extends Error {
 "#;
 
 /// `ConsumeRequest`, sent verbatim as the consume body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ConsumeRequest {
     /// Topic id (non-empty).
     pub topic_id: String,
@@ -70,13 +72,43 @@ pub struct ConsumeRequest {
     /// Partition.
     pub partition_id: u32,
     /// Sent when present (the server ignores it, §3.6).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
 }
 
+impl ConsumeRequest {
+    /// Reads the caller's object; unknown keys are refused (the body is sent verbatim).
+    pub fn from_js(value: &JsValue) -> Result<Self, ConsumerError> {
+        let f = Fields::of(value, "consume request")?;
+        f.only(&["topic_id", "group_id", "start", "limit", "partition_id", "timeout_seconds"])?;
+        Ok(ConsumeRequest {
+            topic_id: f.string("topic_id")?,
+            group_id: f.string("group_id")?,
+            start: f.wire_start("start")?,
+            limit: f.required_uint("limit", MAX_SAFE)?,
+            partition_id: f.required_uint("partition_id", MAX_U32)? as u32,
+            timeout_seconds: f.uint("timeout_seconds", MAX_SAFE)?,
+        })
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(128 + self.topic_id.len() + self.group_id.len());
+        write_str_field(&mut out, "topic_id", &self.topic_id, true);
+        write_str_field(&mut out, "group_id", &self.group_id, false);
+        out.push_str(",\"start\":");
+        write_start_json(&mut out, &self.start);
+        write_u64_field(&mut out, "limit", self.limit);
+        write_u64_field(&mut out, "partition_id", u64::from(self.partition_id));
+        if let Some(timeout) = self.timeout_seconds {
+            write_u64_field(&mut out, "timeout_seconds", timeout);
+        }
+        out.push('}');
+        out
+    }
+}
+
 /// `AckRequest`, sent verbatim as the ack body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct AckRequest {
     /// Topic id (non-empty).
     pub topic_id: String,
@@ -88,8 +120,34 @@ pub struct AckRequest {
     pub upto_offset: u64,
 }
 
-/// `DecodeRequest` of `decodeConsumeResponse`.
-#[derive(Debug, Clone, Deserialize)]
+impl AckRequest {
+    /// Reads the caller's object; unknown keys are refused (the body is sent verbatim).
+    pub fn from_js(value: &JsValue) -> Result<Self, ConsumerError> {
+        let f = Fields::of(value, "ack request")?;
+        f.only(&["topic_id", "group_id", "partition_id", "upto_offset"])?;
+        Ok(AckRequest {
+            topic_id: f.string("topic_id")?,
+            group_id: f.string("group_id")?,
+            partition_id: f.required_uint("partition_id", MAX_U32)? as u32,
+            upto_offset: f.required_uint("upto_offset", MAX_SAFE)?,
+        })
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(96 + self.topic_id.len() + self.group_id.len());
+        write_str_field(&mut out, "topic_id", &self.topic_id, true);
+        write_str_field(&mut out, "group_id", &self.group_id, false);
+        write_u64_field(&mut out, "partition_id", u64::from(self.partition_id));
+        write_u64_field(&mut out, "upto_offset", self.upto_offset);
+        out.push('}');
+        out
+    }
+}
+
+/// `DecodeRequest` of `decodeConsumeResponse` (extra keys allowed: a whole `ConsumeRequest`
+/// may be passed).
+#[derive(Debug, Clone)]
 pub struct DecodeRequest {
     /// Topic fallback.
     pub topic_id: String,
@@ -99,70 +157,14 @@ pub struct DecodeRequest {
     pub partition_id: u32,
 }
 
-/// `RetryPolicy` / `ConnectionRetryPolicy` as written by the caller.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyDto {
-    /// Attempts (`Infinity` allowed).
-    #[serde(default)]
-    pub max_attempts: Option<f64>,
-    /// First backoff.
-    #[serde(default)]
-    pub initial_backoff_ms: Option<f64>,
-    /// Backoff cap.
-    #[serde(default)]
-    pub max_backoff_ms: Option<f64>,
-    /// Growth factor.
-    #[serde(default)]
-    pub multiplier: Option<f64>,
-    /// Jitter ratio (message retries).
-    #[serde(default)]
-    pub jitter_ratio: Option<f64>,
-}
-
-impl From<PolicyDto> for PolicyInput {
-    fn from(p: PolicyDto) -> Self {
-        PolicyInput {
-            max_attempts: p.max_attempts,
-            initial_backoff_ms: p.initial_backoff_ms,
-            max_backoff_ms: p.max_backoff_ms,
-            multiplier: p.multiplier,
-            jitter_ratio: p.jitter_ratio,
-        }
+impl DecodeRequest {
+    /// Reads the caller's object.
+    pub fn from_js(value: &JsValue) -> Result<Self, ConsumerError> {
+        let f = Fields::of(value, "decode request")?;
+        Ok(DecodeRequest {
+            topic_id: f.string("topic_id")?,
+            group_id: f.string("group_id")?,
+            partition_id: f.required_uint("partition_id", MAX_U32)? as u32,
+        })
     }
-}
-
-/// `RetryDecision`.
-#[derive(Debug, Clone, Copy, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum RetryDecisionDto {
-    /// `{ action: 'retry', delayMs, attempt }`.
-    Retry {
-        /// Milliseconds to wait.
-        #[serde(rename = "delayMs")]
-        delay_ms: f64,
-        /// Next attempt number.
-        attempt: u32,
-    },
-    /// `{ action: 'give_up', attempt }`.
-    GiveUp {
-        /// Attempts made.
-        attempt: u32,
-    },
-}
-
-impl From<RetryDecision> for RetryDecisionDto {
-    fn from(d: RetryDecision) -> Self {
-        match d {
-            RetryDecision::Retry { delay_ms, attempt } => RetryDecisionDto::Retry { delay_ms, attempt },
-            RetryDecision::GiveUp { attempt } => RetryDecisionDto::GiveUp { attempt },
-        }
-    }
-}
-
-/// `ReleaseInfo`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReleaseInfo {
-    /// Crate version.
-    pub version: &'static str,
 }
