@@ -33,8 +33,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::Value;
+
+use crate::scan::{self, ScanError, Scanner};
 use thiserror::Error;
 
 /// The parts of the consume request that decoding falls back to.
@@ -60,10 +61,10 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    fn from_serde(err: serde_json::Error) -> Self {
-        match err.classify() {
-            serde_json::error::Category::Data => DecodeError::Shape(err.to_string()),
-            _ => DecodeError::Malformed(err.to_string()),
+    fn from_scan(err: ScanError) -> Self {
+        match err {
+            ScanError::Syntax(..) => DecodeError::Malformed(err.message()),
+            ScanError::Shape(text) => DecodeError::Shape(text),
         }
     }
 }
@@ -107,13 +108,13 @@ fn decode_base64_len(base64: &str, scratch: &mut Vec<u8>) -> Result<usize, Paylo
 /// Decodes a raw JSON string literal holding base64. The fast path decodes the literal's
 /// inner text as it is (base64 never needs escapes, so no scan for them first); only when
 /// that fails and the literal has escapes (`\/` is legal JSON) is it unescaped and retried.
-fn decode_raw_base64<'b>(raw: &RawValue, scratch: &'b mut Vec<u8>) -> Result<&'b str, PayloadError> {
-    let text = raw.get();
+fn decode_raw_base64<'b>(text: &str, scratch: &'b mut Vec<u8>) -> Result<&'b str, PayloadError> {
     let inner = &text[1..text.len() - 1];
     let len = match decode_base64_len(inner, scratch) {
         Ok(len) => len,
         Err(_) if inner.contains('\\') => {
-            let unescaped = serde_json::from_str::<String>(text).map_err(|e| PayloadError::NotBase64(e.to_string()))?;
+            let unescaped = scan::unescape(text)
+                .ok_or_else(|| PayloadError::NotBase64(String::from("invalid escape in the payload string")))?;
             decode_base64_len(&unescaped, scratch)?
         }
         Err(e) => return Err(e),
@@ -128,48 +129,123 @@ pub fn decode_payload<'b>(base64: &str, scratch: &'b mut Vec<u8>) -> Result<&'b 
     Ok(text)
 }
 
-#[derive(Deserialize)]
+/// A consume response's envelope, every value borrowed raw from the body.
+#[derive(Default)]
 struct RawResponse<'a> {
-    #[serde(borrow, default)]
-    messages: Option<Vec<RawMessage<'a>>>,
-    #[serde(default)]
+    messages: Vec<RawMessage<'a>>,
     next_offset: Option<u64>,
-    #[serde(default)]
     has_more: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// One message's envelope (aliases as in the module docs); `None` is absent or `null`.
+#[derive(Default)]
 struct RawMessage<'a> {
-    #[serde(borrow, default, alias = "topic")]
-    topic_id: Option<&'a RawValue>,
-    #[serde(default)]
+    topic_id: Option<&'a str>,
     partition_id: Option<u32>,
-    #[serde(default)]
     offset: Option<u64>,
-    #[serde(borrow, default, alias = "value")]
-    payload: Option<&'a RawValue>,
-    #[serde(borrow, default, alias = "message_id")]
-    key: Option<&'a RawValue>,
-    #[serde(default, alias = "ts")]
+    payload: Option<&'a str>,
+    key: Option<&'a str>,
     timestamp_ms: Option<u64>,
-    #[serde(borrow, default, alias = "username")]
-    user: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    op: Option<&'a RawValue>,
+    user: Option<&'a str>,
+    op: Option<&'a str>,
 }
 
-/// The content of a raw JSON string, borrowed when it has no escapes.
-fn raw_str(raw: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
-    let text = raw.get();
-    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
-    if !inner.contains('\\') {
-        return Some(std::borrow::Cow::Borrowed(inner));
+fn scan_message<'a>(scanner: &mut Scanner<'a>) -> Result<RawMessage<'a>, ScanError> {
+    if scanner.next_byte() != Some(b'{') {
+        scanner.value()?;
+        return Err(scan::shape("messages", "an array of objects"));
     }
-    serde_json::from_str::<String>(text).ok().map(std::borrow::Cow::Owned)
+    let mut m = RawMessage::default();
+    let mut seen = 0u32;
+    scanner.object(|key, scanner| {
+        let raw = scanner.value()?;
+        match key {
+            "topic_id" | "topic" => {
+                scan::mark(&mut seen, 0, "topic_id")?;
+                m.topic_id = scan::non_null(raw);
+            }
+            "partition_id" => {
+                scan::mark(&mut seen, 1, key)?;
+                m.partition_id = scan::read_uint(raw, key, u64::from(u32::MAX))?.map(|n| n as u32);
+            }
+            "offset" => {
+                scan::mark(&mut seen, 2, key)?;
+                m.offset = scan::read_uint(raw, key, u64::MAX)?;
+            }
+            "payload" | "value" => {
+                scan::mark(&mut seen, 3, "payload")?;
+                m.payload = scan::non_null(raw);
+            }
+            "key" | "message_id" => {
+                scan::mark(&mut seen, 4, "key")?;
+                m.key = scan::non_null(raw);
+            }
+            "timestamp_ms" | "ts" => {
+                scan::mark(&mut seen, 5, "timestamp_ms")?;
+                m.timestamp_ms = scan::read_uint(raw, "timestamp_ms", u64::MAX)?;
+            }
+            "user" | "username" => {
+                scan::mark(&mut seen, 6, "user")?;
+                m.user = scan::non_null(raw);
+            }
+            "op" => {
+                scan::mark(&mut seen, 7, key)?;
+                m.op = scan::non_null(raw);
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(m)
 }
 
-fn is_raw_string(raw: &RawValue) -> bool {
-    raw.get().starts_with('"')
+/// Scans a consume response body (see [`crate::scan`] for why not serde_json).
+fn scan_response(body: &str) -> Result<RawResponse<'_>, ScanError> {
+    let mut scanner = Scanner::new(body);
+    if scanner.next_byte() != Some(b'{') {
+        // Valid JSON of another type is a shape error; anything else is not JSON.
+        scanner.value()?;
+        scanner.finish()?;
+        return Err(ScanError::Shape(String::from("the response is not a JSON object")));
+    }
+    let mut response = RawResponse::default();
+    let mut seen = 0u32;
+    scanner.object(|key, scanner| {
+        match key {
+            "messages" => {
+                scan::mark(&mut seen, 0, key)?;
+                match scanner.next_byte() {
+                    Some(b'[') => scanner.array(|scanner| {
+                        response.messages.push(scan_message(scanner)?);
+                        Ok(())
+                    })?,
+                    _ => {
+                        if scanner.value()? != "null" {
+                            return Err(scan::shape(key, "an array"));
+                        }
+                    }
+                }
+            }
+            "next_offset" => {
+                scan::mark(&mut seen, 1, key)?;
+                response.next_offset = scan::read_uint(scanner.value()?, key, u64::MAX)?;
+            }
+            "has_more" => {
+                scan::mark(&mut seen, 2, key)?;
+                response.has_more = scan::read_bool(scanner.value()?, key)?;
+            }
+            _ => {
+                scanner.value()?;
+            }
+        }
+        Ok(())
+    })?;
+    scanner.finish()?;
+    Ok(response)
+}
+
+fn is_raw_string(raw: &str) -> bool {
+    raw.starts_with('"')
 }
 
 /// Appends `s` as a JSON string literal (also used by the wasm crate for request bodies).
@@ -222,16 +298,16 @@ pub fn write_u64(out: &mut String, mut n: u64) {
 
 /// Writes a raw value that should be a string: strings as they are, anything else as a
 /// string holding its JSON text.
-fn write_stringish(out: &mut String, raw: &RawValue) {
+fn write_stringish(out: &mut String, raw: &str) {
     if is_raw_string(raw) {
-        out.push_str(raw.get());
+        out.push_str(raw);
     } else {
-        write_json_str(out, raw.get());
+        write_json_str(out, raw);
     }
 }
 
-fn write_op(out: &mut String, raw: &RawValue) {
-    let canonical = raw_str(raw).and_then(|op| {
+fn write_op(out: &mut String, raw: &str) {
+    let canonical = scan::unescape(raw).and_then(|op| {
         ["Insert", "Update", "Delete"]
             .into_iter()
             .find(|c| c.eq_ignore_ascii_case(&op))
@@ -283,12 +359,8 @@ fn write_batch<F>(body: &str, request: &RequestContext<'_>, out: &mut String, mu
 where
     F: FnMut(&mut String, Result<&str, PayloadError>, std::ops::Range<usize>) -> bool,
 {
-    let response: RawResponse<'_> = serde_json::from_str(body).map_err(DecodeError::from_serde)?;
-    // serde's derive also accepts a JSON array for a struct (fields by position): refuse it.
-    if !body.trim_start().starts_with('{') {
-        return Err(DecodeError::Shape(String::from("the response is not a JSON object")));
-    }
-    let messages = response.messages.unwrap_or_default();
+    let response = scan_response(body).map_err(DecodeError::from_scan)?;
+    let messages = response.messages;
     out.reserve(messages.len() * 160);
 
     // The request's fallbacks, written once.
@@ -305,7 +377,7 @@ where
         }
         out.push_str("{\"topic\":");
         match message.topic_id {
-            Some(raw) if is_raw_string(raw) => out.push_str(raw.get()),
+            Some(raw) if is_raw_string(raw) => out.push_str(raw),
             _ => out.push_str(&topic_fallback),
         }
         out.push_str(",\"group_id\":");
@@ -329,23 +401,25 @@ where
         match message.op {
             Some(op) => write_op(out, op),
             None => {
-                return Err(DecodeError::Shape(format!(
-                    "message {} (offset {}) has no op",
-                    index,
-                    message.offset.unwrap_or(0)
-                )))
+                // Built without fmt (size of the wasm module).
+                let mut text = String::from("message ");
+                write_u64(&mut text, index as u64);
+                text.push_str(" (offset ");
+                write_u64(&mut text, message.offset.unwrap_or(0));
+                text.push_str(") has no op");
+                return Err(DecodeError::Shape(text));
             }
         }
         let decoded = match message.payload {
             None => Err(PayloadError::Missing),
             Some(raw) if is_raw_string(raw) => decode_raw_base64(raw, &mut scratch),
             // Already JSON (§7.1: "if already an object use it").
-            Some(raw) => Ok(raw.get()),
+            Some(raw) => Ok(raw),
         };
         let raw_range = message.payload.map_or(0..0, |raw| {
             // `raw` borrows from `body`: its offset is a pointer difference.
-            let start = raw.get().as_ptr() as usize - body.as_ptr() as usize;
-            start..start + raw.get().len()
+            let start = raw.as_ptr() as usize - body.as_ptr() as usize;
+            start..start + raw.len()
         });
         if on_payload(out, decoded, raw_range) {
             if let Some(raw) = message.payload {
@@ -502,19 +576,33 @@ pub struct AckResponse {
 /// Decodes an ack response body; `success` defaults to true and `acknowledged_offset` to the
 /// request's `upto_offset` (§7.1).
 pub fn decode_ack_response(body: &str, upto_offset: u64) -> Result<AckResponse, DecodeError> {
-    #[derive(Deserialize)]
-    struct RawAck {
-        #[serde(default)]
-        success: Option<bool>,
-        #[serde(default)]
-        acknowledged_offset: Option<u64>,
-    }
-    let raw: RawAck = serde_json::from_str(body).map_err(DecodeError::from_serde)?;
-    if !body.trim_start().starts_with('{') {
+    let mut scanner = Scanner::new(body);
+    if scanner.next_byte() != Some(b'{') {
+        scanner.value().map_err(DecodeError::from_scan)?;
+        scanner.finish().map_err(DecodeError::from_scan)?;
         return Err(DecodeError::Shape(String::from("the response is not a JSON object")));
     }
+    let (mut success, mut acknowledged_offset, mut seen) = (None, None, 0u32);
+    scanner
+        .object(|key, scanner| {
+            let raw = scanner.value()?;
+            match key {
+                "success" => {
+                    scan::mark(&mut seen, 0, key)?;
+                    success = scan::read_bool(raw, key)?;
+                }
+                "acknowledged_offset" => {
+                    scan::mark(&mut seen, 1, key)?;
+                    acknowledged_offset = scan::read_uint(raw, key, u64::MAX)?;
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+        .and_then(|()| scanner.finish())
+        .map_err(DecodeError::from_scan)?;
     Ok(AckResponse {
-        success: raw.success.unwrap_or(true),
-        acknowledged_offset: raw.acknowledged_offset.unwrap_or(upto_offset),
+        success: success.unwrap_or(true),
+        acknowledged_offset: acknowledged_offset.unwrap_or(upto_offset),
     })
 }

@@ -7,8 +7,7 @@
 //! | `{"error":"<text>","code":"<CODE>"}` | topic endpoints (§3.8) | `code` | `error` |
 //! | anything else (400 text, HTML from a proxy) | | none | the trimmed text |
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use crate::scan::{self, ScanError, Scanner};
 
 /// The machine code and human message found in an error body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,24 +19,40 @@ pub struct ErrorEnvelope {
     pub message: Option<String>,
 }
 
-// Typed, borrowed shapes rather than `serde_json::Value`: the wasm module stays smaller.
-// A field of an unexpected type makes the whole body count as plain text.
-#[derive(Deserialize)]
-struct AnyEnvelope<'a> {
-    #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
+/// `code` and `message` of an object whose `{` is next: string or null each; another type, or
+/// a body that is not JSON, makes the caller treat the whole body as plain text. `error` (raw)
+/// is collected when `error` is given. Scanned without serde_json (see [`crate::scan`]).
+type Fields<'a> = (Option<&'a str>, Option<String>, Option<String>);
+
+fn scan_envelope<'a>(scanner: &mut Scanner<'a>) -> Result<Fields<'a>, ScanError> {
+    let (mut error, mut code, mut message, mut seen) = (None, None, None, 0u32);
+    scanner.object(|key, scanner| {
+        let raw = scanner.value()?;
+        match key {
+            "error" => {
+                scan::mark(&mut seen, 0, key)?;
+                error = scan::non_null(raw);
+            }
+            "code" => {
+                scan::mark(&mut seen, 1, key)?;
+                code = scan::read_string(raw, key)?;
+            }
+            "message" => {
+                scan::mark(&mut seen, 2, key)?;
+                message = scan::read_string(raw, key)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok((error, code, message))
 }
 
-#[derive(Deserialize)]
-struct InnerError {
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
+fn scan_whole(text: &str) -> Option<Fields<'_>> {
+    let mut scanner = Scanner::new(text);
+    let fields = scan_envelope(&mut scanner).ok()?;
+    scanner.finish().ok()?;
+    Some(fields)
 }
 
 fn non_blank(value: Option<String>) -> Option<String> {
@@ -55,26 +70,26 @@ fn non_blank(value: Option<String>) -> Option<String> {
 pub fn parse_error_body(body: &str) -> ErrorEnvelope {
     let text = body.trim();
     let plain = || (!text.is_empty()).then(|| text.to_owned());
-    let parsed = if text.starts_with('{') { serde_json::from_str::<AnyEnvelope<'_>>(text).ok() } else { None };
-    let Some(env) = parsed else {
+    let parsed = if text.starts_with('{') { scan_whole(text) } else { None };
+    let Some((error, env_code, env_message)) = parsed else {
         return ErrorEnvelope { code: None, message: plain() };
     };
-    let error = env.error.map(RawValue::get).unwrap_or("null");
+    let error = error.unwrap_or("null");
     if error.starts_with('{') {
-        // SQL-style / extractor envelope (§1.7, §2.5).
-        let inner = serde_json::from_str::<InnerError>(error).unwrap_or(InnerError { code: None, message: None });
-        return ErrorEnvelope { code: non_blank(inner.code), message: non_blank(inner.message).or_else(plain) };
+        // SQL-style / extractor envelope (§1.7, §2.5); its own `error` key is ignored.
+        let (_, code, message) = scan_whole(error).unwrap_or((None, None, None));
+        return ErrorEnvelope { code: non_blank(code), message: non_blank(message).or_else(plain) };
     }
     if error.starts_with('"') {
-        let error = serde_json::from_str::<String>(error).ok();
-        if let Some(code) = non_blank(env.code) {
+        let error = scan::unescape(error).map(std::borrow::Cow::into_owned);
+        if let Some(code) = non_blank(env_code) {
             // Topic envelope (§3.8): `error` is the text, `code` the code.
             return ErrorEnvelope { code: Some(code), message: non_blank(error).or_else(plain) };
         }
         // Auth-endpoint / middleware envelope (§1.1): `error` is the code.
-        return ErrorEnvelope { code: non_blank(error), message: non_blank(env.message).or_else(plain) };
+        return ErrorEnvelope { code: non_blank(error), message: non_blank(env_message).or_else(plain) };
     }
-    ErrorEnvelope { code: non_blank(env.code), message: non_blank(env.message).or_else(plain) }
+    ErrorEnvelope { code: non_blank(env_code), message: non_blank(env_message).or_else(plain) }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod decode;
 pub mod envelope;
 pub mod legacy;
 pub mod retry;
+pub mod scan;
 pub mod start;
 
 pub use change::{normalize_change, Change, ChangeError, TopicOp};
@@ -31,6 +32,7 @@ pub use decode::{
     decode_consume_response_parts, AckResponse, ConsumeBatch, DecodeError, DecodedParts,
     PayloadError, PayloadSlot, RequestContext, WireMessage, write_json_str, write_u64,
 };
+pub use scan::unescape as json_string_content;
 pub use envelope::{parse_error_body, ErrorEnvelope};
 pub use legacy::{legacy_row, unwrap_legacy_row};
 pub use retry::{

@@ -1,7 +1,7 @@
 //! `decodeConsumeResponse` and `unwrapLegacyRow`.
 
 use js_sys::{Array, Reflect, JSON};
-use kalam_consumer_core::{decode_consume_response_parts, DecodeError, PayloadSlot, RequestContext};
+use kalam_consumer_core::{decode_consume_response_parts, json_string_content, DecodeError, PayloadSlot, RequestContext};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -60,7 +60,7 @@ pub(crate) fn batch_to_js(body: &str, context: &RequestContext<'_>) -> Result<Js
                 let reason = get(&error, "message").as_string().unwrap_or_default();
                 let decode_error = format!("payload is not valid JSON: {reason}");
                 let raw_text = &body[raw.clone()];
-                let raw_payload = serde_json::from_str::<String>(raw_text).unwrap_or_else(|_| raw_text.to_owned());
+                let raw_payload = json_string_content(raw_text).map_or_else(|| raw_text.to_owned(), |s| s.into_owned());
                 let _ = Reflect::set(&message, &JsValue::from_str("decode_error"), &JsValue::from_str(&decode_error));
                 let _ = Reflect::set(&message, &JsValue::from_str("raw_payload"), &JsValue::from_str(&raw_payload));
             }

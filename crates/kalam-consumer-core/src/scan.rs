@@ -1,0 +1,413 @@
+//! A small purpose-built JSON scanner for the response envelopes (consume, ack, error bodies).
+//!
+//! Why not serde_json: the wasm module has a 150 KB budget and serde_json's `Deserializer`,
+//! its error type and the float formatting that serde's error messages pull in were ~45 KB of
+//! a 188 KB module. The envelopes are flat, so a scanner that validates JSON syntax, walks
+//! objects key by key and hands back each value as its raw text (borrowed from the body, like
+//! `&RawValue`) does the whole job. The typed readers below mirror what `#[derive(Deserialize)]`
+//! with `Option` fields accepted: `null` is absent, an integer must be a plain non-negative
+//! literal, a mistyped or duplicated field is a shape error. `tests/scan.rs` compares it with
+//! serde_json on generated envelopes.
+
+use std::borrow::Cow;
+
+/// serde_json's default nesting limit; deeper input is refused rather than overflowing.
+const MAX_DEPTH: usize = 128;
+
+/// Why a text could not be scanned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScanError {
+    /// Not JSON (or truncated): the reason and the byte position.
+    Syntax(&'static str, usize),
+    /// JSON, but a field has the wrong type or appears twice.
+    Shape(String),
+}
+
+impl ScanError {
+    /// The message, with the byte position for syntax errors (written without fmt).
+    pub(crate) fn message(&self) -> String {
+        match self {
+            ScanError::Syntax(reason, at) => {
+                let mut out = String::from(*reason);
+                out.push_str(" at byte ");
+                crate::decode::write_u64(&mut out, *at as u64);
+                out
+            }
+            ScanError::Shape(text) => text.clone(),
+        }
+    }
+}
+
+/// A shape error "invalid type for field `name`: expected <expected>".
+pub(crate) fn shape(field: &str, expected: &str) -> ScanError {
+    let mut text = String::from("invalid type for field `");
+    text.push_str(field);
+    text.push_str("`: expected ");
+    text.push_str(expected);
+    ScanError::Shape(text)
+}
+
+/// A cursor over a JSON text.
+pub(crate) struct Scanner<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Scanner { text, pos: 0 }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    fn err<T>(&self, reason: &'static str) -> Result<T, ScanError> {
+        Err(ScanError::Syntax(reason, self.pos))
+    }
+
+    pub(crate) fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// Whitespace and then the end of the text.
+    pub(crate) fn finish(&mut self) -> Result<(), ScanError> {
+        self.skip_ws();
+        if self.pos < self.text.len() {
+            return self.err("trailing characters");
+        }
+        Ok(())
+    }
+
+    /// The next non-whitespace byte, not consumed.
+    pub(crate) fn next_byte(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.peek()
+    }
+
+    /// Skips one value (after whitespace) and returns its raw text.
+    pub(crate) fn value(&mut self) -> Result<&'a str, ScanError> {
+        self.value_at(0)
+    }
+
+    fn value_at(&mut self, depth: usize) -> Result<&'a str, ScanError> {
+        self.skip_ws();
+        let start = self.pos;
+        match self.peek() {
+            None => return self.err("EOF while parsing a value"),
+            Some(b'"') => self.string_body()?,
+            Some(b'{') | Some(b'[') => {
+                if depth >= MAX_DEPTH {
+                    return self.err("recursion limit exceeded");
+                }
+                let object = self.peek() == Some(b'{');
+                self.pos += 1;
+                self.skip_ws();
+                let close = if object { b'}' } else { b']' };
+                if self.peek() == Some(close) {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        if object {
+                            self.skip_ws();
+                            if self.peek() != Some(b'"') {
+                                return self.err("expected a string key");
+                            }
+                            self.string_body()?;
+                            self.colon()?;
+                        }
+                        self.value_at(depth + 1)?;
+                        if self.separator(close)? {
+                            break;
+                        }
+                    }
+                }
+            }
+            Some(b't') => self.literal("true")?,
+            Some(b'f') => self.literal("false")?,
+            Some(b'n') => self.literal("null")?,
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            Some(_) => return self.err("expected a value"),
+        }
+        Ok(&self.text[start..self.pos])
+    }
+
+    fn colon(&mut self) -> Result<(), ScanError> {
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return self.err("expected ':'");
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// After a member: `,` (returns false) or `close` (returns true).
+    fn separator(&mut self, close: u8) -> Result<bool, ScanError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            None => self.err("EOF while parsing a list or object"),
+            Some(_) => self.err("expected ',' or a closing bracket"),
+        }
+    }
+
+    fn literal(&mut self, word: &'static str) -> Result<(), ScanError> {
+        if self.text.as_bytes()[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            self.err("expected a literal")
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> Result<(), ScanError> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return self.err("invalid number"),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if self.digits() == 0 {
+                return self.err("invalid number");
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return self.err("invalid number");
+            }
+        }
+        Ok(())
+    }
+
+    /// A string starting at the current `"`; checks escapes and control characters.
+    fn string_body(&mut self) -> Result<(), ScanError> {
+        self.pos += 1;
+        loop {
+            match self.peek() {
+                None => return self.err("EOF while parsing a string"),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                        Some(b'u') => {
+                            self.pos += 1;
+                            let hex = self.bytes().get(self.pos..self.pos + 4);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return self.err("invalid \\u escape");
+                            }
+                            self.pos += 4;
+                        }
+                        _ => return self.err("invalid escape"),
+                    }
+                }
+                Some(0..=0x1f) => return self.err("control character in a string"),
+                Some(_) => self.pos += 1,
+            }
+        }
+    }
+
+    /// Walks an object whose `{` is next; calls `field(key, scanner)` for each member with
+    /// the scanner positioned before the value, which `field` must consume (e.g. with
+    /// [`Scanner::value`]). Keys are unescaped when needed.
+    pub(crate) fn object<F>(&mut self, mut field: F) -> Result<(), ScanError>
+    where
+        F: FnMut(&str, &mut Self) -> Result<(), ScanError>,
+    {
+        self.skip_ws();
+        if self.peek() != Some(b'{') {
+            return self.err("expected '{'");
+        }
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return self.err("expected a string key");
+            }
+            let start = self.pos;
+            self.string_body()?;
+            let raw = &self.text[start..self.pos];
+            let key = unescape(raw).unwrap_or(Cow::Borrowed(""));
+            self.colon()?;
+            field(&key, self)?;
+            if self.separator(b'}')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Walks an array whose `[` is next; `item` must consume each element.
+    pub(crate) fn array<F>(&mut self, mut item: F) -> Result<(), ScanError>
+    where
+        F: FnMut(&mut Self) -> Result<(), ScanError>,
+    {
+        self.skip_ws();
+        if self.peek() != Some(b'[') {
+            return self.err("expected '['");
+        }
+        self.pos += 1;
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            if self.separator(b']')? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The content of a raw (already scanned) JSON string literal, borrowed when it has no
+/// escapes; `None` when `raw` is not a string or holds a lone surrogate escape (serde_json
+/// refuses those too).
+pub fn unescape(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
+    }
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.char_indices();
+    let hex4 = |at: usize| -> Option<u32> { u32::from_str_radix(inner.get(at..at + 4)?, 16).ok() };
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let (_, escape) = chars.next()?;
+        match escape {
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            '/' => out.push('/'),
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'u' => {
+                let high = hex4(i + 2)?;
+                for _ in 0..4 {
+                    chars.next();
+                }
+                let code = if (0xD800..0xDC00).contains(&high) {
+                    // A high surrogate must be followed by `\u` and a low surrogate.
+                    if inner.get(i + 6..i + 8) != Some("\\u") {
+                        return None;
+                    }
+                    let low = hex4(i + 8)?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return None;
+                    }
+                    for _ in 0..6 {
+                        chars.next();
+                    }
+                    0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    high
+                };
+                out.push(char::from_u32(code)?);
+            }
+            _ => return None,
+        }
+    }
+    Some(Cow::Owned(out))
+}
+
+/// `null` → `None`; otherwise a plain non-negative integer literal that fits `max`.
+pub(crate) fn read_uint(raw: &str, field: &str, max: u64) -> Result<Option<u64>, ScanError> {
+    if raw == "null" {
+        return Ok(None);
+    }
+    let digits = raw.bytes().all(|b| b.is_ascii_digit());
+    match raw.parse::<u64>() {
+        Ok(n) if digits && n <= max => Ok(Some(n)),
+        _ => Err(shape(field, if max == u64::from(u32::MAX) { "u32" } else { "u64" })),
+    }
+}
+
+/// `null` → `None`; otherwise `true` or `false`.
+pub(crate) fn read_bool(raw: &str, field: &str) -> Result<Option<bool>, ScanError> {
+    match raw {
+        "null" => Ok(None),
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        _ => Err(shape(field, "a boolean")),
+    }
+}
+
+/// `null` → `None`; otherwise a string's content.
+pub(crate) fn read_string(raw: &str, field: &str) -> Result<Option<String>, ScanError> {
+    if raw == "null" {
+        return Ok(None);
+    }
+    match unescape(raw) {
+        Some(s) => Ok(Some(s.into_owned())),
+        None => Err(shape(field, "a string")),
+    }
+}
+
+/// `null` → `None`; otherwise the raw value.
+pub(crate) fn non_null(raw: &str) -> Option<&str> {
+    (raw != "null").then_some(raw)
+}
+
+/// Marks field number `bit` as seen; a second time is a shape error ("duplicate field"), as
+/// with serde's derive (aliases count as the same field).
+pub(crate) fn mark(seen: &mut u32, bit: u32, field: &str) -> Result<(), ScanError> {
+    if *seen & (1 << bit) != 0 {
+        let mut text = String::from("duplicate field `");
+        text.push_str(field);
+        text.push('`');
+        return Err(ScanError::Shape(text));
+    }
+    *seen |= 1 << bit;
+    Ok(())
+}
+
+/// Whether `text` is one JSON value (with surrounding whitespace) by this scanner's rules;
+/// exposed so the property tests can hold it against serde_json.
+pub fn is_valid_json(text: &str) -> bool {
+    let mut scanner = Scanner::new(text);
+    scanner.value().is_ok() && scanner.finish().is_ok()
+}
