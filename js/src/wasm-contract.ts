@@ -8,6 +8,7 @@ export type {
   AckResponse,
   ConnectionRetryPolicy,
   ConsumeBatch as WireBatch,
+  ConsumeParts as WireParts,
   ConsumeRequest,
   FailureKind,
   RequestOptions,
