@@ -1,7 +1,6 @@
 import { TokenManager, type AuthCredentials, type AuthProvider, type LoginResponse } from './auth.js';
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
-import { type AckResult, type ConsumeBatchResult, type StartPosition } from './messages.js';
-import { assembleBatch } from './parts.js';
+import { toBatch, type AckResult, type ConsumeBatchResult, type StartPosition } from './messages.js';
 import { createLowLevelConsumer, type ConsumerHandle, type ConsumerOptions } from './consumer.js';
 import {
   ExternalSqlRunner,
@@ -14,7 +13,7 @@ import {
 } from './sql.js';
 import { linkSignals } from './timing.js';
 import { nonBlank, nonNegativeInt, nonNegativeNumber, positiveInt } from './validate.js';
-import type { WasmRuntime, WasmTransport, WireParts, WireStart } from './wasm-contract.js';
+import type { WasmRuntime, WasmTransport, WireBatch, WireStart } from './wasm-contract.js';
 
 export interface ConsumerClientOptions {
   /** Base URL of the KalamDB server, `http://` or `https://`. */
@@ -168,8 +167,8 @@ class KalamConsumerClientImpl implements ConsumerClient {
     const timeoutSeconds =
       options.timeout_seconds === undefined ? undefined : nonNegativeNumber('timeout_seconds', options.timeout_seconds, 0);
     const start = await this.normalizeStart(options.start);
-    const parts = await this.consumeWire(topic, group, partition, start, limit, timeoutSeconds, options.signal);
-    return assembleBatch<T>(parts);
+    const wire = await this.consumeWire(topic, group, partition, start, limit, timeoutSeconds, options.signal);
+    return toBatch<T>(wire);
   }
 
   /**
@@ -180,8 +179,8 @@ class KalamConsumerClientImpl implements ConsumerClient {
    * batch_size 0, whose result (no messages, has_more: true) would only confuse callers.
    */
   async probe(topic: string, group: string, partition: number, start: WireStart, signal?: AbortSignal): Promise<number> {
-    const parts = await this.consumeWire(topic, group, partition, start, 0, undefined, signal);
-    return parts.batch.next_offset;
+    const wire = await this.consumeWire(topic, group, partition, start, 0, undefined, signal);
+    return wire.next_offset;
   }
 
   private async consumeWire(
@@ -192,7 +191,7 @@ class KalamConsumerClientImpl implements ConsumerClient {
     limit: number,
     timeoutSeconds: number | undefined,
     parent: AbortSignal | undefined,
-  ): Promise<WireParts> {
+  ): Promise<WireBatch> {
     const transport = await this.ensureTransport();
     const request = {
       topic_id: topic,
@@ -205,7 +204,7 @@ class KalamConsumerClientImpl implements ConsumerClient {
     // A server that long-polls may legitimately hold the request for timeout_seconds.
     const timeoutMs = this.requestTimeoutMs + (timeoutSeconds ?? 0) * 1000;
     return this.timed(parent, timeoutMs, 'consume', (signal) =>
-      this.tokens.withAuth((authorization) => transport.consumeParts(authorization, request, { signal }), signal),
+      this.tokens.withAuth((authorization) => transport.consume(authorization, request, { signal }), signal),
     );
   }
 

@@ -8,7 +8,6 @@ export type {
   AckResponse,
   ConnectionRetryPolicy,
   ConsumeBatch as WireBatch,
-  ConsumeParts as WireParts,
   ConsumeRequest,
   FailureKind,
   RequestOptions,

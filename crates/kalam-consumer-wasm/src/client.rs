@@ -78,9 +78,9 @@ fn network_error(error: JsValue, what: &str) -> ConsumerError {
 }
 
 impl Inner {
-    /// POSTs `body` as JSON and returns `(status, response text, the same bytes as a JS view)`
-    /// of a 2xx response; any other outcome is an error.
-    async fn post(&self, path: &str, auth_header: Option<String>, body: &str, options: Option<JsRequestOptions>, what: &str) -> Result<(u16, String, Uint8Array), ConsumerError> {
+    /// POSTs `body` as JSON and returns `(status, response text)` of a 2xx response; any
+    /// other outcome is an error.
+    async fn post(&self, path: &str, auth_header: Option<String>, body: &str, options: Option<JsRequestOptions>, what: &str) -> Result<(u16, String), ConsumerError> {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         let headers = match auth_header.as_deref() {
@@ -107,10 +107,9 @@ impl Inner {
         // UTF-8 -> UTF-16 -> UTF-8 round trip.
         let buffer_promise: Promise = response.array_buffer().map_err(|e| network_error(e, what))?;
         let buffer = JsFuture::from(buffer_promise).await.map_err(|e| network_error(e, what))?;
-        let view = Uint8Array::new(&buffer);
-        let bytes = view.to_vec();
+        let bytes = Uint8Array::new(&buffer).to_vec();
         if (200..300).contains(&status) {
-            return String::from_utf8(bytes).map(|text| (status, text, view)).map_err(|e| {
+            return String::from_utf8(bytes).map(|text| (status, text)).map_err(|e| {
                 let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
                 ConsumerError::invalid_response(status, format!("{what} returned a body that is not UTF-8"), &text)
             });
@@ -123,34 +122,6 @@ impl Inner {
             None => format!("HTTP {status}"),
         };
         Err(ConsumerError::http(status, envelope.code, format!("{what} failed ({label}): {detail}"), &text))
-    }
-}
-
-impl KalamConsumerClient {
-    /// The shared body of `consume` and `consumeParts`.
-    fn consume_with<F>(&self, auth_header: Option<String>, request: JsValue, options: Option<JsRequestOptions>, decode: F) -> Promise
-    where
-        F: Fn(&str, &Uint8Array, &RequestContext<'_>) -> Result<JsValue, Result<ConsumerError, kalam_consumer_core::DecodeError>> + 'static,
-    {
-        let inner = Rc::clone(&self.inner);
-        future_to_promise(async move {
-            let request = ConsumeRequest::from_js(&request)?;
-            require_non_empty(&request.topic_id, "topic_id")?;
-            require_non_empty(&request.group_id, "group_id")?;
-            let body = request.to_json();
-            let (status, text, bytes) = inner.post(CONSUME_PATH, auth_header, &body, options, "consume").await?;
-            let context = RequestContext {
-                topic_id: &request.topic_id,
-                group_id: &request.group_id,
-                partition_id: request.partition_id,
-            };
-            decode(&text, &bytes, &context).map_err(|e| {
-                e.unwrap_or_else(|e| {
-                    ConsumerError::invalid_response(status, format!("consume returned an invalid body: {e}"), &text)
-                })
-                .into()
-            })
-        })
     }
 }
 
@@ -199,19 +170,25 @@ impl KalamConsumerClient {
         #[wasm_bindgen(unchecked_param_type = "ConsumeRequest")] request: JsValue,
         options: Option<JsRequestOptions>,
     ) -> Promise {
-        self.consume_with(auth_header, request, options, |text, _, context| crate::decode::batch_to_js(text, context))
-    }
-
-    /// `consume`, resolving to `ConsumeParts` instead of a batch: the TS layer's fast path
-    /// (it parses each payload and builds the messages in one JS loop). Rejects like `consume`.
-    #[wasm_bindgen(js_name = "consumeParts", unchecked_return_type = "Promise<ConsumeParts>")]
-    pub fn consume_parts(
-        &self,
-        #[wasm_bindgen(js_name = "authHeader")] auth_header: Option<String>,
-        #[wasm_bindgen(unchecked_param_type = "ConsumeRequest")] request: JsValue,
-        options: Option<JsRequestOptions>,
-    ) -> Promise {
-        self.consume_with(auth_header, request, options, crate::parts::parts_to_js)
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let request = ConsumeRequest::from_js(&request)?;
+            require_non_empty(&request.topic_id, "topic_id")?;
+            require_non_empty(&request.group_id, "group_id")?;
+            let body = request.to_json();
+            let (status, text) = inner.post(CONSUME_PATH, auth_header, &body, options, "consume").await?;
+            let context = RequestContext {
+                topic_id: &request.topic_id,
+                group_id: &request.group_id,
+                partition_id: request.partition_id,
+            };
+            crate::decode::batch_to_js(&text, &context).map_err(|e| {
+                e.unwrap_or_else(|e| {
+                    ConsumerError::invalid_response(status, format!("consume returned an invalid body: {e}"), &text)
+                })
+                .into()
+            })
+        })
     }
 
     /// `POST /v1/api/topics/ack` (inclusive, cumulative, §3.7); resolves to
@@ -229,7 +206,7 @@ impl KalamConsumerClient {
             require_non_empty(&request.topic_id, "topic_id")?;
             require_non_empty(&request.group_id, "group_id")?;
             let body = request.to_json();
-            let (status, text, _) = inner.post(ACK_PATH, auth_header, &body, options, "ack").await?;
+            let (status, text) = inner.post(ACK_PATH, auth_header, &body, options, "ack").await?;
             let ack = decode_ack_response(&text, request.upto_offset).map_err(|e| {
                 ConsumerError::invalid_response(status, format!("ack returned an invalid body: {e}"), &text)
             })?;

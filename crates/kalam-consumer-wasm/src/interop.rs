@@ -108,17 +108,9 @@ thread_local! {
 /// walks the string char by char in JS first and took ~37% of `decodeConsumeResponse`.
 /// Lone surrogates become U+FFFD, as in every UTF-8 encoding of a JS string.
 pub fn utf8_of(text: &JsString) -> String {
-    utf8_and_bytes_of(text).0
-}
-
-/// [`utf8_of`], also returning the JS-side bytes (the same UTF-8), for a result that points
-/// into the body without copying it back out.
-pub fn utf8_and_bytes_of(text: &JsString) -> (String, Uint8Array) {
-    let view = ENCODER.with(|encoder| encoder.encode(text));
-    let bytes = view.to_vec();
+    let bytes = ENCODER.with(|encoder| encoder.encode(text)).to_vec();
     // TextEncoder always produces UTF-8; the check is cheap and keeps this crate free of unsafe.
-    let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    (text, view)
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 // ---------------------------------------------------------------------------------------------

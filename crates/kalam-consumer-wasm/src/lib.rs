@@ -4,7 +4,6 @@
 //!
 //! * [`client`] holds `KalamConsumerClient` (consume and ack through `fetch`);
 //! * [`decode`] holds `decodeConsumeResponse`, `unwrapLegacyRow`;
-//! * [`parts`] holds `decodeConsumeResponseParts` (the split form the TS layer assembles);
 //! * [`start`] holds `normalizeStart`;
 //! * [`classify`] holds `classifyFailure`;
 //! * [`message_retry`] holds `MessageRetry`; [`connection_backoff`]: `ConnectionBackoff`;
@@ -24,7 +23,6 @@ pub mod decode;
 pub mod error;
 pub mod interop;
 pub mod message_retry;
-pub mod parts;
 pub mod start;
 pub mod types;
 

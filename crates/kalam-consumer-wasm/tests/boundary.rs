@@ -8,7 +8,6 @@ use kalam_consumer_wasm::client::KalamConsumerClient;
 use kalam_consumer_wasm::connection_backoff::ConnectionBackoff;
 use kalam_consumer_wasm::decode::{decode_consume_response_js, unwrap_legacy_row_js};
 use kalam_consumer_wasm::message_retry::MessageRetry;
-use kalam_consumer_wasm::parts::decode_consume_response_parts_js;
 use kalam_consumer_wasm::start::normalize_start_js;
 use kalam_consumer_wasm::wasm_release_info;
 use wasm_bindgen::{JsCast, JsValue};
@@ -93,34 +92,6 @@ fn decoded_batches_are_plain_objects() {
     assert!(get(&bad_json, "decode_error").as_string().unwrap().contains("JSON"));
     assert_eq!(get(&bad_json, "raw_payload").as_string().as_deref(), Some("eyJh"));
     assert_eq!(get(&batch, "has_more").as_bool(), Some(true));
-}
-
-#[wasm_bindgen_test]
-fn consume_parts_point_at_payload_and_raw_bytes() {
-    let body = r#"{"messages":[
-        {"topic_id":"t","partition_id":0,"offset":1,"payload":"eyJhIjoxfQ==","key":null,"timestamp_ms":5,"op":"Insert"},
-        {"topic_id":"t","partition_id":0,"offset":2,"payload":"e30","key":"k","timestamp_ms":6,"op":"Delete"},
-        {"topic_id":"t","partition_id":0,"offset":3,"payload":"eyJh","key":"k","timestamp_ms":6,"op":"Update"}
-    ],"next_offset":4,"has_more":true}"#;
-    let request = json(r#"{"topic_id":"t","group_id":"g","partition_id":0}"#);
-    let parts = decode_consume_response_parts_js(&body.into(), request).unwrap();
-    let payloads: js_sys::Uint8Array = get(&parts, "payloads").unchecked_into();
-    let ranges: js_sys::Uint32Array = get(&parts, "payload_ranges_bytes").unchecked_into();
-    let raw: js_sys::Uint8Array = get(&parts, "body").unchecked_into();
-    let ranges = ranges.to_vec();
-    let payloads = payloads.to_vec();
-    let raw = raw.to_vec();
-    assert_eq!(ranges.len(), 12);
-    let text = |bytes: &[u8], from: u32, to: u32| String::from_utf8(bytes[from as usize..to as usize].to_vec()).unwrap();
-    assert_eq!(text(&payloads, ranges[0], ranges[1]), r#"{"a":1}"#);
-    assert_eq!(text(&raw, ranges[2], ranges[3]), r#""eyJhIjoxfQ==""#);
-    // Rust already failed the second payload (bad base64): the batch carries its decode_error.
-    assert_eq!(ranges[4], u32::MAX);
-    let messages: Array = get(&get(&parts, "batch"), "messages").unchecked_into();
-    assert!(get(&messages.get(1), "decode_error").as_string().unwrap().contains("base64"));
-    // The third is UTF-8 but not JSON: only the JS side's JSON.parse finds that.
-    assert_eq!(text(&payloads, ranges[8], ranges[9]), r#"{"a"#);
-    assert_eq!(text(&raw, ranges[10], ranges[11]), r#""eyJh""#);
 }
 
 #[wasm_bindgen_test]
