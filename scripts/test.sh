@@ -35,3 +35,6 @@ if [ -f tests/types/tsconfig.json ]; then npx tsc --noEmit -p tests/types/tsconf
 
 step "node tests"
 node scripts/run-node-tests.mjs
+
+step "demo worker (what scripts/demo.sh runs after its build)"
+node examples/demo-worker.mjs
