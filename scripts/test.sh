@@ -33,8 +33,8 @@ cargo test -p kalam-consumer-wasm --target wasm32-unknown-unknown
 step "type tests"
 if [ -f tests/types/tsconfig.json ]; then npx tsc --noEmit -p tests/types/tsconfig.json; fi
 
-step "node tests"
-node scripts/run-node-tests.mjs
-
 step "demo worker (what scripts/demo.sh runs after its build)"
 node examples/demo-worker.mjs
+
+step "node tests"
+node scripts/run-node-tests.mjs
