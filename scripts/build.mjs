@@ -8,11 +8,16 @@
  * Steps (HACKING.md "Build"):
  *   wasm     wasm-pack build (release, --target web, --weak-refs) into js/src/wasm, then
  *            Debian's wasm-opt -Oz when it is installed; prints the .wasm size.
- *   ts       tsc -p tsconfig.json (js/src -> dist/); skipped while js/src holds no .ts file.
- *   package  wasm glue into dist/wasm/, README.md + LICENSE, dist/package.json from
- *            pkg-template/ with the workspace version, node_modules/@kalamdb/consumer -> dist.
+ *   ts       tsc -p tsconfig.json (type check; unbundled output in build/tsc/ for tests of
+ *            internal modules, never published), then esbuild bundles and minifies the entry
+ *            points into dist/ (one shared chunk) and dts-bundle-generator rolls the public
+ *            declarations into dist/index.d.ts; skipped while js/src holds no .ts file.
+ *   package  wasm glue into dist/wasm/ (the .js bundled with its snippets and minified by
+ *            esbuild, the .d.ts as generated),
+ *            README.md + LICENSE, dist/package.json from pkg-template/ with the workspace
+ *            version (every `exports` target must exist), node_modules/@kalamdb/consumer -> dist.
  *
- * Node >= 18, no dependencies beyond node: builtins and the typescript devDependency.
+ * Node >= 18; node: builtins plus the typescript, esbuild and dts-bundle-generator devDependencies.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -25,7 +30,44 @@ const CRATE = join(ROOT, 'crates', 'kalam-consumer-wasm');
 const WASM_OUT = join(ROOT, 'js', 'src', 'wasm');
 const OUT_NAME = 'kalam_consumer_wasm';
 const DIST = join(ROOT, 'dist');
-const GLUE_FILES = [`${OUT_NAME}.js`, `${OUT_NAME}.d.ts`, `${OUT_NAME}_bg.wasm`, `${OUT_NAME}_bg.wasm.d.ts`];
+/** Unbundled tsc output (tsconfig.json outDir): tests of internal modules import it. */
+const TSC_OUT = join(ROOT, 'build', 'tsc');
+/**
+ * The package's JS entry points (pkg-template/package.json `exports`). The browser `./wasm`
+ * export is the generated glue itself (dist/wasm/, minified in the package step): every entry
+ * imports it as an external module, so one glue instance is shared by all of them and its
+ * `new URL('kalam_consumer_wasm_bg.wasm', import.meta.url)` still points next to it.
+ */
+const JS_ENTRIES = {
+  'entry.node': join(ROOT, 'js', 'src', 'entry.node.ts'),
+  'entry.browser': join(ROOT, 'js', 'src', 'entry.browser.ts'),
+  'wasm.node': join(ROOT, 'js', 'src', 'wasm.node.ts'),
+};
+/** The `.` export's declarations (both conditions export the same names). */
+const TYPES_ENTRY = join(ROOT, 'js', 'src', 'entry.browser.ts');
+const TYPES_OUT = 'index.d.ts';
+/**
+ * wasm-bindgen output shipped in dist/wasm/. Its `_bg.wasm.d.ts` is not shipped: it types a
+ * `--target bundler` import of the raw module exports, which `--target web` never does, and
+ * the glue's .d.ts declares the same exports as `InitOutput`.
+ */
+const GLUE_JS = `${OUT_NAME}.js`;
+const GLUE_FILES = [GLUE_JS, `${OUT_NAME}.d.ts`, `${OUT_NAME}_bg.wasm`];
+/** esbuild settings shared by the bundle and the glue; `target` matches tsconfig.json. */
+const ESBUILD_COMMON = {
+  format: /** @type {const} */ ('esm'),
+  target: 'es2022',
+  minify: true,
+  // Users see class and function names (`KalamConsumerError` in a logged error, the glue's
+  // `KalamConsumerClient`): keep them through minification (~2 kB of the bundle, ~3 kB of glue).
+  keepNames: true,
+  // keepNames names classes in `static {}` blocks (Safari >= 16.4); neither the TS layer nor
+  // the glue uses them, so name them after the class instead and keep the browser floor.
+  supported: { 'class-static-blocks': false },
+  charset: /** @type {const} */ ('utf8'),
+  sourcemap: false,
+  logLevel: /** @type {const} */ ('warning'),
+};
 /** Size budget of the optimised module (STYLE.md 16). */
 const WASM_BUDGET_BYTES = 150 * 1024;
 const STEPS = ['wasm', 'ts', 'package'];
@@ -269,23 +311,142 @@ function hasTsSources(dir) {
   return false;
 }
 
-function stepTs() {
+/** @returns {Promise<typeof import('esbuild')>} */
+async function loadEsbuild() {
+  try {
+    return await import('esbuild');
+  } catch (error) {
+    fail(`esbuild is not installed (run npm ci): ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Removes what an earlier ts step left in dist/ (top-level .js, .d.ts and maps; dist/wasm/ stays). */
+function cleanDistModules() {
+  if (!existsSync(DIST)) return;
+  for (const entry of readdirSync(DIST, { withFileTypes: true })) {
+    if (entry.isFile() && /\.(js|ts|map)$/.test(entry.name)) rmSync(join(DIST, entry.name));
+  }
+}
+
+/**
+ * Bundles the entry points into dist/: ESM, minified, `splitting` so the node and browser
+ * entries share one chunk instead of each carrying the whole TS layer. Every output lands in
+ * dist/ itself, so `new URL('./wasm/...', import.meta.url)` in any of them still resolves.
+ */
+async function bundleJs() {
+  const esbuild = await loadEsbuild();
+  /** @type {import('esbuild').Plugin} */
+  const glueExternal = {
+    name: 'kalam-glue-external',
+    setup(build) {
+      // The generated glue stays its own module (see JS_ENTRIES); outputs sit in dist/, next to wasm/.
+      build.onResolve({ filter: /^\.\/wasm\/kalam_consumer_wasm\.js$/ }, () => ({ path: `./wasm/${GLUE_JS}`, external: true }));
+    },
+  };
+  const result = await esbuild.build({
+    ...ESBUILD_COMMON,
+    entryPoints: JS_ENTRIES,
+    bundle: true,
+    splitting: true,
+    platform: 'neutral',
+    external: ['node:*'],
+    tsconfig: join(ROOT, 'tsconfig.json'),
+    outdir: DIST,
+    chunkNames: 'chunk-[hash]',
+    plugins: [glueExternal],
+    write: false,
+  });
+  // esbuild gives a module that only re-exports (public.ts, shared by both entries) an empty
+  // chunk of its own and a bare `import "./chunk-X.js"` in each entry (evanw/esbuild#2922, open).
+  // Importing an empty module does nothing, so drop the file and the imports.
+  const empty = result.outputFiles.filter((f) => f.text.trim() === '').map((f) => relative(DIST, f.path));
+  /** @type {string[]} */
+  const written = [];
+  for (const file of result.outputFiles) {
+    const name = relative(DIST, file.path);
+    if (name.includes('/') || name.startsWith('..')) fail(`esbuild wrote ${name} outside dist/ itself: relative URLs would break`);
+    if (empty.includes(name)) continue;
+    let text = file.text;
+    for (const gone of empty) {
+      text = text.split(`import"./${gone}";`).join('');
+      if (text.includes(gone)) fail(`${name} still refers to the empty chunk ${gone}`);
+    }
+    writeFileSync(file.path, text);
+    written.push(`${name} ${Buffer.byteLength(text)} B`);
+  }
+  log(`esbuild: ${written.join(', ')}${empty.length ? ` (dropped the empty ${empty.join(', ')})` : ''}`);
+}
+
+/**
+ * Rolls the public declarations of the `.` export into one file. Only what entry.browser.ts
+ * exports is exported from it; internal types the public ones refer to (EngineOptions,
+ * BaseContext, ...) are declared unexported in the same file, with their JSDoc.
+ */
+function bundleTypes() {
+  const cli = join(ROOT, 'node_modules', 'dts-bundle-generator', 'dist', 'bin', 'dts-bundle-generator.js');
+  if (!existsSync(cli)) fail('dts-bundle-generator is not installed: run npm ci');
+  run(process.execPath, [
+    cli, '--silent', '--no-banner', '--export-referenced-types=false',
+    '--project', join(ROOT, 'tsconfig.json'),
+    '-o', join(DIST, TYPES_OUT), TYPES_ENTRY,
+  ]);
+  log(`dts-bundle-generator: ${TYPES_OUT} ${statSync(join(DIST, TYPES_OUT)).size} B`);
+}
+
+async function stepTs() {
   if (!hasTsSources(join(ROOT, 'js', 'src'))) {
     warn('js/src has no .ts file yet: skipping tsc');
     return;
   }
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   if (!existsSync(tsc)) fail('typescript is not installed: run npm install');
+  rmSync(TSC_OUT, { recursive: true, force: true });
   run(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json')]);
+  mkdirSync(DIST, { recursive: true });
+  cleanDistModules();
+  await bundleJs();
+  bundleTypes();
 }
 
-function stepPackage() {
+/**
+ * Every path pkg-template's `main`, `module`, `types` and `exports` name must exist in dist/,
+ * and be matched by `files` (npm pack ships nothing else).
+ * @param {Record<string, unknown>} pkg
+ */
+function checkPackageTargets(pkg) {
+  /** @type {string[]} */
+  const targets = [];
+  const collect = (/** @type {unknown} */ value) => {
+    if (typeof value === 'string') targets.push(value);
+    else if (value && typeof value === 'object') Object.values(value).forEach(collect);
+  };
+  collect([pkg.main, pkg.module, pkg.types, pkg.exports]);
+  const files = /** @type {string[]} */ (pkg.files ?? []);
+  const shipped = (/** @type {string} */ path) => files.some((pattern) =>
+    pattern === path || (pattern.startsWith('*') && !path.includes('/') && path.endsWith(pattern.slice(1))));
+  for (const target of targets) {
+    const path = target.replace(/^\.\//, '');
+    if (!existsSync(join(DIST, path))) fail(`package.json names ${target}, which is not in dist/`);
+    if (path !== 'package.json' && !shipped(path)) fail(`package.json names ${target}, which its \`files\` do not ship`);
+  }
+}
+
+async function stepPackage() {
   const distWasm = join(DIST, 'wasm');
+  rmSync(distWasm, { recursive: true, force: true });
   mkdirSync(distWasm, { recursive: true });
   for (const name of GLUE_FILES) {
     const from = join(WASM_OUT, name);
     if (!existsSync(from)) fail(`${relative(ROOT, from)} is missing: run the wasm step first`);
-    copyFileSync(from, join(distWasm, name));
+    if (name !== GLUE_JS) {
+      copyFileSync(from, join(distWasm, name));
+      continue;
+    }
+    // The glue is generated, so it is minified here rather than edited (35 kB -> ~17 kB). It is
+    // bundled on its own, so JS snippets it imports (`#[wasm_bindgen(module = ...)]`, emitted
+    // under js/src/wasm/snippets/) are inlined and its `import.meta.url` is still dist/wasm/.
+    const esbuild = await loadEsbuild();
+    await esbuild.build({ ...ESBUILD_COMMON, entryPoints: [from], outfile: join(distWasm, name), bundle: true, platform: 'neutral' });
   }
   for (const name of ['README.md', 'LICENSE']) {
     if (existsSync(join(ROOT, name))) copyFileSync(join(ROOT, name), join(DIST, name));
@@ -302,6 +463,7 @@ function stepPackage() {
         copyFileSync(join(ROOT, 'pkg-template', entry.name), join(DIST, entry.name));
       }
     }
+    checkPackageTargets(pkg);
   } else {
     warn('pkg-template/package.json is missing: dist/package.json not written');
   }
@@ -326,7 +488,7 @@ const steps = parseSteps(process.argv.slice(2));
 for (const step of steps) {
   log(`step ${step}`);
   if (step === 'wasm') stepWasm();
-  else if (step === 'ts') stepTs();
-  else stepPackage();
+  else if (step === 'ts') await stepTs();
+  else await stepPackage();
 }
 log('done');

@@ -1,15 +1,16 @@
-// CommitTracker: which offset a partition may commit. Pure TS, no server: imported from the
-// built package directory (it is internal, not part of the public exports).
+// CommitTracker: which offset a partition may commit. Pure TS, no server. It is internal (the
+// package ships it inside its bundled chunk, not as a module), so this test imports the
+// unbundled tsc output that `node scripts/build.mjs` leaves in build/tsc/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-// Resolve dist/ through the linked package, so the test runs against what build.mjs produced.
-const require = createRequire(import.meta.url);
-const pkgDir = dirname(require.resolve('@kalamdb/consumer/package.json'));
-const { CommitTracker } = await import(pathToFileURL(join(pkgDir, 'commit-tracker.js')).href);
+const tscOut = new URL('../../build/tsc/', import.meta.url);
+if (!existsSync(fileURLToPath(new URL('commit-tracker.js', tscOut)))) {
+  throw new Error('build/tsc/commit-tracker.js is missing: run node scripts/build.mjs first');
+}
+const { CommitTracker } = await import(new URL('commit-tracker.js', tscOut).href);
 
 test('nothing is committable before anything finished', () => {
   const t = new CommitTracker();
@@ -117,7 +118,7 @@ test('forget lets a redelivery of an unacked offset through again', () => {
 });
 
 // OffsetSequencer: the ordering rule behind "never commit past a claim we never received".
-const { OffsetSequencer } = await import(pathToFileURL(join(pkgDir, 'sequencer.js')).href);
+const { OffsetSequencer } = await import(new URL('sequencer.js', tscOut).href);
 const msgs = (...offsets) => offsets.map((offset) => ({ offset }));
 
 test('sequencer: a batch starting beyond the expected offset is kept back until the gap arrives', () => {
