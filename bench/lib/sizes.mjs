@@ -1,5 +1,7 @@
-// Size measurements shared by the benchmark and tests/size-budget.test.mjs.
-// Budgets are in kB of 1,000 bytes (what npm prints), the stricter reading of "KB".
+// Size measurements shared by the benchmark (bench/size.mjs) and tests/size-budget.test.mjs, so
+// the bench figure and the CI gate are the same number. Budgets are in kB of 1,000 bytes (what
+// npm prints), the stricter reading of "KB".
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -24,4 +26,42 @@ export function treeSize(dir) {
   };
   walk(dir);
   return { bytes: total, files };
+}
+
+// What `npm pack` would publish from `dir`, without writing a tarball: the tarball's size,
+// npm's unpacked size (the sum of the shipped files), the entry count and the shipped files.
+// Throws when npm fails.
+export function npmPackSize(dir) {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const info = JSON.parse(out)[0];
+  return {
+    tarball: info.size, unpacked: info.unpackedSize, entries: info.entryCount, filename: info.filename,
+    files: info.files.map((f) => ({ path: f.path, size: f.size })),
+  };
+}
+
+// The unpacked size against its budget, as the bench's `size.unpacked` row and the CI test
+// judge it: npm's figure, and the dist/ tree (which also catches files `files` does not ship).
+// `pack` is npmPackSize(dir), or undefined when npm failed (the tree size is used alone then).
+export function unpackedVerdict(dir, pack) {
+  const tree = treeSize(dir);
+  const unpacked = pack?.unpacked ?? tree.bytes;
+  return { unpacked, tree, pass: unpacked <= UNPACKED_BUDGET_BYTES && tree.bytes <= UNPACKED_BUDGET_BYTES };
+}
+
+// The shipped files grouped by what they are (README, LICENSE, .wasm, glue, bundled JS, d.ts),
+// in bytes, to show where the unpacked size goes.
+export function sizeParts(files) {
+  const parts = {};
+  for (const { path: p, size } of files) {
+    const part = p === 'README.md' || p === 'LICENSE' || p === 'package.json' ? p
+      : p.endsWith('.wasm') ? 'wasm'
+      : p.endsWith('.d.ts') ? (p.startsWith('wasm/') ? 'glue d.ts' : 'd.ts')
+      : p.endsWith('.js') ? (p.startsWith('wasm/') ? 'glue js' : 'js')
+      : 'other';
+    parts[part] = (parts[part] ?? 0) + size;
+  }
+  return parts;
 }
