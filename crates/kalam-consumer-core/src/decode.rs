@@ -61,7 +61,7 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    fn from_scan(err: ScanError) -> Self {
+    pub(crate) fn from_scan(err: ScanError) -> Self {
         match err {
             ScanError::Syntax(..) => DecodeError::Malformed(err.message()),
             ScanError::Shape(text) => DecodeError::Shape(text),
@@ -89,36 +89,42 @@ pub enum PayloadError {
 /// Decodes one base64 payload string into UTF-8 text (not checked to be JSON), using
 /// `scratch` as the byte buffer.
 pub fn decode_base64_utf8<'b>(base64: &str, scratch: &'b mut Vec<u8>) -> Result<&'b str, PayloadError> {
-    let len = decode_base64_len(base64, scratch)?;
+    let len = decode_base64_at(base64, scratch, 0)?;
     std::str::from_utf8(&scratch[..len]).map_err(|e| PayloadError::NotUtf8(e.to_string()))
 }
 
-/// Base64-decodes into the front of `scratch`; returns the decoded length.
-fn decode_base64_len(base64: &str, scratch: &mut Vec<u8>) -> Result<usize, PayloadError> {
-    // `scratch` only grows: no zero-fill per payload (measured in the wasm bench).
-    let estimate = base64::decoded_len_estimate(base64.len());
-    if scratch.len() < estimate {
-        scratch.resize(estimate, 0);
+/// Base64-decodes into `out[at..]`; returns the decoded length. `out` only grows (it is a
+/// reused buffer, so there is no zero-fill per payload: measured in the wasm bench).
+fn decode_base64_at(base64: &str, out: &mut Vec<u8>, at: usize) -> Result<usize, PayloadError> {
+    let needed = at + base64::decoded_len_estimate(base64.len());
+    if out.len() < needed {
+        out.resize(needed.max(out.len() * 2), 0);
     }
     STANDARD
-        .decode_slice(base64, &mut scratch[..])
+        .decode_slice(base64, &mut out[at..])
         .map_err(|e| PayloadError::NotBase64(e.to_string()))
 }
 
-/// Decodes a raw JSON string literal holding base64. The fast path decodes the literal's
-/// inner text as it is (base64 never needs escapes, so no scan for them first); only when
-/// that fails and the literal has escapes (`\/` is legal JSON) is it unescaped and retried.
-fn decode_raw_base64<'b>(text: &str, scratch: &'b mut Vec<u8>) -> Result<&'b str, PayloadError> {
+/// Decodes a raw JSON string literal holding base64 into `out[at..]` and returns the decoded
+/// length (NOT checked to be UTF-8). The fast path decodes the literal's inner text as it is
+/// (base64 never needs escapes, so no scan for them first); only when that fails and the
+/// literal has escapes (`\/` is legal JSON) is it unescaped and retried.
+pub(crate) fn decode_raw_base64_at(text: &str, out: &mut Vec<u8>, at: usize) -> Result<usize, PayloadError> {
     let inner = &text[1..text.len() - 1];
-    let len = match decode_base64_len(inner, scratch) {
-        Ok(len) => len,
+    match decode_base64_at(inner, out, at) {
+        Ok(len) => Ok(len),
         Err(_) if inner.contains('\\') => {
             let unescaped = scan::unescape(text)
                 .ok_or_else(|| PayloadError::NotBase64(String::from("invalid escape in the payload string")))?;
-            decode_base64_len(&unescaped, scratch)?
+            decode_base64_at(&unescaped, out, at)
         }
-        Err(e) => return Err(e),
-    };
+        Err(e) => Err(e),
+    }
+}
+
+/// [`decode_raw_base64_at`] into the front of `scratch`, checked to be UTF-8.
+fn decode_raw_base64<'b>(text: &str, scratch: &'b mut Vec<u8>) -> Result<&'b str, PayloadError> {
+    let len = decode_raw_base64_at(text, scratch, 0)?;
     std::str::from_utf8(&scratch[..len]).map_err(|e| PayloadError::NotUtf8(e.to_string()))
 }
 
@@ -131,23 +137,23 @@ pub fn decode_payload<'b>(base64: &str, scratch: &'b mut Vec<u8>) -> Result<&'b 
 
 /// A consume response's envelope, every value borrowed raw from the body.
 #[derive(Default)]
-struct RawResponse<'a> {
-    messages: Vec<RawMessage<'a>>,
-    next_offset: Option<u64>,
-    has_more: Option<bool>,
+pub(crate) struct RawResponse<'a> {
+    pub(crate) messages: Vec<RawMessage<'a>>,
+    pub(crate) next_offset: Option<u64>,
+    pub(crate) has_more: Option<bool>,
 }
 
 /// One message's envelope (aliases as in the module docs); `None` is absent or `null`.
 #[derive(Default)]
-struct RawMessage<'a> {
-    topic_id: Option<&'a str>,
-    partition_id: Option<u32>,
-    offset: Option<u64>,
-    payload: Option<&'a str>,
-    key: Option<&'a str>,
-    timestamp_ms: Option<u64>,
-    user: Option<&'a str>,
-    op: Option<&'a str>,
+pub(crate) struct RawMessage<'a> {
+    pub(crate) topic_id: Option<&'a str>,
+    pub(crate) partition_id: Option<u32>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) payload: Option<&'a str>,
+    pub(crate) key: Option<&'a str>,
+    pub(crate) timestamp_ms: Option<u64>,
+    pub(crate) user: Option<&'a str>,
+    pub(crate) op: Option<&'a str>,
 }
 
 fn scan_message<'a>(scanner: &mut Scanner<'a>) -> Result<RawMessage<'a>, ScanError> {
@@ -200,7 +206,7 @@ fn scan_message<'a>(scanner: &mut Scanner<'a>) -> Result<RawMessage<'a>, ScanErr
 }
 
 /// Scans a consume response body (see [`crate::scan`] for why not serde_json).
-fn scan_response(body: &str) -> Result<RawResponse<'_>, ScanError> {
+pub(crate) fn scan_response(body: &str) -> Result<RawResponse<'_>, ScanError> {
     let mut scanner = Scanner::new(body);
     if scanner.next_byte() != Some(b'{') {
         // Valid JSON of another type is a shape error; anything else is not JSON.
@@ -306,13 +312,27 @@ fn write_stringish(out: &mut String, raw: &str) {
     }
 }
 
+/// The canonical spellings of `op`, in [`crate::columns`]' string-table order.
+pub(crate) const OPS: [&str; 3] = ["Insert", "Update", "Delete"];
+
+/// `Insert`/`Update`/`Delete` for a raw `op` string matching one case-insensitively.
+pub(crate) fn canonical_op(raw: &str) -> Option<usize> {
+    let op = scan::unescape(raw)?;
+    OPS.iter().position(|c| c.eq_ignore_ascii_case(&op))
+}
+
+/// The error for a message without `op` (built without fmt: size of the wasm module).
+pub(crate) fn missing_op(index: usize, offset: u64) -> DecodeError {
+    let mut text = String::from("message ");
+    write_u64(&mut text, index as u64);
+    text.push_str(" (offset ");
+    write_u64(&mut text, offset);
+    text.push_str(") has no op");
+    DecodeError::Shape(text)
+}
+
 fn write_op(out: &mut String, raw: &str) {
-    let canonical = scan::unescape(raw).and_then(|op| {
-        ["Insert", "Update", "Delete"]
-            .into_iter()
-            .find(|c| c.eq_ignore_ascii_case(&op))
-    });
-    match canonical {
+    match canonical_op(raw).map(|i| OPS[i]) {
         Some(c) => {
             out.push('"');
             out.push_str(c);
@@ -320,35 +340,6 @@ fn write_op(out: &mut String, raw: &str) {
         }
         None => write_stringish(out, raw),
     }
-}
-
-/// One message's payload in a [`DecodedParts`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PayloadSlot {
-    /// UTF-8 text at byte range `text` of [`DecodedParts::payload_text`]; NOT yet checked to
-    /// be JSON (the caller parses it and turns a failure into `decode_error`, with the payload
-    /// as received, the JSON text at byte range `raw` of the response body, as `raw_payload`).
-    Text {
-        /// Range in `payload_text`.
-        text: std::ops::Range<usize>,
-        /// Range in the response body.
-        raw: std::ops::Range<usize>,
-    },
-    /// The payload could not be decoded; the batch text already carries the error.
-    Error,
-}
-
-/// A consume response split for a caller that parses payloads itself (the wasm hot path:
-/// `JSON.parse` validates anyway, so validating in Rust first would parse every byte twice).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DecodedParts {
-    /// The batch JSON text; each message with a [`PayloadSlot::Text`] has `"payload":null`
-    /// as a placeholder, each [`PayloadSlot::Error`] has `decode_error` and `raw_payload`.
-    pub batch: String,
-    /// Every decoded payload text, concatenated.
-    pub payload_text: String,
-    /// One slot per message, in order.
-    pub slots: Vec<PayloadSlot>,
 }
 
 /// Writes the batch text; `on_payload` writes each message's payload part (starting with a
@@ -400,15 +391,7 @@ where
         out.push_str(",\"op\":");
         match message.op {
             Some(op) => write_op(out, op),
-            None => {
-                // Built without fmt (size of the wasm module).
-                let mut text = String::from("message ");
-                write_u64(&mut text, index as u64);
-                text.push_str(" (offset ");
-                write_u64(&mut text, message.offset.unwrap_or(0));
-                text.push_str(") has no op");
-                return Err(DecodeError::Shape(text));
-            }
+            None => return Err(missing_op(index, message.offset.unwrap_or(0))),
         }
         let decoded = match message.payload {
             None => Err(PayloadError::Missing),
@@ -440,28 +423,6 @@ where
 fn write_decode_error(out: &mut String, err: &PayloadError) {
     out.push_str(",\"decode_error\":");
     write_json_str(out, &err.to_string());
-}
-
-/// Decodes a consume response into [`DecodedParts`]: the batch text with placeholders plus
-/// the payload texts for the caller to parse (see [`PayloadSlot::Text`]).
-pub fn decode_consume_response_parts(body: &str, request: &RequestContext<'_>) -> Result<DecodedParts, DecodeError> {
-    let mut parts = DecodedParts { payload_text: String::with_capacity(body.len()), ..Default::default() };
-    let DecodedParts { batch, payload_text, slots } = &mut parts;
-    write_batch(body, request, batch, |out, payload, raw| match payload {
-        Ok(text) => {
-            let start = payload_text.len();
-            payload_text.push_str(text);
-            slots.push(PayloadSlot::Text { text: start..payload_text.len(), raw });
-            out.push_str(",\"payload\":null");
-            false
-        }
-        Err(err) => {
-            slots.push(PayloadSlot::Error);
-            write_decode_error(out, &err);
-            true
-        }
-    })?;
-    Ok(parts)
 }
 
 /// Decodes a consume response into the batch JSON text, appending to `out`; payloads are

@@ -6,6 +6,7 @@
 //! back. Wire facts referenced as "§n" come from `PROTOCOL.md`.
 //!
 //! * [`decode`]: consume/ack response decoding (base64 payloads to JSON text, one batch text).
+//! * [`columns`]: the same decoding into flat columns, the wasm crate's hot path.
 //! * [`legacy`]: the legacy `{ "row": {...} }` payload envelope.
 //! * [`change`]: a decoded message normalised into the change handed to workers.
 //! * [`start`]: start-position normalisation (§7.2).
@@ -18,6 +19,7 @@
 
 pub mod change;
 pub mod classify;
+pub mod columns;
 pub mod decode;
 pub mod envelope;
 pub mod legacy;
@@ -26,11 +28,11 @@ pub mod scan;
 pub mod start;
 
 pub use change::{normalize_change, Change, ChangeError, TopicOp};
+pub use columns::{decode_consume_columns, Columns};
 pub use classify::{classify_failure, FailureKind};
 pub use decode::{
     decode_ack_response, decode_consume_response, decode_consume_response_into,
-    decode_consume_response_parts, AckResponse, ConsumeBatch, DecodeError, DecodedParts,
-    PayloadError, PayloadSlot, RequestContext, WireMessage, write_json_str, write_u64,
+    AckResponse, ConsumeBatch, DecodeError, PayloadError, RequestContext, WireMessage, write_json_str, write_u64,
 };
 pub use scan::unescape as json_string_content;
 pub use envelope::{parse_error_body, ErrorEnvelope};

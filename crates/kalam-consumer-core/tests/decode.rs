@@ -308,39 +308,3 @@ proptest! {
         }
     }
 }
-
-proptest! {
-    /// The parts API (wasm hot path) agrees with the single-text API once each payload text
-    /// is parsed the way the wasm crate does.
-    #[test]
-    fn parts_agree_with_single_text(payloads in prop::collection::vec(prop_oneof![
-        arb_json().prop_map(|v| b64(&v.to_string())),
-        ".{0,12}".prop_map(|t| b64(&t)),
-        "[A-Za-z0-9+/=!]{0,12}",
-    ], 0..8)) {
-        use kalam_consumer_core::{decode_consume_response_parts, PayloadSlot};
-        let messages: Vec<Value> = payloads.iter().enumerate().map(|(i, p)| json!({ "offset": i, "op": "Insert", "payload": p })).collect();
-        let body = json!({ "messages": messages }).to_string();
-        let single: Value = serde_json::from_str(&decode_consume_response(&body, &CTX).unwrap()).unwrap();
-        let parts = decode_consume_response_parts(&body, &CTX).unwrap();
-        let mut batch: Value = serde_json::from_str(&parts.batch).unwrap();
-        prop_assert_eq!(parts.slots.len(), payloads.len());
-        for (i, slot) in parts.slots.iter().enumerate() {
-            let m = &mut batch["messages"][i];
-            if let PayloadSlot::Text { text, raw } = slot {
-                match serde_json::from_str::<Value>(&parts.payload_text[text.clone()]) {
-                    Ok(v) => m["payload"] = v,
-                    Err(_) => {
-                        m.as_object_mut().unwrap().remove("payload");
-                        m["decode_error"] = json!("x");
-                        m["raw_payload"] = serde_json::from_str::<Value>(&body[raw.clone()]).unwrap();
-                    }
-                }
-            }
-            let s = &single["messages"][i];
-            prop_assert_eq!(m.get("payload"), s.get("payload"));
-            prop_assert_eq!(m.get("raw_payload"), s.get("raw_payload"));
-            prop_assert_eq!(m.get("decode_error").is_some(), s.get("decode_error").is_some());
-        }
-    }
-}

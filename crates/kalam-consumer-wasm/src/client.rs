@@ -183,10 +183,7 @@ impl KalamConsumerClient {
                 partition_id: request.partition_id,
             };
             crate::decode::batch_to_js(&text, &context).map_err(|e| {
-                e.unwrap_or_else(|e| {
-                    ConsumerError::invalid_response(status, format!("consume returned an invalid body: {e}"), &text)
-                })
-                .into()
+                ConsumerError::invalid_response(status, format!("consume returned an invalid body: {e}"), &text).into()
             })
         })
     }

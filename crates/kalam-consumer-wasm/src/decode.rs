@@ -1,7 +1,7 @@
 //! `decodeConsumeResponse` and `unwrapLegacyRow`.
 
-use js_sys::{Array, Reflect, JSON};
-use kalam_consumer_core::{decode_consume_response_parts, json_string_content, DecodeError, PayloadSlot, RequestContext};
+use js_sys::{Array, Reflect};
+use kalam_consumer_core::{decode_consume_columns, DecodeError, RequestContext};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -32,37 +32,40 @@ pub fn decode_consume_response_js(
         group_id: &request.group_id,
         partition_id: request.partition_id,
     };
-    batch_to_js(body, &context).map_err(|e| e.unwrap_or_else(|e| ConsumerError::local(Code::InvalidResponse, e.to_string())).into())
+    batch_to_js(body, &context).map_err(|e| ConsumerError::local(Code::InvalidResponse, e.to_string()).into())
 }
 
-/// The consume hot path, shared with `KalamConsumerClient.consume`: Rust decodes the envelope
-/// and every payload's base64 + UTF-8 into [`kalam_consumer_core::DecodedParts`]; JS parses
-/// the small batch text once, then each payload with `JSON.parse` (which validates it: a
-/// throw becomes that message's `decode_error`). Measured in `bench/decode.mjs`: validating
-/// the payload JSON in Rust too, and splicing everything into one text, was ~2x slower.
-///
-/// `Err(Err(e))` is a body that is not a consume response; `Err(Ok(e))` an internal failure.
-pub(crate) fn batch_to_js(body: &str, context: &RequestContext<'_>) -> Result<JsValue, Result<ConsumerError, DecodeError>> {
-    let parts = decode_consume_response_parts(body, context).map_err(Err)?;
-    let internal = |e: JsValue| Ok(ConsumerError::local(Code::InvalidResponse, "decoded batch is not JSON").with_cause(e));
-    let batch = JSON::parse(&parts.batch).map_err(internal)?;
-    let messages: Array = get(&batch, "messages").unchecked_into();
-    let payload_key = JsValue::from_str("payload");
-    for (index, slot) in parts.slots.iter().enumerate() {
-        let PayloadSlot::Text { text, raw } = slot else { continue };
-        let message = messages.get(index as u32);
-        match JSON::parse(&parts.payload_text[text.clone()]) {
-            Ok(value) => {
-                let _ = Reflect::set(&message, &payload_key, &value);
-            }
-            Err(error) => {
-                let _ = Reflect::delete_property(message.unchecked_ref::<js_sys::Object>(), &payload_key);
-                let reason = get(&error, "message").as_string().unwrap_or_default();
-                let decode_error = format!("payload is not valid JSON: {reason}");
-                let raw_text = &body[raw.clone()];
-                let raw_payload = json_string_content(raw_text).map_or_else(|| raw_text.to_owned(), |s| s.into_owned());
-                let _ = Reflect::set(&message, &JsValue::from_str("decode_error"), &JsValue::from_str(&decode_error));
-                let _ = Reflect::set(&message, &JsValue::from_str("raw_payload"), &JsValue::from_str(&raw_payload));
+#[wasm_bindgen(module = "/js/assemble.js")]
+extern "C" {
+    /// Builds the batch object from the columns (see that file for why this loop is JS).
+    #[wasm_bindgen(js_name = "assembleBatch")]
+    fn assemble_batch(fields: &[f64], payloads: &[u8], text: &str, ends: &[u32], next_offset: f64, has_more: bool, failures: &Array) -> JsValue;
+}
+
+/// The consume hot path, shared with `KalamConsumerClient.consume`: Rust scans the envelope
+/// and decodes every payload's base64 into [`kalam_consumer_core::Columns`]; `js/assemble.js`
+/// builds the objects, parsing each payload with `JSON.parse`. A payload that turns out not to
+/// be JSON gets its `raw_payload` here, from the body (rare path, so reflection is fine).
+/// `Err` is a body that is not a consume response.
+pub(crate) fn batch_to_js(body: &str, context: &RequestContext<'_>) -> Result<JsValue, DecodeError> {
+    let columns = decode_consume_columns(body, context)?;
+    let failures = Array::new();
+    let batch = assemble_batch(
+        &columns.fields,
+        &columns.payloads,
+        &columns.strings.text,
+        &columns.strings.ends,
+        columns.next_offset as f64,
+        columns.has_more,
+        &failures,
+    );
+    if failures.length() > 0 {
+        let messages: Array = get(&batch, "messages").unchecked_into();
+        let raw_payload_key = JsValue::from_str("raw_payload");
+        for index in failures.iter() {
+            let index = index.as_f64().unwrap_or(0.0) as usize;
+            if let Some(raw) = columns.raw_payload(body, index) {
+                let _ = Reflect::set(&messages.get(index as u32), &raw_payload_key, &JsValue::from_str(&raw));
             }
         }
     }

@@ -21,6 +21,19 @@ extern "C" {
     #[wasm_bindgen(method, js_class = "TextEncoder")]
     fn encode(this: &TextEncoder, input: &JsString) -> Uint8Array;
 
+    /// `encodeInto` writes straight into wasm memory (a `&mut [u8]` crosses as a view).
+    #[wasm_bindgen(method, js_class = "TextEncoder", js_name = "encodeInto")]
+    fn encode_into(this: &TextEncoder, input: &JsString, dest: &mut [u8]) -> EncodeIntoResult;
+
+    /// `{ read, written }` of `encodeInto`.
+    type EncodeIntoResult;
+
+    #[wasm_bindgen(method, getter, structural)]
+    fn read(this: &EncodeIntoResult) -> f64;
+
+    #[wasm_bindgen(method, getter, structural)]
+    fn written(this: &EncodeIntoResult) -> f64;
+
     /// `KalamConsumerClientOptions`.
     #[wasm_bindgen(typescript_type = "KalamConsumerClientOptions")]
     pub type JsClientOptions;
@@ -107,8 +120,20 @@ thread_local! {
 /// Measured (bench/decode.mjs, 4.4 MB body): wasm-bindgen's own `&str` parameter conversion
 /// walks the string char by char in JS first and took ~37% of `decodeConsumeResponse`.
 /// Lone surrogates become U+FFFD, as in every UTF-8 encoding of a JS string.
+///
+/// Response bodies are ASCII but for the odd key or user name, so the first try is
+/// `encodeInto` a buffer of the string's length, straight into wasm memory (no second copy);
+/// only when that does not hold it all is the string encoded whole.
 pub fn utf8_of(text: &JsString) -> String {
-    let bytes = ENCODER.with(|encoder| encoder.encode(text)).to_vec();
+    let units = text.length() as usize;
+    let mut bytes = vec![0u8; units];
+    let result = ENCODER.with(|encoder| encoder.encode_into(text, &mut bytes));
+    let bytes = if result.read() as usize == units {
+        bytes.truncate(result.written() as usize);
+        bytes
+    } else {
+        ENCODER.with(|encoder| encoder.encode(text)).to_vec()
+    };
     // TextEncoder always produces UTF-8; the check is cheap and keeps this crate free of unsafe.
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }

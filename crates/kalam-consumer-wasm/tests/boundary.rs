@@ -94,6 +94,53 @@ fn decoded_batches_are_plain_objects() {
     assert_eq!(get(&batch, "has_more").as_bool(), Some(true));
 }
 
+/// The columns path checks UTF-8 and JSON in JS (`js/assemble.js`): each failure is a
+/// per-message decode_error with the payload as received, never a replaced character or `{}`.
+#[wasm_bindgen_test]
+fn payload_checks_in_js_keep_every_message() {
+    let b64 = |bytes: &[u8]| {
+        // Tiny standard base64 encoder, so the test states its payload bytes plainly.
+        const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..4 {
+                out.push(if i <= chunk.len() { ABC[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            }
+        }
+        out
+    };
+    let payloads = [b64(b"\xc3("), b64(b"\xef\xbb\xbf{}"), b64("{\"n\":\"caf\u{e9} \u{1F600}\"}".as_bytes())];
+    let body = format!(
+        r#"{{"messages":[
+        {{"offset":1,"payload":"{}","key":"\u00e9t\u00e9","user":"z\u00f6e","op":"Insert"}},
+        {{"offset":2,"payload":"{}","op":"Insert"}},
+        {{"offset":3,"payload":"{}","key":"\ud83d\ude00","op":"Update"}},
+        {{"offset":4,"op":"Delete"}}
+    ]}}"#,
+        payloads[0], payloads[1], payloads[2]
+    );
+    let request = json(r#"{"topic_id":"t","group_id":"g","partition_id":2}"#);
+    let batch = decode_consume_response_js(&body.as_str().into(), request).unwrap();
+    let messages: Array = get(&batch, "messages").unchecked_into();
+    assert_eq!(messages.length(), 4);
+    let not_utf8 = messages.get(0);
+    assert!(get(&not_utf8, "decode_error").as_string().unwrap().starts_with("payload is not valid UTF-8: "));
+    assert_eq!(get(&not_utf8, "raw_payload").as_string(), Some(payloads[0].clone()));
+    assert_eq!(get(&not_utf8, "key").as_string().as_deref(), Some("\u{e9}t\u{e9}"));
+    assert_eq!(get(&not_utf8, "user").as_string().as_deref(), Some("z\u{f6}e"));
+    // A BOM is kept, so JSON.parse refuses it (as the batch-text decoder does).
+    let bom = messages.get(1);
+    assert!(get(&bom, "decode_error").as_string().unwrap().starts_with("payload is not valid JSON: "));
+    assert_eq!(
+        stringify(&messages.get(2)),
+        "{\"topic\":\"t\",\"group_id\":\"g\",\"partition_id\":2,\"offset\":3,\"key\":\"\u{1F600}\",\"timestamp_ms\":0,\"op\":\"Update\",\"payload\":{\"n\":\"caf\u{e9} \u{1F600}\"}}"
+    );
+    let missing = messages.get(3);
+    assert_eq!(get(&missing, "decode_error").as_string().as_deref(), Some("payload is missing"));
+    assert!(!Object::has_own(missing.unchecked_ref::<Object>(), &"raw_payload".into()));
+}
+
 #[wasm_bindgen_test]
 fn small_exports() {
     assert_eq!(classify_failure_js(401.0, None), "auth");

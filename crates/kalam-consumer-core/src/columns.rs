@@ -1,0 +1,256 @@
+//! A consume response as columns: the format the wasm crate hands to JS on the hot path.
+//!
+//! Why columns: every per-field call across the wasm boundary, and every JSON text that JS
+//! parses a second time, cost more than the plain-JS decode it competes with
+//! (`bench/README.md`, "Why the misses miss"). Columns cross as three flat views (numbers,
+//! payload bytes, one string table) and a short JS loop builds the message objects: a fatal
+//! `TextDecoder` and `JSON.parse` check each payload's UTF-8 and JSON natively, so Rust checks
+//! neither (the batch-text decoder in [`crate::decode`] checks both itself).
+//!
+//! Same rules as [`crate::decode`] (fallbacks, aliases, `op` spelling, payload errors); the
+//! property tests in `tests/columns.rs` hold the two against each other.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::decode::{canonical_op, decode_raw_base64_at, missing_op, scan_response, DecodeError, PayloadError, RequestContext, OPS};
+use crate::scan;
+
+/// Numbers per message in [`Columns::fields`].
+pub const STRIDE: usize = 10;
+
+/// Where each number sits within a message's [`STRIDE`] slots. String slots hold an index
+/// into [`Columns::strings`]; `-1` is "none".
+pub mod field {
+    /// `offset`.
+    pub const OFFSET: usize = 0;
+    /// `timestamp_ms`.
+    pub const TIMESTAMP_MS: usize = 1;
+    /// `partition_id`.
+    pub const PARTITION_ID: usize = 2;
+    /// `topic` (string).
+    pub const TOPIC: usize = 3;
+    /// `key` (string, `-1` for `null`).
+    pub const KEY: usize = 4;
+    /// `user` (string, `-1` when absent).
+    pub const USER: usize = 5;
+    /// `op` (string).
+    pub const OP: usize = 6;
+    /// Start of the payload's decoded bytes in [`super::Columns::payloads`], NOT yet checked
+    /// to be UTF-8 or JSON (the caller's decoder and parser check both, once);
+    /// `-1` when it could not be decoded (see [`DECODE_ERROR`]).
+    pub const PAYLOAD_START: usize = 7;
+    /// End of that text; with a decode error, `raw_payload` (string, `-1` when the message
+    /// had no payload at all).
+    pub const PAYLOAD_END: usize = 8;
+    /// `decode_error` (string), `-1` when the payload was decoded.
+    pub const DECODE_ERROR: usize = 9;
+}
+
+/// String-table indices every batch starts with: the three canonical ops, then the group.
+pub mod string {
+    /// `Insert`, `Update`, `Delete` are strings 0, 1, 2 (in [`crate::decode`]'s order).
+    pub const FIRST_OP: usize = 0;
+    /// The request's `group_id`, which every message carries.
+    pub const GROUP_ID: usize = 3;
+}
+
+/// Strings concatenated into one text, with each one's end as a UTF-16 offset: JS decodes the
+/// text once and slices it (`text.slice(ends[i - 1], ends[i])`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StringTable {
+    /// Every string, back to back.
+    pub text: String,
+    /// End of string `i` in UTF-16 code units (JS string offsets).
+    pub ends: Vec<u32>,
+    utf16_len: u32,
+}
+
+impl StringTable {
+    /// Appends `s`; returns its index as a field value.
+    pub fn push(&mut self, s: &str) -> f64 {
+        self.text.push_str(s);
+        let units = if s.is_ascii() { s.len() } else { s.chars().map(char::len_utf16).sum() };
+        self.utf16_len += units as u32;
+        self.ends.push(self.utf16_len);
+        (self.ends.len() - 1) as f64
+    }
+
+    /// String `index` (tests and native callers; JS slices the text instead).
+    pub fn get(&self, index: usize) -> Option<&str> {
+        let (start, end) = (self.byte_start(index)?, self.byte_start(index + 1).unwrap_or(self.text.len()));
+        self.text.get(start..end)
+    }
+
+    fn byte_start(&self, index: usize) -> Option<usize> {
+        if index > self.ends.len() {
+            return None;
+        }
+        let units = if index == 0 { 0 } else { self.ends[index - 1] as usize };
+        let mut seen = 0;
+        for (at, c) in self.text.char_indices() {
+            if seen >= units {
+                return Some(at);
+            }
+            seen += c.len_utf16();
+        }
+        (seen >= units).then_some(self.text.len())
+    }
+}
+
+/// A decoded consume response in columns (see the module docs and [`field`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Columns {
+    /// [`STRIDE`] numbers per message, in server order.
+    pub fields: Vec<f64>,
+    /// Every decoded payload, back to back (see [`field::PAYLOAD_START`]).
+    pub payloads: Vec<u8>,
+    /// Topics, keys, users, ops, decode errors.
+    pub strings: StringTable,
+    /// Per message, where its payload sits in the response body (empty when absent): the
+    /// `raw_payload` to report when the caller finds the decoded text is not JSON.
+    pub raw_payloads: Vec<Range<usize>>,
+    /// `next_offset` (default 0).
+    pub next_offset: u64,
+    /// `has_more` (default false).
+    pub has_more: bool,
+}
+
+impl Columns {
+    /// Number of messages.
+    pub fn len(&self) -> usize {
+        self.fields.len() / STRIDE
+    }
+
+    /// Whether the batch has no message.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Message `index`'s payload as received (a string's content, else its JSON text), for
+    /// `raw_payload`; `None` when it had none.
+    pub fn raw_payload<'b>(&self, body: &'b str, index: usize) -> Option<Cow<'b, str>> {
+        let raw = body.get(self.raw_payloads.get(index)?.clone()).filter(|r| !r.is_empty())?;
+        Some(stringish(raw))
+    }
+}
+
+/// A raw value that should be a string: a string's content, anything else as its JSON text.
+fn stringish(raw: &str) -> Cow<'_, str> {
+    if raw.starts_with('"') {
+        scan::unescape(raw).unwrap_or(Cow::Borrowed(raw))
+    } else {
+        Cow::Borrowed(raw)
+    }
+}
+
+/// The string index of `raw`, reusing the previous message's when the raw text is the same
+/// (topic and user repeat across a batch, so the JS side also shares one string for them).
+fn interned<'a>(strings: &mut StringTable, last: &mut Option<(&'a str, f64)>, raw: &'a str) -> f64 {
+    match *last {
+        Some((text, index)) if text == raw => index,
+        _ => {
+            let index = strings.push(&stringish(raw));
+            *last = Some((raw, index));
+            index
+        }
+    }
+}
+
+/// Decodes a consume response body into [`Columns`].
+///
+/// ```
+/// use kalam_consumer_core::columns::{decode_consume_columns, field, STRIDE};
+/// use kalam_consumer_core::RequestContext;
+/// let body = r#"{"messages":[{"offset":7,"payload":"eyJhIjoxfQ==","op":"insert"}],"next_offset":8}"#;
+/// let ctx = RequestContext { topic_id: "t", group_id: "g", partition_id: 0 };
+/// let columns = decode_consume_columns(body, &ctx).unwrap();
+/// assert_eq!(columns.fields[field::OFFSET], 7.0);
+/// let payload = &columns.payloads[columns.fields[field::PAYLOAD_START] as usize..columns.fields[field::PAYLOAD_END] as usize];
+/// assert_eq!(payload, br#"{"a":1}"#);
+/// assert_eq!(columns.strings.get(columns.fields[field::OP] as usize), Some("Insert"));
+/// ```
+pub fn decode_consume_columns(body: &str, request: &RequestContext<'_>) -> Result<Columns, DecodeError> {
+    let response = scan_response(body).map_err(DecodeError::from_scan)?;
+    let count = response.messages.len();
+    let mut columns = Columns {
+        fields: Vec::with_capacity(count * STRIDE),
+        // Decoded payloads never outgrow the body (base64 shrinks, raw JSON is copied as is);
+        // one zero-fill here instead of one per payload.
+        payloads: vec![0; body.len()],
+        raw_payloads: Vec::with_capacity(count),
+        next_offset: response.next_offset.unwrap_or(0),
+        has_more: response.has_more.unwrap_or(false),
+        ..Columns::default()
+    };
+    let strings = &mut columns.strings;
+    for op in OPS {
+        strings.push(op);
+    }
+    strings.push(request.group_id);
+    let mut topic_fallback = None;
+    let (mut last_topic, mut last_user, mut last_op) = (None, None, None);
+    let mut used = 0;
+
+    for (index, message) in response.messages.iter().enumerate() {
+        let offset = message.offset.unwrap_or(0);
+        let topic = match message.topic_id {
+            Some(raw) if raw.starts_with('"') => interned(strings, &mut last_topic, raw),
+            _ => *topic_fallback.get_or_insert_with(|| strings.push(request.topic_id)),
+        };
+        let key = message.key.map_or(-1.0, |raw| strings.push(&stringish(raw)));
+        let user = message.user.map_or(-1.0, |raw| interned(strings, &mut last_user, raw));
+        let op = match message.op {
+            None => return Err(missing_op(index, offset)),
+            Some(raw) => match canonical_op(raw) {
+                Some(i) => (string::FIRST_OP + i) as f64,
+                None => interned(strings, &mut last_op, raw),
+            },
+        };
+        let decoded = match message.payload {
+            None => Err(PayloadError::Missing),
+            Some(raw) if raw.starts_with('"') => decode_raw_base64_at(raw, &mut columns.payloads, used),
+            // Already JSON (§7.1: "if already an object use it").
+            Some(raw) => {
+                let end = used + raw.len();
+                if columns.payloads.len() < end {
+                    columns.payloads.resize(end, 0);
+                }
+                columns.payloads[used..end].copy_from_slice(raw.as_bytes());
+                Ok(raw.len())
+            }
+        };
+        let (start, end, error) = match decoded {
+            Ok(len) => {
+                let start = used;
+                used += len;
+                (start as f64, used as f64, -1.0)
+            }
+            Err(err) => {
+                let error = strings.push(&err.to_string());
+                let raw_payload = message.payload.map_or(-1.0, |raw| strings.push(&stringish(raw)));
+                (-1.0, raw_payload, error)
+            }
+        };
+        let partition = message.partition_id.unwrap_or(request.partition_id);
+        columns.fields.extend_from_slice(&[
+            offset as f64,
+            message.timestamp_ms.unwrap_or(0) as f64,
+            f64::from(partition),
+            topic,
+            key,
+            user,
+            op,
+            start,
+            end,
+            error,
+        ]);
+        columns.raw_payloads.push(message.payload.map_or(0..0, |raw| {
+            // `raw` borrows from `body`: its offset is a pointer difference.
+            let at = raw.as_ptr() as usize - body.as_ptr() as usize;
+            at..at + raw.len()
+        }));
+    }
+    columns.payloads.truncate(used);
+    Ok(columns)
+}

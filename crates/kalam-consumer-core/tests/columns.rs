@@ -1,0 +1,210 @@
+//! The columns decoder (wasm hot path) against the batch-text decoder: rebuilding messages
+//! from columns the way `crates/kalam-consumer-wasm/js/assemble.js` does must give the same
+//! batch, field for field, in the same key order.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use kalam_consumer_core::columns::{decode_consume_columns, field, Columns, STRIDE};
+use kalam_consumer_core::{decode_consume_response, DecodeError, RequestContext};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+const CTX: RequestContext<'static> = RequestContext { topic_id: "app.events", group_id: "billing", partition_id: 3 };
+
+fn b64(text: &str) -> String {
+    STANDARD.encode(text.as_bytes())
+}
+
+/// The string at a field's index, `None` for `-1`.
+fn string(columns: &Columns, index: f64) -> Option<String> {
+    (index >= 0.0).then(|| columns.strings.get(index as usize).expect("index in the table").to_owned())
+}
+
+/// What the JS assembler builds, with `from_utf8` standing in for the fatal `TextDecoder`
+/// and `serde_json` for `JSON.parse`.
+fn rebuild(columns: &Columns, body: &str) -> Value {
+    let mut messages = Vec::new();
+    for (index, f) in columns.fields.chunks(STRIDE).enumerate() {
+        let mut m = Map::new();
+        m.insert("topic".into(), json!(string(columns, f[field::TOPIC])));
+        m.insert("group_id".into(), json!(string(columns, 3.0)));
+        m.insert("partition_id".into(), json!(f[field::PARTITION_ID] as u64));
+        m.insert("offset".into(), json!(f[field::OFFSET] as u64));
+        m.insert("key".into(), json!(string(columns, f[field::KEY])));
+        m.insert("timestamp_ms".into(), json!(f[field::TIMESTAMP_MS] as u64));
+        if let Some(user) = string(columns, f[field::USER]) {
+            m.insert("user".into(), json!(user));
+        }
+        m.insert("op".into(), json!(string(columns, f[field::OP])));
+        if f[field::DECODE_ERROR] >= 0.0 {
+            assert_eq!(f[field::PAYLOAD_START], -1.0);
+            m.insert("decode_error".into(), json!(string(columns, f[field::DECODE_ERROR])));
+            if let Some(raw) = string(columns, f[field::PAYLOAD_END]) {
+                m.insert("raw_payload".into(), json!(raw));
+            }
+        } else {
+            let bytes = &columns.payloads[f[field::PAYLOAD_START] as usize..f[field::PAYLOAD_END] as usize];
+            let parsed = match std::str::from_utf8(bytes) {
+                Err(_) => Err("payload is not valid UTF-8"),
+                Ok(text) => serde_json::from_str::<Value>(text).map_err(|_| "payload is not valid JSON"),
+            };
+            match parsed {
+                Ok(payload) => {
+                    m.insert("payload".into(), payload);
+                }
+                Err(reason) => {
+                    m.insert("decode_error".into(), json!(reason));
+                    if let Some(raw) = columns.raw_payload(body, index) {
+                        m.insert("raw_payload".into(), json!(raw));
+                    }
+                }
+            }
+        }
+        messages.push(Value::Object(m));
+    }
+    json!({ "messages": messages, "next_offset": columns.next_offset, "has_more": columns.has_more })
+}
+
+/// Both decoders on one body. For UTF-8 and JSON errors the reason after the colon comes from
+/// whichever decoder found it, so decode_error texts are compared up to the colon.
+fn assert_same(body: &str) {
+    let text = decode_consume_response(body, &CTX);
+    let columns = decode_consume_columns(body, &CTX);
+    match (text, columns) {
+        (Ok(text), Ok(columns)) => {
+            let mut expected: Value = serde_json::from_str(&text).unwrap();
+            let mut actual = rebuild(&columns, body);
+            for batch in [&mut expected, &mut actual] {
+                for m in batch["messages"].as_array_mut().unwrap() {
+                    if let Some(e) = m.get_mut("decode_error") {
+                        let text = e.as_str().unwrap().to_owned();
+                        for kind in ["payload is not valid JSON", "payload is not valid UTF-8"] {
+                            if text.starts_with(kind) {
+                                *e = json!(kind);
+                            }
+                        }
+                    }
+                }
+            }
+            assert_eq!(serde_json::to_string(&actual).unwrap(), serde_json::to_string(&expected).unwrap());
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        (a, b) => panic!("decoders disagree on {body}: text {a:?}, columns {b:?}"),
+    }
+}
+
+#[test]
+fn protocol_example() {
+    // §3.2 example, verbatim.
+    assert_same(r#"{"messages":[{"topic_id":"app.events","partition_id":0,"offset":17,"payload":"eyJpZCI6IjQyIiwic3RhdHVzIjoibmV3IiwiX3NlcSI6IjcyOTIwMDAwMDAwMDAwMTIzNDUiLCJfY29tbWl0X3NlcSI6IjExNyIsIl9kZWxldGVkIjpmYWxzZSwiX3RhYmxlIjoiYXBwOm9yZGVycyJ9","key":"42","timestamp_ms":1730000000123,"user":"alice","op":"Insert"}],"next_offset":18,"has_more":false}"#);
+}
+
+#[test]
+fn fallbacks_aliases_and_odd_values() {
+    let messages = json!([
+        { "offset": 1, "payload": b64("{}"), "op": "insert" },
+        { "topic": "other", "message_id": 5, "ts": 9, "username": "bob", "value": b64("[1]"), "op": "DELETE" },
+        { "topic_id": 7, "key": {"a": 1}, "user": null, "payload": {"already": "json"}, "op": "Upsert" },
+        { "topic_id": "caf\u{e9} \\u2713", "user": "\u{1F600}x", "payload": "!!", "op": "Update", "partition_id": 4 },
+        { "offset": 2, "op": "Insert" },
+        { "offset": 3, "payload": b64("not json"), "op": "Insert" },
+        { "offset": 4, "payload": STANDARD.encode([0xc3u8]), "op": "Insert" },
+        { "offset": 5, "payload": null, "op": "Insert" },
+        { "offset": 6, "payload": b64("{\"a\":\"/\"}").replace('/', "\\/"), "op": "Insert" },
+    ]);
+    assert_same(&json!({ "messages": messages, "next_offset": 7, "has_more": true }).to_string());
+}
+
+#[test]
+fn escaped_base64_decodes() {
+    // `\/` is legal JSON inside the base64 string.
+    let payload = b64("{\"k\":\"??>\"}");
+    assert!(payload.contains('/') || payload.contains('+'));
+    let escaped = payload.replace('/', "\\/");
+    let body = format!(r#"{{"messages":[{{"payload":"{escaped}","op":"Insert"}}]}}"#);
+    assert_same(&body);
+}
+
+#[test]
+fn repeated_topics_users_and_ops_share_one_string() {
+    let messages: Vec<Value> = (0..5)
+        .map(|i| json!({ "topic_id": "t", "user": "alice", "op": "Custom", "offset": i, "payload": b64("1") }))
+        .collect();
+    let columns = decode_consume_columns(&json!({ "messages": messages }).to_string(), &CTX).unwrap();
+    // 3 ops + group + topic + user + op, once each.
+    assert_eq!(columns.strings.ends.len(), 7);
+    assert_eq!(columns.len(), 5);
+}
+
+#[test]
+fn string_offsets_are_utf16() {
+    let body = json!({ "messages": [
+        { "key": "\u{1F600}", "op": "Insert", "payload": b64("1") },
+        { "key": "é", "op": "Insert", "payload": b64("2") },
+    ] })
+    .to_string();
+    let columns = decode_consume_columns(&body, &CTX).unwrap();
+    let ends = &columns.strings.ends;
+    let n = ends.len();
+    // The emoji is two UTF-16 units, é one.
+    assert_eq!(ends[n - 2] - ends[n - 3], 2);
+    assert_eq!(ends[n - 1] - ends[n - 2], 1);
+}
+
+#[test]
+fn errors_match_the_text_decoder() {
+    for body in ["", "[]", "{", r#"{"messages":{}}"#, r#"{"messages":[{"payload":"e30="}]}"#, r#"{"next_offset":-1}"#] {
+        let columns = decode_consume_columns(body, &CTX).unwrap_err();
+        let text = decode_consume_response(body, &CTX).unwrap_err();
+        assert_eq!(columns, text, "{body}");
+        assert!(matches!(columns, DecodeError::Malformed(_) | DecodeError::Shape(_)));
+    }
+}
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(".{0,6}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn arb_message() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![arb_json().prop_map(|v| json!(b64(&v.to_string()))), ".{0,12}".prop_map(|t| json!(b64(&t))), "[A-Za-z0-9+/=!]{0,12}".prop_map(Value::String), arb_json()],
+        prop::option::of(".{0,8}"),
+        prop::option::of(".{0,8}"),
+        prop::option::of(prop_oneof![Just("Insert".to_owned()), Just("uPdAtE".to_owned()), ".{0,6}"]),
+        any::<u32>(),
+    )
+        .prop_map(|(payload, key, user, op, offset)| {
+            let mut m = json!({ "payload": payload, "offset": offset, "topic_id": "t" });
+            if let Some(key) = key {
+                m["key"] = json!(key);
+            }
+            if let Some(user) = user {
+                m["user"] = json!(user);
+            }
+            m["op"] = json!(op.unwrap_or_else(|| "Insert".to_owned()));
+            m
+        })
+}
+
+proptest! {
+    #[test]
+    fn columns_agree_with_the_batch_text(messages in prop::collection::vec(arb_message(), 0..8), has_more in any::<bool>()) {
+        assert_same(&json!({ "messages": messages, "next_offset": 9, "has_more": has_more }).to_string());
+    }
+
+    #[test]
+    fn bodies_never_panic(body in ".{0,80}") {
+        let _ = decode_consume_columns(&body, &CTX);
+    }
+}

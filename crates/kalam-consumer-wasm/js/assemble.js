@@ -1,0 +1,93 @@
+// Builds a consume batch from the columns of `kalam_consumer_core::columns` (layout there).
+//
+// Why this runs in JS: creating objects field by field from wasm, or parsing a metadata JSON
+// text, cost more than the whole plain-JS decode (bench/README.md). Here the columns cross
+// the boundary as views, and V8 runs the per-message loop: one `TextDecoder.decode` and one
+// `JSON.parse` per payload (the parse also validates it) and one object literal.
+//
+// `fields`, `payloads` and `ends` are views into wasm memory: valid only during this call,
+// which never calls back into wasm, so they cannot be detached under it.
+
+const STRIDE = 10;
+const GROUP_ID = 3;
+
+// Payload bytes are checked here, not in Rust: `fatal` makes bad UTF-8 throw (never U+FFFD),
+// and `ignoreBOM` keeps a BOM so JSON.parse rejects it, as the batch-text decoder does.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** @param {unknown} error */
+const reason = (error) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * @param {Float64Array} fields STRIDE numbers per message
+ * @param {Uint8Array} payloads decoded payload texts, back to back
+ * @param {string} text the string table
+ * @param {Uint32Array} ends UTF-16 end of each string in `text`
+ * @param {number} nextOffset
+ * @param {boolean} hasMore
+ * @param {number[]} failures receives the index of each message whose payload is not JSON
+ */
+export function assembleBatch(fields, payloads, text, ends, nextOffset, hasMore, failures) {
+  const strings = new Array(ends.length);
+  for (let i = 0, start = 0; i < ends.length; i++) {
+    strings[i] = text.slice(start, ends[i]);
+    start = ends[i];
+  }
+  const group = strings[GROUP_ID];
+  const count = fields.length / STRIDE;
+  const messages = new Array(count);
+  for (let i = 0, f = 0; i < count; i++, f += STRIDE) {
+    const keyIndex = fields[f + 4];
+    const userIndex = fields[f + 5];
+    const start = fields[f + 7];
+    // Key order is the documented one (it is what JSON.stringify shows): topic, group_id,
+    // partition_id, offset, key, timestamp_ms, user (only when known), op, then payload or
+    // decode_error + raw_payload.
+    const message =
+      userIndex < 0
+        ? {
+            topic: strings[fields[f + 3]],
+            group_id: group,
+            partition_id: fields[f + 2],
+            offset: fields[f],
+            key: keyIndex < 0 ? null : strings[keyIndex],
+            timestamp_ms: fields[f + 1],
+            op: strings[fields[f + 6]],
+          }
+        : {
+            topic: strings[fields[f + 3]],
+            group_id: group,
+            partition_id: fields[f + 2],
+            offset: fields[f],
+            key: keyIndex < 0 ? null : strings[keyIndex],
+            timestamp_ms: fields[f + 1],
+            user: strings[userIndex],
+            op: strings[fields[f + 6]],
+          };
+    if (start >= 0) {
+      // Never `{}`: a failure becomes decode_error, and the caller adds raw_payload from the
+      // response body.
+      let text;
+      try {
+        text = decoder.decode(payloads.subarray(start, fields[f + 8]));
+      } catch (error) {
+        message.decode_error = `payload is not valid UTF-8: ${reason(error)}`;
+        failures.push(i);
+      }
+      if (text !== undefined) {
+        try {
+          message.payload = JSON.parse(text);
+        } catch (error) {
+          message.decode_error = `payload is not valid JSON: ${reason(error)}`;
+          failures.push(i);
+        }
+      }
+    } else {
+      message.decode_error = strings[fields[f + 9]];
+      const raw = fields[f + 8];
+      if (raw >= 0) message.raw_payload = strings[raw];
+    }
+    messages[i] = message;
+  }
+  return { messages, next_offset: nextOffset, has_more: hasMore };
+}
