@@ -32,7 +32,7 @@ const options = {
   decode: { rounds: quick ? 3 : 7, roundMs: quick ? 150 : 300 },
   throughput: { messages: quick ? 5_000 : 20_000, naiveMessages: quick ? 2_000 : 5_000, rounds: quick ? 1 : 3 },
   latency: { count: quick ? 100 : 500, spacingMs: 20 },
-  memory: { total: quick ? 50_000 : 200_000, batchSize: 100, sampleEvery: quick ? 2_500 : 5_000 },
+  memory: { total: quick ? 50_000 : 200_000, warmup: quick ? 10_000 : 40_000, batchSize: 100, sampleEvery: quick ? 2_500 : 5_000 },
 };
 
 const rows = [];
