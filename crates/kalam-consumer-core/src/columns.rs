@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::decode::{canonical_op, decode_raw_base64_at, missing_op, scan_response, DecodeError, PayloadError, RequestContext, OPS};
+use crate::decode::{canonical_op, decode_raw_base64_at, grow_to, missing_op, scan_response, DecodeError, PayloadError, RequestContext, OPS};
 use crate::scan;
 
 /// Numbers per message in [`Columns::fields`].
@@ -63,6 +63,8 @@ pub struct StringTable {
     pub text: String,
     /// End of string `i` in UTF-16 code units (JS string offsets).
     pub ends: Vec<u32>,
+    /// End of string `i` in bytes of `text` (for [`StringTable::get`]).
+    byte_ends: Vec<usize>,
     utf16_len: u32,
 }
 
@@ -73,28 +75,14 @@ impl StringTable {
         let units = if s.is_ascii() { s.len() } else { s.chars().map(char::len_utf16).sum() };
         self.utf16_len += units as u32;
         self.ends.push(self.utf16_len);
+        self.byte_ends.push(self.text.len());
         (self.ends.len() - 1) as f64
     }
 
     /// String `index` (tests and native callers; JS slices the text instead).
     pub fn get(&self, index: usize) -> Option<&str> {
-        let (start, end) = (self.byte_start(index)?, self.byte_start(index + 1).unwrap_or(self.text.len()));
-        self.text.get(start..end)
-    }
-
-    fn byte_start(&self, index: usize) -> Option<usize> {
-        if index > self.ends.len() {
-            return None;
-        }
-        let units = if index == 0 { 0 } else { self.ends[index - 1] as usize };
-        let mut seen = 0;
-        for (at, c) in self.text.char_indices() {
-            if seen >= units {
-                return Some(at);
-            }
-            seen += c.len_utf16();
-        }
-        (seen >= units).then_some(self.text.len())
+        let start = if index == 0 { 0 } else { *self.byte_ends.get(index - 1)? };
+        self.text.get(start..*self.byte_ends.get(index)?)
     }
 }
 
@@ -213,9 +201,7 @@ pub fn decode_consume_columns(body: &str, request: &RequestContext<'_>) -> Resul
             // Already JSON (§7.1: "if already an object use it").
             Some(raw) => {
                 let end = used + raw.len();
-                if columns.payloads.len() < end {
-                    columns.payloads.resize(end, 0);
-                }
+                grow_to(&mut columns.payloads, end);
                 columns.payloads[used..end].copy_from_slice(raw.as_bytes());
                 Ok(raw.len())
             }

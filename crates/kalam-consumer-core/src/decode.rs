@@ -96,13 +96,17 @@ pub fn decode_base64_utf8<'b>(base64: &str, scratch: &'b mut Vec<u8>) -> Result<
 /// Base64-decodes into `out[at..]`; returns the decoded length. `out` only grows (it is a
 /// reused buffer, so there is no zero-fill per payload: measured in the wasm bench).
 fn decode_base64_at(base64: &str, out: &mut Vec<u8>, at: usize) -> Result<usize, PayloadError> {
-    let needed = at + base64::decoded_len_estimate(base64.len());
-    if out.len() < needed {
-        out.resize(needed.max(out.len() * 2), 0);
-    }
+    grow_to(out, at + base64::decoded_len_estimate(base64.len()));
     STANDARD
         .decode_slice(base64, &mut out[at..])
         .map_err(|e| PayloadError::NotBase64(e.to_string()))
+}
+
+/// Makes `out` at least `len` long (doubling, so a reused buffer grows rarely).
+pub(crate) fn grow_to(out: &mut Vec<u8>, len: usize) {
+    if out.len() < len {
+        out.resize(len.max(out.len() * 2), 0);
+    }
 }
 
 /// Decodes a raw JSON string literal holding base64 into `out[at..]` and returns the decoded
