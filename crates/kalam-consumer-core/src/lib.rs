@@ -34,7 +34,6 @@ pub use decode::{
     decode_ack_response, decode_consume_response, decode_consume_response_into,
     AckResponse, ConsumeBatch, DecodeError, PayloadError, RequestContext, WireMessage, write_json_str, write_u64,
 };
-pub use scan::unescape as json_string_content;
 pub use envelope::{parse_error_body, ErrorEnvelope};
 pub use legacy::{legacy_row, unwrap_legacy_row};
 pub use retry::{
