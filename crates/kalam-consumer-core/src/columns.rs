@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::decode::{canonical_op, decode_raw_base64_at, grow_to, missing_op, scan_response, DecodeError, PayloadError, RequestContext, OPS};
+use crate::decode::{canonical_op, decode_raw_base64_at, grow_to, is_raw_string, missing_op, scan_response, DecodeError, PayloadError, RequestContext, OPS};
 use crate::scan;
 
 /// Numbers per message in [`Columns::fields`].
@@ -125,7 +125,7 @@ impl Columns {
 
 /// A raw value that should be a string: a string's content, anything else as its JSON text.
 fn stringish(raw: &str) -> Cow<'_, str> {
-    if raw.starts_with('"') {
+    if is_raw_string(raw) {
         scan::unescape(raw).unwrap_or(Cow::Borrowed(raw))
     } else {
         Cow::Borrowed(raw)
@@ -183,7 +183,7 @@ pub fn decode_consume_columns(body: &str, request: &RequestContext<'_>) -> Resul
     for (index, message) in response.messages.iter().enumerate() {
         let offset = message.offset.unwrap_or(0);
         let topic = match message.topic_id {
-            Some(raw) if raw.starts_with('"') => interned(strings, &mut last_topic, raw),
+            Some(raw) if is_raw_string(raw) => interned(strings, &mut last_topic, raw),
             _ => *topic_fallback.get_or_insert_with(|| strings.push(request.topic_id)),
         };
         let key = message.key.map_or(-1.0, |raw| strings.push(&stringish(raw)));
@@ -197,7 +197,7 @@ pub fn decode_consume_columns(body: &str, request: &RequestContext<'_>) -> Resul
         };
         let decoded = match message.payload {
             None => Err(PayloadError::Missing),
-            Some(raw) if raw.starts_with('"') => decode_raw_base64_at(raw, &mut columns.payloads, used),
+            Some(raw) if is_raw_string(raw) => decode_raw_base64_at(raw, &mut columns.payloads, used),
             // Already JSON (§7.1: "if already an object use it").
             Some(raw) => {
                 let end = used + raw.len();

@@ -254,7 +254,7 @@ pub(crate) fn scan_response(body: &str) -> Result<RawResponse<'_>, ScanError> {
     Ok(response)
 }
 
-fn is_raw_string(raw: &str) -> bool {
+pub(crate) fn is_raw_string(raw: &str) -> bool {
     raw.starts_with('"')
 }
 
@@ -346,17 +346,22 @@ fn write_op(out: &mut String, raw: &str) {
     }
 }
 
-/// Writes the batch text; `on_payload` writes each message's payload part (starting with a
-/// comma) from the payload's decoded text or its error, and returns true when it wrote a
-/// `decode_error` (then `raw_payload` follows). Its last argument is the byte range of the
-/// raw payload in `body`.
-fn write_batch<F>(body: &str, request: &RequestContext<'_>, out: &mut String, mut on_payload: F) -> Result<(), DecodeError>
-where
-    F: FnMut(&mut String, Result<&str, PayloadError>, std::ops::Range<usize>) -> bool,
-{
+fn write_decode_error(out: &mut String, err: &PayloadError) {
+    out.push_str(",\"decode_error\":");
+    write_json_str(out, &err.to_string());
+}
+
+/// Decodes a consume response into the batch JSON text, appending to `out`; payloads are
+/// checked to be JSON here and spliced in as they are.
+///
+/// `out` is left with a partial text when an error is returned.
+pub fn decode_consume_response_into(
+    body: &str,
+    request: &RequestContext<'_>,
+    out: &mut String,
+) -> Result<(), DecodeError> {
     let response = scan_response(body).map_err(DecodeError::from_scan)?;
-    let messages = response.messages;
-    out.reserve(messages.len() * 160);
+    out.reserve(body.len());
 
     // The request's fallbacks, written once.
     let mut topic_fallback = String::new();
@@ -366,7 +371,7 @@ where
 
     let mut scratch = Vec::new();
     out.push_str("{\"messages\":[");
-    for (index, message) in messages.iter().enumerate() {
+    for (index, message) in response.messages.iter().enumerate() {
         if index > 0 {
             out.push(',');
         }
@@ -403,15 +408,21 @@ where
             // Already JSON (§7.1: "if already an object use it").
             Some(raw) => Ok(raw),
         };
-        let raw_range = message.payload.map_or(0..0, |raw| {
-            // `raw` borrows from `body`: its offset is a pointer difference.
-            let start = raw.as_ptr() as usize - body.as_ptr() as usize;
-            start..start + raw.len()
+        let checked = decoded.and_then(|text| {
+            serde_json::from_str::<IgnoredAny>(text).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+            Ok(text)
         });
-        if on_payload(out, decoded, raw_range) {
-            if let Some(raw) = message.payload {
-                out.push_str(",\"raw_payload\":");
-                write_stringish(out, raw);
+        match checked {
+            Ok(json) => {
+                out.push_str(",\"payload\":");
+                out.push_str(json);
+            }
+            Err(err) => {
+                write_decode_error(out, &err);
+                if let Some(raw) = message.payload {
+                    out.push_str(",\"raw_payload\":");
+                    write_stringish(out, raw);
+                }
             }
         }
         out.push('}');
@@ -422,40 +433,6 @@ where
     out.push_str(if response.has_more.unwrap_or(false) { "true" } else { "false" });
     out.push('}');
     Ok(())
-}
-
-fn write_decode_error(out: &mut String, err: &PayloadError) {
-    out.push_str(",\"decode_error\":");
-    write_json_str(out, &err.to_string());
-}
-
-/// Decodes a consume response into the batch JSON text, appending to `out`; payloads are
-/// checked to be JSON here and spliced in as they are.
-///
-/// `out` is left with a partial text when an error is returned.
-pub fn decode_consume_response_into(
-    body: &str,
-    request: &RequestContext<'_>,
-    out: &mut String,
-) -> Result<(), DecodeError> {
-    out.reserve(body.len());
-    write_batch(body, request, out, |out, payload, _raw| {
-        let checked = payload.and_then(|text| {
-            serde_json::from_str::<IgnoredAny>(text).map_err(|e| PayloadError::NotJson(e.to_string()))?;
-            Ok(text)
-        });
-        match checked {
-            Ok(json) => {
-                out.push_str(",\"payload\":");
-                out.push_str(json);
-                false
-            }
-            Err(err) => {
-                write_decode_error(out, &err);
-                true
-            }
-        }
-    })
 }
 
 /// Decodes a consume response into the batch JSON text; see the module docs.
