@@ -22,25 +22,11 @@ function instantiate(bytes: Uint8Array): void {
   loadError = undefined;
 }
 
-let triedPackaged = false;
-
-/**
- * Instantiates the `.wasm` shipped next to the package, once; a failure is kept for the first
- * API call to report. Importers call it rather than relying on this module's top-level code
- * alone: the package says `"sideEffects": false`, so a bundler drops a bare
- * `import './loader.node.js'` (esbuild does, with a warning), but never a call.
- */
-export function loadPackagedWasm(): void {
-  if (triedPackaged) return;
-  triedPackaged = true;
-  try {
-    instantiate(readFileSync(new URL('./wasm/kalam_consumer_wasm_bg.wasm', import.meta.url)));
-  } catch (error) {
-    loadError = error;
-  }
+try {
+  instantiate(readFileSync(new URL('./wasm/kalam_consumer_wasm_bg.wasm', import.meta.url)));
+} catch (error) {
+  loadError = error;
 }
-
-loadPackagedWasm();
 
 async function loadFrom(source: string | URL): Promise<void> {
   const url = source instanceof URL ? source : new URL(source, import.meta.url);
