@@ -98,7 +98,10 @@ pub fn normalize_change(message: WireMessage) -> Result<Change, ChangeError> {
         (Some(payload), None) => payload,
         (_, Some(reason)) => return Err(ChangeError::Undecodable { offset, reason }),
         (None, None) => {
-            return Err(ChangeError::Undecodable { offset, reason: "payload is missing".into() })
+            return Err(ChangeError::Undecodable {
+                offset,
+                reason: "payload is missing".into(),
+            })
         }
     };
     let op = TopicOp::parse(&message.op).ok_or_else(|| ChangeError::UnknownOp {

@@ -88,42 +88,98 @@ mod tests {
     #[test]
     fn auth_statuses_and_codes() {
         assert_eq!(classify_failure(401, None), FailureKind::Auth);
-        assert_eq!(classify_failure(401, Some("TOKEN_EXPIRED")), FailureKind::Auth);
-        assert_eq!(classify_failure(401, Some("INVALID_CREDENTIALS")), FailureKind::Auth);
-        assert_eq!(classify_failure(401, Some("MISSING_AUTHORIZATION")), FailureKind::Auth);
-        assert_eq!(classify_failure(401, Some("unauthorized")), FailureKind::Auth);
+        assert_eq!(
+            classify_failure(401, Some("TOKEN_EXPIRED")),
+            FailureKind::Auth
+        );
+        assert_eq!(
+            classify_failure(401, Some("INVALID_CREDENTIALS")),
+            FailureKind::Auth
+        );
+        assert_eq!(
+            classify_failure(401, Some("MISSING_AUTHORIZATION")),
+            FailureKind::Auth
+        );
+        assert_eq!(
+            classify_failure(401, Some("unauthorized")),
+            FailureKind::Auth
+        );
         // The code wins even on an unexpected status.
-        assert_eq!(classify_failure(403, Some("TOKEN_EXPIRED")), FailureKind::Auth);
-        assert_eq!(classify_failure(0, Some("INVALID_CREDENTIALS")), FailureKind::Auth);
+        assert_eq!(
+            classify_failure(403, Some("TOKEN_EXPIRED")),
+            FailureKind::Auth
+        );
+        assert_eq!(
+            classify_failure(0, Some("INVALID_CREDENTIALS")),
+            FailureKind::Auth
+        );
     }
 
     #[test]
     fn transient_statuses() {
         for status in [0u16, 200, 204, 408, 425, 429, 500, 502, 503, 504, 599] {
-            assert_eq!(classify_failure(status, None), FailureKind::Transient, "{status}");
+            assert_eq!(
+                classify_failure(status, None),
+                FailureKind::Transient,
+                "{status}"
+            );
         }
-        assert_eq!(classify_failure(0, Some("NETWORK_ERROR")), FailureKind::Transient);
-        assert_eq!(classify_failure(200, Some("INVALID_RESPONSE")), FailureKind::Transient);
-        assert_eq!(classify_failure(429, Some("rate_limited")), FailureKind::Transient);
-        assert_eq!(classify_failure(500, Some("AUTHENTICATION_ERROR")), FailureKind::Transient);
-        assert_eq!(classify_failure(503, Some("TOO_MANY_CONNECTIONS")), FailureKind::Transient);
+        assert_eq!(
+            classify_failure(0, Some("NETWORK_ERROR")),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            classify_failure(200, Some("INVALID_RESPONSE")),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            classify_failure(429, Some("rate_limited")),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            classify_failure(500, Some("AUTHENTICATION_ERROR")),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            classify_failure(503, Some("TOO_MANY_CONNECTIONS")),
+            FailureKind::Transient
+        );
     }
 
     #[test]
     fn permanent_statuses() {
         assert_eq!(classify_failure(400, None), FailureKind::Permanent);
-        assert_eq!(classify_failure(403, Some("FORBIDDEN")), FailureKind::Permanent);
-        assert_eq!(classify_failure(403, Some("INSUFFICIENT_PERMISSIONS")), FailureKind::Permanent);
-        assert_eq!(classify_failure(404, Some("NOT_FOUND")), FailureKind::Permanent);
-        assert_eq!(classify_failure(413, Some("BODY_TOO_LARGE")), FailureKind::Permanent);
-        assert_eq!(classify_failure(428, Some("setup_required")), FailureKind::Permanent);
+        assert_eq!(
+            classify_failure(403, Some("FORBIDDEN")),
+            FailureKind::Permanent
+        );
+        assert_eq!(
+            classify_failure(403, Some("INSUFFICIENT_PERMISSIONS")),
+            FailureKind::Permanent
+        );
+        assert_eq!(
+            classify_failure(404, Some("NOT_FOUND")),
+            FailureKind::Permanent
+        );
+        assert_eq!(
+            classify_failure(413, Some("BODY_TOO_LARGE")),
+            FailureKind::Permanent
+        );
+        assert_eq!(
+            classify_failure(428, Some("setup_required")),
+            FailureKind::Permanent
+        );
         assert_eq!(classify_failure(301, None), FailureKind::Permanent);
         assert_eq!(classify_failure(100, None), FailureKind::Permanent);
     }
 
     #[test]
     fn kind_names_round_trip() {
-        for kind in [FailureKind::Auth, FailureKind::Transient, FailureKind::Permanent] {
+        for kind in [
+            FailureKind::Auth,
+            FailureKind::Transient,
+            FailureKind::Permanent,
+        ] {
             assert_eq!(FailureKind::parse(kind.as_str()), Some(kind));
             assert_eq!(kind.to_string(), kind.as_str());
         }

@@ -13,7 +13,10 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::decode::{canonical_op, decode_raw_base64_at, grow_to, is_raw_string, missing_op, scan_response, DecodeError, PayloadError, RequestContext, OPS};
+use crate::decode::{
+    canonical_op, decode_raw_base64_at, grow_to, is_raw_string, missing_op, scan_response,
+    DecodeError, PayloadError, RequestContext, OPS,
+};
 use crate::scan;
 
 /// Numbers per message in [`Columns::fields`].
@@ -72,7 +75,11 @@ impl StringTable {
     /// Appends `s`; returns its index as a field value.
     pub fn push(&mut self, s: &str) -> f64 {
         self.text.push_str(s);
-        let units = if s.is_ascii() { s.len() } else { s.chars().map(char::len_utf16).sum() };
+        let units = if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().map(char::len_utf16).sum()
+        };
         self.utf16_len += units as u32;
         self.ends.push(self.utf16_len);
         self.byte_ends.push(self.text.len());
@@ -81,7 +88,11 @@ impl StringTable {
 
     /// String `index` (tests and native callers; JS slices the text instead).
     pub fn get(&self, index: usize) -> Option<&str> {
-        let start = if index == 0 { 0 } else { *self.byte_ends.get(index - 1)? };
+        let start = if index == 0 {
+            0
+        } else {
+            *self.byte_ends.get(index - 1)?
+        };
         self.text.get(start..*self.byte_ends.get(index)?)
     }
 }
@@ -118,7 +129,9 @@ impl Columns {
     /// Message `index`'s payload as received (a string's content, else its JSON text), for
     /// `raw_payload`; `None` when it had none.
     pub fn raw_payload<'b>(&self, body: &'b str, index: usize) -> Option<Cow<'b, str>> {
-        let raw = body.get(self.raw_payloads.get(index)?.clone()).filter(|r| !r.is_empty())?;
+        let raw = body
+            .get(self.raw_payloads.get(index)?.clone())
+            .filter(|r| !r.is_empty())?;
         Some(stringish(raw))
     }
 }
@@ -158,7 +171,10 @@ fn interned<'a>(strings: &mut StringTable, last: &mut Option<(&'a str, f64)>, ra
 /// assert_eq!(payload, br#"{"a":1}"#);
 /// assert_eq!(columns.strings.get(columns.fields[field::OP] as usize), Some("Insert"));
 /// ```
-pub fn decode_consume_columns(body: &str, request: &RequestContext<'_>) -> Result<Columns, DecodeError> {
+pub fn decode_consume_columns(
+    body: &str,
+    request: &RequestContext<'_>,
+) -> Result<Columns, DecodeError> {
     let response = scan_response(body).map_err(DecodeError::from_scan)?;
     let count = response.messages.len();
     let mut columns = Columns {
@@ -186,8 +202,12 @@ pub fn decode_consume_columns(body: &str, request: &RequestContext<'_>) -> Resul
             Some(raw) if is_raw_string(raw) => interned(strings, &mut last_topic, raw),
             _ => *topic_fallback.get_or_insert_with(|| strings.push(request.topic_id)),
         };
-        let key = message.key.map_or(-1.0, |raw| strings.push(&stringish(raw)));
-        let user = message.user.map_or(-1.0, |raw| interned(strings, &mut last_user, raw));
+        let key = message
+            .key
+            .map_or(-1.0, |raw| strings.push(&stringish(raw)));
+        let user = message
+            .user
+            .map_or(-1.0, |raw| interned(strings, &mut last_user, raw));
         let op = match message.op {
             None => return Err(missing_op(index, offset)),
             Some(raw) => match canonical_op(raw) {
@@ -197,7 +217,9 @@ pub fn decode_consume_columns(body: &str, request: &RequestContext<'_>) -> Resul
         };
         let decoded = match message.payload {
             None => Err(PayloadError::Missing),
-            Some(raw) if is_raw_string(raw) => decode_raw_base64_at(raw, &mut columns.payloads, used),
+            Some(raw) if is_raw_string(raw) => {
+                decode_raw_base64_at(raw, &mut columns.payloads, used)
+            }
             // Already JSON (§7.1: "if already an object use it").
             Some(raw) => {
                 let end = used + raw.len();
@@ -214,7 +236,9 @@ pub fn decode_consume_columns(body: &str, request: &RequestContext<'_>) -> Resul
             }
             Err(err) => {
                 let error = strings.push(&err.to_string());
-                let raw_payload = message.payload.map_or(-1.0, |raw| strings.push(&stringish(raw)));
+                let raw_payload = message
+                    .payload
+                    .map_or(-1.0, |raw| strings.push(&stringish(raw)));
                 (-1.0, raw_payload, error)
             }
         };
@@ -231,11 +255,13 @@ pub fn decode_consume_columns(body: &str, request: &RequestContext<'_>) -> Resul
             end,
             error,
         ]);
-        columns.raw_payloads.push(message.payload.map_or(0..0, |raw| {
-            // `raw` borrows from `body`: its offset is a pointer difference.
-            let at = raw.as_ptr() as usize - body.as_ptr() as usize;
-            at..at + raw.len()
-        }));
+        columns
+            .raw_payloads
+            .push(message.payload.map_or(0..0, |raw| {
+                // `raw` borrows from `body`: its offset is a pointer difference.
+                let at = raw.as_ptr() as usize - body.as_ptr() as usize;
+                at..at + raw.len()
+            }));
     }
     columns.payloads.truncate(used);
     Ok(columns)

@@ -28,7 +28,6 @@
 //! Response level: missing `messages` → `[]`, `next_offset` → 0, `has_more` → false; a body
 //! that is not JSON, not an object, or has mistyped fields is a [`DecodeError`].
 
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::de::IgnoredAny;
@@ -88,7 +87,10 @@ pub enum PayloadError {
 
 /// Decodes one base64 payload string into UTF-8 text (not checked to be JSON), using
 /// `scratch` as the byte buffer.
-pub fn decode_base64_utf8<'b>(base64: &str, scratch: &'b mut Vec<u8>) -> Result<&'b str, PayloadError> {
+pub fn decode_base64_utf8<'b>(
+    base64: &str,
+    scratch: &'b mut Vec<u8>,
+) -> Result<&'b str, PayloadError> {
     let len = decode_base64_at(base64, scratch, 0)?;
     std::str::from_utf8(&scratch[..len]).map_err(|e| PayloadError::NotUtf8(e.to_string()))
 }
@@ -113,13 +115,18 @@ pub(crate) fn grow_to(out: &mut Vec<u8>, len: usize) {
 /// length (NOT checked to be UTF-8). The fast path decodes the literal's inner text as it is
 /// (base64 never needs escapes, so no scan for them first); only when that fails and the
 /// literal has escapes (`\/` is legal JSON) is it unescaped and retried.
-pub(crate) fn decode_raw_base64_at(text: &str, out: &mut Vec<u8>, at: usize) -> Result<usize, PayloadError> {
+pub(crate) fn decode_raw_base64_at(
+    text: &str,
+    out: &mut Vec<u8>,
+    at: usize,
+) -> Result<usize, PayloadError> {
     let inner = &text[1..text.len() - 1];
     match decode_base64_at(inner, out, at) {
         Ok(len) => Ok(len),
         Err(_) if inner.contains('\\') => {
-            let unescaped = scan::unescape(text)
-                .ok_or_else(|| PayloadError::NotBase64(String::from("invalid escape in the payload string")))?;
+            let unescaped = scan::unescape(text).ok_or_else(|| {
+                PayloadError::NotBase64(String::from("invalid escape in the payload string"))
+            })?;
             decode_base64_at(&unescaped, out, at)
         }
         Err(e) => Err(e),
@@ -216,7 +223,9 @@ pub(crate) fn scan_response(body: &str) -> Result<RawResponse<'_>, ScanError> {
         // Valid JSON of another type is a shape error; anything else is not JSON.
         scanner.value()?;
         scanner.finish()?;
-        return Err(ScanError::Shape(String::from("the response is not a JSON object")));
+        return Err(ScanError::Shape(String::from(
+            "the response is not a JSON object",
+        )));
     }
     let mut response = RawResponse::default();
     let mut seen = 0u32;
@@ -383,7 +392,10 @@ pub fn decode_consume_response_into(
         out.push_str(",\"group_id\":");
         out.push_str(&group);
         out.push_str(",\"partition_id\":");
-        write_u64(out, u64::from(message.partition_id.unwrap_or(request.partition_id)));
+        write_u64(
+            out,
+            u64::from(message.partition_id.unwrap_or(request.partition_id)),
+        );
         out.push_str(",\"offset\":");
         write_u64(out, message.offset.unwrap_or(0));
         out.push_str(",\"key\":");
@@ -409,7 +421,8 @@ pub fn decode_consume_response_into(
             Some(raw) => Ok(raw),
         };
         let checked = decoded.and_then(|text| {
-            serde_json::from_str::<IgnoredAny>(text).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+            serde_json::from_str::<IgnoredAny>(text)
+                .map_err(|e| PayloadError::NotJson(e.to_string()))?;
             Ok(text)
         });
         match checked {
@@ -430,7 +443,11 @@ pub fn decode_consume_response_into(
     out.push_str("],\"next_offset\":");
     write_u64(out, response.next_offset.unwrap_or(0));
     out.push_str(",\"has_more\":");
-    out.push_str(if response.has_more.unwrap_or(false) { "true" } else { "false" });
+    out.push_str(if response.has_more.unwrap_or(false) {
+        "true"
+    } else {
+        "false"
+    });
     out.push('}');
     Ok(())
 }
@@ -444,7 +461,10 @@ pub fn decode_consume_response_into(
 /// let text = decode_consume_response(body, &ctx).unwrap();
 /// assert!(text.contains(r#""payload":{"a":1}"#));
 /// ```
-pub fn decode_consume_response(body: &str, request: &RequestContext<'_>) -> Result<String, DecodeError> {
+pub fn decode_consume_response(
+    body: &str,
+    request: &RequestContext<'_>,
+) -> Result<String, DecodeError> {
     let mut out = String::new();
     decode_consume_response_into(body, request, &mut out)?;
     Ok(out)
@@ -472,7 +492,11 @@ pub struct WireMessage {
     pub op: String,
     /// Decoded payload (`Some(Value::Null)` for a JSON `null` payload); absent when
     /// `decode_error` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub payload: Option<Value>,
     /// Why the payload could not be decoded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -522,7 +546,9 @@ pub fn decode_ack_response(body: &str, upto_offset: u64) -> Result<AckResponse, 
     if scanner.next_byte() != Some(b'{') {
         scanner.value().map_err(DecodeError::from_scan)?;
         scanner.finish().map_err(DecodeError::from_scan)?;
-        return Err(DecodeError::Shape(String::from("the response is not a JSON object")));
+        return Err(DecodeError::Shape(String::from(
+            "the response is not a JSON object",
+        )));
     }
     let (mut success, mut acknowledged_offset, mut seen) = (None, None, 0u32);
     scanner

@@ -70,26 +70,45 @@ fn non_blank(value: Option<String>) -> Option<String> {
 pub fn parse_error_body(body: &str) -> ErrorEnvelope {
     let text = body.trim();
     let plain = || (!text.is_empty()).then(|| text.to_owned());
-    let parsed = if text.starts_with('{') { scan_whole(text) } else { None };
+    let parsed = if text.starts_with('{') {
+        scan_whole(text)
+    } else {
+        None
+    };
     let Some((error, env_code, env_message)) = parsed else {
-        return ErrorEnvelope { code: None, message: plain() };
+        return ErrorEnvelope {
+            code: None,
+            message: plain(),
+        };
     };
     let error = error.unwrap_or("null");
     if error.starts_with('{') {
         // SQL-style / extractor envelope (§1.7, §2.5); its own `error` key is ignored.
         let (_, code, message) = scan_whole(error).unwrap_or((None, None, None));
-        return ErrorEnvelope { code: non_blank(code), message: non_blank(message).or_else(plain) };
+        return ErrorEnvelope {
+            code: non_blank(code),
+            message: non_blank(message).or_else(plain),
+        };
     }
     if error.starts_with('"') {
         let error = scan::unescape(error).map(std::borrow::Cow::into_owned);
         if let Some(code) = non_blank(env_code) {
             // Topic envelope (§3.8): `error` is the text, `code` the code.
-            return ErrorEnvelope { code: Some(code), message: non_blank(error).or_else(plain) };
+            return ErrorEnvelope {
+                code: Some(code),
+                message: non_blank(error).or_else(plain),
+            };
         }
         // Auth-endpoint / middleware envelope (§1.1): `error` is the code.
-        return ErrorEnvelope { code: non_blank(error), message: non_blank(env_message).or_else(plain) };
+        return ErrorEnvelope {
+            code: non_blank(error),
+            message: non_blank(env_message).or_else(plain),
+        };
     }
-    ErrorEnvelope { code: non_blank(env_code), message: non_blank(env_message).or_else(plain) }
+    ErrorEnvelope {
+        code: non_blank(env_code),
+        message: non_blank(env_message).or_else(plain),
+    }
 }
 
 #[cfg(test)]
@@ -119,16 +138,23 @@ mod tests {
 
     #[test]
     fn topic_envelope() {
-        let e = parse_error_body(r#"{"error":"Topic 'app.events' does not exist","code":"NOT_FOUND"}"#);
+        let e =
+            parse_error_body(r#"{"error":"Topic 'app.events' does not exist","code":"NOT_FOUND"}"#);
         assert_eq!(e.code.as_deref(), Some("NOT_FOUND"));
-        assert_eq!(e.message.as_deref(), Some("Topic 'app.events' does not exist"));
+        assert_eq!(
+            e.message.as_deref(),
+            Some("Topic 'app.events' does not exist")
+        );
     }
 
     #[test]
     fn plain_text_and_garbage() {
         let e = parse_error_body("Json deserialize error: missing field `topic_id`\n");
         assert_eq!(e.code, None);
-        assert_eq!(e.message.as_deref(), Some("Json deserialize error: missing field `topic_id`"));
+        assert_eq!(
+            e.message.as_deref(),
+            Some("Json deserialize error: missing field `topic_id`")
+        );
         let e = parse_error_body("<html><body>502 Bad Gateway</body></html>");
         assert_eq!(e.code, None);
         assert!(e.message.unwrap().contains("502"));

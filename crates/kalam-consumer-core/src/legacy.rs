@@ -41,7 +41,10 @@ mod tests {
     #[test]
     fn unwraps_object_rows_only() {
         assert_eq!(unwrap_legacy_row(json!({"row": {"a": 1}})), json!({"a": 1}));
-        assert_eq!(unwrap_legacy_row(json!({"row": {"a": 1}, "extra": 2})), json!({"a": 1}));
+        assert_eq!(
+            unwrap_legacy_row(json!({"row": {"a": 1}, "extra": 2})),
+            json!({"a": 1})
+        );
         assert_eq!(unwrap_legacy_row(json!({"row": {}})), json!({}));
         for same in [
             json!({"row": [1, 2]}),
@@ -57,7 +60,10 @@ mod tests {
             assert_eq!(unwrap_legacy_row(same.clone()), same);
             assert_eq!(legacy_row(&same), None);
         }
-        assert_eq!(legacy_row(&json!({"row": {"a": 1}})), Some(&json!({"a": 1})));
+        assert_eq!(
+            legacy_row(&json!({"row": {"a": 1}})),
+            Some(&json!({"a": 1}))
+        );
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {

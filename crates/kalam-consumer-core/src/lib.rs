@@ -28,16 +28,15 @@ pub mod scan;
 pub mod start;
 
 pub use change::{normalize_change, Change, ChangeError, TopicOp};
-pub use columns::{decode_consume_columns, Columns};
 pub use classify::{classify_failure, FailureKind};
+pub use columns::{decode_consume_columns, Columns};
 pub use decode::{
-    decode_ack_response, decode_consume_response, decode_consume_response_into,
-    AckResponse, ConsumeBatch, DecodeError, PayloadError, RequestContext, WireMessage, write_json_str, write_u64,
+    decode_ack_response, decode_consume_response, decode_consume_response_into, write_json_str,
+    write_u64, AckResponse, ConsumeBatch, DecodeError, PayloadError, RequestContext, WireMessage,
 };
 pub use envelope::{parse_error_body, ErrorEnvelope};
 pub use legacy::{legacy_row, unwrap_legacy_row};
 pub use retry::{
-    ConnectionBackoff, ConnectionRetryPolicy, MessageRetry, PolicyInput, RetryDecision,
-    RetryPolicy,
+    ConnectionBackoff, ConnectionRetryPolicy, MessageRetry, PolicyInput, RetryDecision, RetryPolicy,
 };
 pub use start::{normalize_start, StartError, StartInput, WireStart};

@@ -140,7 +140,12 @@ impl RetryPolicy {
         if attempt < 2 {
             return 0.0;
         }
-        capped_exponential(self.initial_backoff_ms, self.max_backoff_ms, self.multiplier, attempt - 2)
+        capped_exponential(
+            self.initial_backoff_ms,
+            self.max_backoff_ms,
+            self.multiplier,
+            attempt - 2,
+        )
     }
 
     /// The jittered delay before attempt `attempt` for a `random` in `[0, 1)`.
@@ -163,7 +168,11 @@ pub struct MessageRetry {
 impl MessageRetry {
     /// A fresh state at attempt 1.
     pub fn new(policy: RetryPolicy) -> Self {
-        MessageRetry { policy, attempt: 1, given_up: false }
+        MessageRetry {
+            policy,
+            attempt: 1,
+            given_up: false,
+        }
     }
 
     /// The policy in force.
@@ -186,10 +195,15 @@ impl MessageRetry {
     pub fn on_failure(&mut self, retryable: bool, random: f64) -> RetryDecision {
         if self.given_up || !retryable || self.attempt >= self.policy.max_attempts {
             self.given_up = true;
-            return RetryDecision::GiveUp { attempt: self.attempt };
+            return RetryDecision::GiveUp {
+                attempt: self.attempt,
+            };
         }
         self.attempt += 1;
-        RetryDecision::Retry { delay_ms: self.policy.delay_before(self.attempt, random), attempt: self.attempt }
+        RetryDecision::Retry {
+            delay_ms: self.policy.delay_before(self.attempt, random),
+            attempt: self.attempt,
+        }
     }
 }
 
@@ -252,7 +266,10 @@ pub struct ConnectionBackoff {
 impl ConnectionBackoff {
     /// A fresh state with no failures.
     pub fn new(policy: ConnectionRetryPolicy) -> Self {
-        ConnectionBackoff { policy, failures: 0 }
+        ConnectionBackoff {
+            policy,
+            failures: 0,
+        }
     }
 
     /// The policy in force.
@@ -270,9 +287,14 @@ impl ConnectionBackoff {
     /// fresh-login retry failed too, so they wait like transient ones).
     pub fn on_failure(&mut self, kind: FailureKind, random: f64) -> RetryDecision {
         self.failures = self.failures.saturating_add(1);
-        let exhausted = self.policy.max_attempts.is_some_and(|max| self.failures >= max);
+        let exhausted = self
+            .policy
+            .max_attempts
+            .is_some_and(|max| self.failures >= max);
         if kind == FailureKind::Permanent || exhausted {
-            return RetryDecision::GiveUp { attempt: self.failures };
+            return RetryDecision::GiveUp {
+                attempt: self.failures,
+            };
         }
         RetryDecision::Retry {
             delay_ms: unit_random(random) * self.policy.ceiling(self.failures),

@@ -224,7 +224,9 @@ impl<'a> Scanner<'a> {
                 Some(b'\\') => {
                     self.pos += 1;
                     match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.pos += 1
+                        }
                         Some(b'u') => {
                             self.pos += 1;
                             let hex = self.bytes().get(self.pos..self.pos + 4);
@@ -395,7 +397,14 @@ pub(crate) fn read_uint(raw: &str, field: &str, max: u64) -> Result<Option<u64>,
     let digits = raw.bytes().all(|b| b.is_ascii_digit());
     match raw.parse::<u64>() {
         Ok(n) if digits && n <= max => Ok(Some(n)),
-        _ => Err(shape(field, if max == u64::from(u32::MAX) { "u32" } else { "u64" })),
+        _ => Err(shape(
+            field,
+            if max == u64::from(u32::MAX) {
+                "u32"
+            } else {
+                "u64"
+            },
+        )),
     }
 }
 

@@ -50,7 +50,9 @@ pub enum StartInput<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StartError {
     /// An unknown start string.
-    #[error("unknown start position '{0}': expected 'earliest', 'latest', an offset or {{ offset: n }}")]
+    #[error(
+        "unknown start position '{0}': expected 'earliest', 'latest', an offset or {{ offset: n }}"
+    )]
     UnknownString(String),
     /// A number that is NaN or infinite.
     #[error("start offset must be a finite number")]
@@ -128,30 +130,63 @@ mod tests {
     use proptest::prelude::*;
 
     fn obj(inner: StartInput<'static>) -> StartInput<'static> {
-        StartInput::Object { offset: Some(Box::new(inner)) }
+        StartInput::Object {
+            offset: Some(Box::new(inner)),
+        }
     }
 
     #[test]
     fn named_positions() {
         for text in ["latest", "Latest", "LATEST", " latest ", "", "  "] {
-            assert_eq!(normalize_start(&StartInput::Text(text)), Ok(WireStart::Latest), "{text:?}");
+            assert_eq!(
+                normalize_start(&StartInput::Text(text)),
+                Ok(WireStart::Latest),
+                "{text:?}"
+            );
         }
         for text in ["earliest", "Earliest", "EARLIEST"] {
-            assert_eq!(normalize_start(&StartInput::Text(text)), Ok(WireStart::Earliest));
+            assert_eq!(
+                normalize_start(&StartInput::Text(text)),
+                Ok(WireStart::Earliest)
+            );
         }
         assert_eq!(normalize_start(&StartInput::Absent), Ok(WireStart::Latest));
     }
 
     #[test]
     fn numbers() {
-        assert_eq!(normalize_start(&StartInput::Number(0.0)), Ok(WireStart::Offset(0)));
-        assert_eq!(normalize_start(&StartInput::Number(5.0)), Ok(WireStart::Offset(5)));
-        assert_eq!(normalize_start(&StartInput::Number(5.99)), Ok(WireStart::Offset(5)));
-        assert_eq!(normalize_start(&StartInput::Number(-3.0)), Ok(WireStart::Offset(0)));
-        assert_eq!(normalize_start(&StartInput::Number(-0.5)), Ok(WireStart::Offset(0)));
-        assert_eq!(normalize_start(&StartInput::Number(f64::NAN)), Err(StartError::NotFinite));
-        assert_eq!(normalize_start(&StartInput::Number(f64::INFINITY)), Err(StartError::NotFinite));
-        assert!(matches!(normalize_start(&StartInput::Number(1e300)), Err(StartError::TooLarge)));
+        assert_eq!(
+            normalize_start(&StartInput::Number(0.0)),
+            Ok(WireStart::Offset(0))
+        );
+        assert_eq!(
+            normalize_start(&StartInput::Number(5.0)),
+            Ok(WireStart::Offset(5))
+        );
+        assert_eq!(
+            normalize_start(&StartInput::Number(5.99)),
+            Ok(WireStart::Offset(5))
+        );
+        assert_eq!(
+            normalize_start(&StartInput::Number(-3.0)),
+            Ok(WireStart::Offset(0))
+        );
+        assert_eq!(
+            normalize_start(&StartInput::Number(-0.5)),
+            Ok(WireStart::Offset(0))
+        );
+        assert_eq!(
+            normalize_start(&StartInput::Number(f64::NAN)),
+            Err(StartError::NotFinite)
+        );
+        assert_eq!(
+            normalize_start(&StartInput::Number(f64::INFINITY)),
+            Err(StartError::NotFinite)
+        );
+        assert!(matches!(
+            normalize_start(&StartInput::Number(1e300)),
+            Err(StartError::TooLarge)
+        ));
         assert_eq!(
             normalize_start(&StartInput::Number(MAX_SAFE_OFFSET as f64)),
             Ok(WireStart::Offset(MAX_SAFE_OFFSET))
@@ -160,40 +195,88 @@ mod tests {
 
     #[test]
     fn digit_strings() {
-        assert_eq!(normalize_start(&StartInput::Text("42")), Ok(WireStart::Offset(42)));
-        assert_eq!(normalize_start(&StartInput::Text(" 42 ")), Ok(WireStart::Offset(42)));
-        assert_eq!(normalize_start(&StartInput::Text("007")), Ok(WireStart::Offset(7)));
-        assert!(matches!(normalize_start(&StartInput::Text("-1")), Err(StartError::UnknownString(_))));
-        assert!(matches!(normalize_start(&StartInput::Text("1.5")), Err(StartError::UnknownString(_))));
+        assert_eq!(
+            normalize_start(&StartInput::Text("42")),
+            Ok(WireStart::Offset(42))
+        );
+        assert_eq!(
+            normalize_start(&StartInput::Text(" 42 ")),
+            Ok(WireStart::Offset(42))
+        );
+        assert_eq!(
+            normalize_start(&StartInput::Text("007")),
+            Ok(WireStart::Offset(7))
+        );
+        assert!(matches!(
+            normalize_start(&StartInput::Text("-1")),
+            Err(StartError::UnknownString(_))
+        ));
+        assert!(matches!(
+            normalize_start(&StartInput::Text("1.5")),
+            Err(StartError::UnknownString(_))
+        ));
         assert!(matches!(
             normalize_start(&StartInput::Text("99999999999999999999999")),
             Err(StartError::TooLarge)
         ));
-        assert!(matches!(normalize_start(&StartInput::Text("soon")), Err(StartError::UnknownString(_))));
+        assert!(matches!(
+            normalize_start(&StartInput::Text("soon")),
+            Err(StartError::UnknownString(_))
+        ));
     }
 
     #[test]
     fn objects() {
-        assert_eq!(normalize_start(&obj(StartInput::Number(9.0))), Ok(WireStart::Offset(9)));
-        assert_eq!(normalize_start(&obj(StartInput::Text("9"))), Ok(WireStart::Offset(9)));
-        assert_eq!(normalize_start(&obj(StartInput::Text("x"))), Err(StartError::BadObject));
-        assert_eq!(normalize_start(&obj(StartInput::Absent)), Err(StartError::BadObject));
-        assert_eq!(normalize_start(&StartInput::Object { offset: None }), Err(StartError::BadObject));
-        assert_eq!(normalize_start(&obj(StartInput::Number(f64::NAN))), Err(StartError::NotFinite));
+        assert_eq!(
+            normalize_start(&obj(StartInput::Number(9.0))),
+            Ok(WireStart::Offset(9))
+        );
+        assert_eq!(
+            normalize_start(&obj(StartInput::Text("9"))),
+            Ok(WireStart::Offset(9))
+        );
+        assert_eq!(
+            normalize_start(&obj(StartInput::Text("x"))),
+            Err(StartError::BadObject)
+        );
+        assert_eq!(
+            normalize_start(&obj(StartInput::Absent)),
+            Err(StartError::BadObject)
+        );
+        assert_eq!(
+            normalize_start(&StartInput::Object { offset: None }),
+            Err(StartError::BadObject)
+        );
+        assert_eq!(
+            normalize_start(&obj(StartInput::Number(f64::NAN))),
+            Err(StartError::NotFinite)
+        );
     }
 
     #[test]
     fn wrong_types() {
-        assert_eq!(normalize_start(&StartInput::Other("boolean")), Err(StartError::WrongType("boolean")));
+        assert_eq!(
+            normalize_start(&StartInput::Other("boolean")),
+            Err(StartError::WrongType("boolean"))
+        );
         let message = StartError::WrongType("boolean").to_string();
         assert!(message.contains("boolean"));
     }
 
     #[test]
     fn wire_serialisation() {
-        assert_eq!(serde_json::to_string(&WireStart::Latest).unwrap(), r#""Latest""#);
-        assert_eq!(serde_json::to_string(&WireStart::Earliest).unwrap(), r#""Earliest""#);
-        assert_eq!(serde_json::to_string(&WireStart::Offset(3)).unwrap(), r#"{"Offset":3}"#);
+        assert_eq!(
+            serde_json::to_string(&WireStart::Latest).unwrap(),
+            r#""Latest""#
+        );
+        assert_eq!(
+            serde_json::to_string(&WireStart::Earliest).unwrap(),
+            r#""Earliest""#
+        );
+        assert_eq!(
+            serde_json::to_string(&WireStart::Offset(3)).unwrap(),
+            r#"{"Offset":3}"#
+        );
     }
 
     proptest! {

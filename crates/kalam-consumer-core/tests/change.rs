@@ -22,7 +22,8 @@ fn message(payload: Option<Value>, user: Option<&str>, op: &str) -> WireMessage 
 
 #[test]
 fn a_full_message_becomes_a_change() {
-    let change = normalize_change(message(Some(json!({"id": "42"})), Some("alice"), "Insert")).unwrap();
+    let change =
+        normalize_change(message(Some(json!({"id": "42"})), Some("alice"), "Insert")).unwrap();
     assert_eq!(
         change,
         Change {
@@ -41,7 +42,12 @@ fn a_full_message_becomes_a_change() {
 
 #[test]
 fn legacy_rows_are_unwrapped() {
-    let change = normalize_change(message(Some(json!({"row": {"id": 1}})), Some("u"), "update")).unwrap();
+    let change = normalize_change(message(
+        Some(json!({"row": {"id": 1}})),
+        Some("u"),
+        "update",
+    ))
+    .unwrap();
     assert_eq!(change.data, json!({"id": 1}));
     assert_eq!(change.op, TopicOp::Update);
 }
@@ -58,7 +64,10 @@ fn missing_user_is_invalid_metadata() {
 fn unknown_op_is_an_error() {
     assert_eq!(
         normalize_change(message(Some(json!({})), Some("u"), "Upsert")),
-        Err(ChangeError::UnknownOp { offset: 9, op: "Upsert".into() })
+        Err(ChangeError::UnknownOp {
+            offset: 9,
+            op: "Upsert".into()
+        })
     );
 }
 
@@ -69,9 +78,15 @@ fn undecodable_payloads_are_errors_not_empty_rows() {
     m.raw_payload = Some("###".into());
     assert_eq!(
         normalize_change(m),
-        Err(ChangeError::Undecodable { offset: 9, reason: "payload is not valid base64".into() })
+        Err(ChangeError::Undecodable {
+            offset: 9,
+            reason: "payload is not valid base64".into()
+        })
     );
-    assert!(matches!(normalize_change(message(None, Some("u"), "Insert")), Err(ChangeError::Undecodable { .. })));
+    assert!(matches!(
+        normalize_change(message(None, Some("u"), "Insert")),
+        Err(ChangeError::Undecodable { .. })
+    ));
 }
 
 #[test]

@@ -9,7 +9,11 @@ use kalam_consumer_core::{decode_consume_response, DecodeError, RequestContext};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-const CTX: RequestContext<'static> = RequestContext { topic_id: "app.events", group_id: "billing", partition_id: 3 };
+const CTX: RequestContext<'static> = RequestContext {
+    topic_id: "app.events",
+    group_id: "billing",
+    partition_id: 3,
+};
 
 fn b64(text: &str) -> String {
     STANDARD.encode(text.as_bytes())
@@ -17,7 +21,13 @@ fn b64(text: &str) -> String {
 
 /// The string at a field's index, `None` for `-1`.
 fn string(columns: &Columns, index: f64) -> Option<String> {
-    (index >= 0.0).then(|| columns.strings.get(index as usize).expect("index in the table").to_owned())
+    (index >= 0.0).then(|| {
+        columns
+            .strings
+            .get(index as usize)
+            .expect("index in the table")
+            .to_owned()
+    })
 }
 
 /// What the JS assembler builds, with `from_utf8` standing in for the fatal `TextDecoder`
@@ -38,15 +48,21 @@ fn rebuild(columns: &Columns, body: &str) -> Value {
         m.insert("op".into(), json!(string(columns, f[field::OP])));
         if f[field::DECODE_ERROR] >= 0.0 {
             assert_eq!(f[field::PAYLOAD_START], -1.0);
-            m.insert("decode_error".into(), json!(string(columns, f[field::DECODE_ERROR])));
+            m.insert(
+                "decode_error".into(),
+                json!(string(columns, f[field::DECODE_ERROR])),
+            );
             if let Some(raw) = string(columns, f[field::PAYLOAD_END]) {
                 m.insert("raw_payload".into(), json!(raw));
             }
         } else {
-            let bytes = &columns.payloads[f[field::PAYLOAD_START] as usize..f[field::PAYLOAD_END] as usize];
+            let bytes =
+                &columns.payloads[f[field::PAYLOAD_START] as usize..f[field::PAYLOAD_END] as usize];
             let parsed = match std::str::from_utf8(bytes) {
                 Err(_) => Err("payload is not valid UTF-8"),
-                Ok(text) => serde_json::from_str::<Value>(text).map_err(|_| "payload is not valid JSON"),
+                Ok(text) => {
+                    serde_json::from_str::<Value>(text).map_err(|_| "payload is not valid JSON")
+                }
             };
             match parsed {
                 Ok(payload) => {
@@ -86,7 +102,10 @@ fn assert_same(body: &str) {
                     }
                 }
             }
-            assert_eq!(serde_json::to_string(&actual).unwrap(), serde_json::to_string(&expected).unwrap());
+            assert_eq!(
+                serde_json::to_string(&actual).unwrap(),
+                serde_json::to_string(&expected).unwrap()
+            );
         }
         (Err(a), Err(b)) => assert_eq!(a, b),
         (a, b) => panic!("decoders disagree on {body}: text {a:?}, columns {b:?}"),
@@ -96,7 +115,9 @@ fn assert_same(body: &str) {
 #[test]
 fn protocol_example() {
     // §3.2 example, verbatim.
-    assert_same(r#"{"messages":[{"topic_id":"app.events","partition_id":0,"offset":17,"payload":"eyJpZCI6IjQyIiwic3RhdHVzIjoibmV3IiwiX3NlcSI6IjcyOTIwMDAwMDAwMDAwMTIzNDUiLCJfY29tbWl0X3NlcSI6IjExNyIsIl9kZWxldGVkIjpmYWxzZSwiX3RhYmxlIjoiYXBwOm9yZGVycyJ9","key":"42","timestamp_ms":1730000000123,"user":"alice","op":"Insert"}],"next_offset":18,"has_more":false}"#);
+    assert_same(
+        r#"{"messages":[{"topic_id":"app.events","partition_id":0,"offset":17,"payload":"eyJpZCI6IjQyIiwic3RhdHVzIjoibmV3IiwiX3NlcSI6IjcyOTIwMDAwMDAwMDAwMTIzNDUiLCJfY29tbWl0X3NlcSI6IjExNyIsIl9kZWxldGVkIjpmYWxzZSwiX3RhYmxlIjoiYXBwOm9yZGVycyJ9","key":"42","timestamp_ms":1730000000123,"user":"alice","op":"Insert"}],"next_offset":18,"has_more":false}"#,
+    );
 }
 
 #[test]
@@ -130,7 +151,8 @@ fn repeated_topics_users_and_ops_share_one_string() {
     let messages: Vec<Value> = (0..5)
         .map(|i| json!({ "topic_id": "t", "user": "alice", "op": "Custom", "offset": i, "payload": b64("1") }))
         .collect();
-    let columns = decode_consume_columns(&json!({ "messages": messages }).to_string(), &CTX).unwrap();
+    let columns =
+        decode_consume_columns(&json!({ "messages": messages }).to_string(), &CTX).unwrap();
     // 3 ops + group + topic + user + op, once each.
     assert_eq!(columns.strings.ends.len(), 7);
     assert_eq!(columns.len(), 5);
@@ -153,11 +175,21 @@ fn string_offsets_are_utf16() {
 
 #[test]
 fn errors_match_the_text_decoder() {
-    for body in ["", "[]", "{", r#"{"messages":{}}"#, r#"{"messages":[{"payload":"e30="}]}"#, r#"{"next_offset":-1}"#] {
+    for body in [
+        "",
+        "[]",
+        "{",
+        r#"{"messages":{}}"#,
+        r#"{"messages":[{"payload":"e30="}]}"#,
+        r#"{"next_offset":-1}"#,
+    ] {
         let columns = decode_consume_columns(body, &CTX).unwrap_err();
         let text = decode_consume_response(body, &CTX).unwrap_err();
         assert_eq!(columns, text, "{body}");
-        assert!(matches!(columns, DecodeError::Malformed(_) | DecodeError::Shape(_)));
+        assert!(matches!(
+            columns,
+            DecodeError::Malformed(_) | DecodeError::Shape(_)
+        ));
     }
 }
 
@@ -171,17 +203,27 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(".{0,6}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(".{0,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
 
 fn arb_message() -> impl Strategy<Value = Value> {
     (
-        prop_oneof![arb_json().prop_map(|v| json!(b64(&v.to_string()))), ".{0,12}".prop_map(|t| json!(b64(&t))), "[A-Za-z0-9+/=!]{0,12}".prop_map(Value::String), arb_json()],
+        prop_oneof![
+            arb_json().prop_map(|v| json!(b64(&v.to_string()))),
+            ".{0,12}".prop_map(|t| json!(b64(&t))),
+            "[A-Za-z0-9+/=!]{0,12}".prop_map(Value::String),
+            arb_json()
+        ],
         prop::option::of(".{0,8}"),
         prop::option::of(".{0,8}"),
-        prop::option::of(prop_oneof![Just("Insert".to_owned()), Just("uPdAtE".to_owned()), ".{0,6}"]),
+        prop::option::of(prop_oneof![
+            Just("Insert".to_owned()),
+            Just("uPdAtE".to_owned()),
+            ".{0,6}"
+        ]),
         any::<u32>(),
     )
         .prop_map(|(payload, key, user, op, offset)| {

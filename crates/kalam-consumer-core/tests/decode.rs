@@ -10,7 +10,11 @@ use kalam_consumer_core::{
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-const CTX: RequestContext<'static> = RequestContext { topic_id: "app.events", group_id: "billing", partition_id: 3 };
+const CTX: RequestContext<'static> = RequestContext {
+    topic_id: "app.events",
+    group_id: "billing",
+    partition_id: 3,
+};
 
 fn b64(text: &str) -> String {
     STANDARD.encode(text.as_bytes())
@@ -44,7 +48,9 @@ fn protocol_example_decodes() {
     assert_eq!(m.op, "Insert");
     assert_eq!(
         m.payload,
-        Some(json!({"id":"42","status":"new","_seq":"7292000000000012345","_commit_seq":"117","_deleted":false,"_table":"app:orders"}))
+        Some(
+            json!({"id":"42","status":"new","_seq":"7292000000000012345","_commit_seq":"117","_deleted":false,"_table":"app:orders"})
+        )
     );
     assert_eq!(m.decode_error, None);
     assert_eq!(m.raw_payload, None);
@@ -52,13 +58,17 @@ fn protocol_example_decodes() {
 
 #[test]
 fn group_id_always_comes_from_the_request() {
-    let m = one(json!({ "topic_id": "t", "group_id": "other", "offset": 1, "payload": b64("{}"), "op": "Insert" }));
+    let m = one(
+        json!({ "topic_id": "t", "group_id": "other", "offset": 1, "payload": b64("{}"), "op": "Insert" }),
+    );
     assert_eq!(m["group_id"], "billing");
 }
 
 #[test]
 fn fallbacks_and_aliases() {
-    let m = one(json!({ "op": "Update", "value": b64("{\"a\":1}"), "message_id": "k", "ts": 99, "username": "bob" }));
+    let m = one(
+        json!({ "op": "Update", "value": b64("{\"a\":1}"), "message_id": "k", "ts": 99, "username": "bob" }),
+    );
     assert_eq!(m["topic"], "app.events");
     assert_eq!(m["partition_id"], 3);
     assert_eq!(m["offset"], 0);
@@ -88,7 +98,12 @@ fn key_and_user_shapes() {
 
 #[test]
 fn op_is_canonicalised_case_insensitively() {
-    for (raw, want) in [("insert", "Insert"), ("UPDATE", "Update"), ("Delete", "Delete"), ("upsert", "upsert")] {
+    for (raw, want) in [
+        ("insert", "Insert"),
+        ("UPDATE", "Update"),
+        ("Delete", "Delete"),
+        ("upsert", "upsert"),
+    ] {
         assert_eq!(one(json!({ "op": raw, "payload": b64("{}") }))["op"], want);
     }
     let err = decode_consume_response(r#"{"messages":[{"payload":"e30="}]}"#, &CTX).unwrap_err();
@@ -100,7 +115,10 @@ fn payload_not_base64_is_a_decode_error() {
     for bad in ["not base64!", "e30", "e3=0", " e30=", "e30=\n"] {
         let m = one(json!({ "op": "Insert", "payload": bad }));
         assert!(m.get("payload").is_none(), "{bad:?}");
-        assert!(m["decode_error"].as_str().unwrap().contains("base64"), "{bad:?}: {m}");
+        assert!(
+            m["decode_error"].as_str().unwrap().contains("base64"),
+            "{bad:?}: {m}"
+        );
         assert_eq!(m["raw_payload"], bad);
     }
 }
@@ -119,7 +137,10 @@ fn payload_not_json_is_a_decode_error_never_empty_object() {
     for text in ["", "{", "{\"a\":}", "hello", "{} {}", "[1,]"] {
         let m = one(json!({ "op": "Insert", "payload": b64(text) }));
         assert!(m.get("payload").is_none(), "{text:?}");
-        assert!(m["decode_error"].as_str().unwrap().contains("JSON"), "{text:?}: {m}");
+        assert!(
+            m["decode_error"].as_str().unwrap().contains("JSON"),
+            "{text:?}: {m}"
+        );
         assert_eq!(m["raw_payload"], b64(text));
     }
 }
@@ -137,7 +158,11 @@ fn payload_missing_or_null_is_a_decode_error() {
 fn non_object_json_payloads_are_kept_as_they_are() {
     for text in ["[1,2]", "\"s\"", "12.5", "null", "true", " {\"a\" : 1} "] {
         let m = one(json!({ "op": "Insert", "payload": b64(text) }));
-        assert_eq!(m["payload"], serde_json::from_str::<Value>(text).unwrap(), "{text:?}");
+        assert_eq!(
+            m["payload"],
+            serde_json::from_str::<Value>(text).unwrap(),
+            "{text:?}"
+        );
     }
 }
 
@@ -151,8 +176,14 @@ fn payload_already_json_is_used() {
 fn escaped_base64_string_is_decoded() {
     // JSON may escape '/' as '\/'; the payload is the unescaped string.
     let encoded = b64("{\"k\":\"???\"}");
-    assert!(encoded.contains('/'), "test needs a '/' in the base64: {encoded}");
-    let body = format!(r#"{{"messages":[{{"op":"Insert","payload":"{}"}}]}}"#, encoded.replace('/', "\\/"));
+    assert!(
+        encoded.contains('/'),
+        "test needs a '/' in the base64: {encoded}"
+    );
+    let body = format!(
+        r#"{{"messages":[{{"op":"Insert","payload":"{}"}}]}}"#,
+        encoded.replace('/', "\\/")
+    );
     let out: Value = serde_json::from_str(&decode_consume_response(&body, &CTX).unwrap()).unwrap();
     assert_eq!(out["messages"][0]["payload"], json!({"k": "???"}));
 }
@@ -166,18 +197,40 @@ fn unicode_payloads_survive() {
 #[test]
 fn response_level_defaults() {
     let out = decode_value(&json!({}));
-    assert_eq!(out, json!({ "messages": [], "next_offset": 0, "has_more": false }));
-    let out = decode_value(&json!({ "messages": null, "next_offset": 5, "has_more": true, "extra": 1 }));
-    assert_eq!(out, json!({ "messages": [], "next_offset": 5, "has_more": true }));
+    assert_eq!(
+        out,
+        json!({ "messages": [], "next_offset": 0, "has_more": false })
+    );
+    let out =
+        decode_value(&json!({ "messages": null, "next_offset": 5, "has_more": true, "extra": 1 }));
+    assert_eq!(
+        out,
+        json!({ "messages": [], "next_offset": 5, "has_more": true })
+    );
 }
 
 #[test]
 fn response_level_errors() {
-    for body in ["", "<html>502</html>", "{\"messages\":[", "{\"messages\":[{\"op\":\"Insert\",\"payload\":\"e30=\"}]"] {
+    for body in [
+        "",
+        "<html>502</html>",
+        "{\"messages\":[",
+        "{\"messages\":[{\"op\":\"Insert\",\"payload\":\"e30=\"}]",
+    ] {
         let err = decode_consume_response(body, &CTX).unwrap_err();
-        assert!(matches!(err, DecodeError::Malformed(_)), "{body:?}: {err:?}");
+        assert!(
+            matches!(err, DecodeError::Malformed(_)),
+            "{body:?}: {err:?}"
+        );
     }
-    for body in ["[]", "null", "5", "{\"messages\":{}}", "{\"next_offset\":\"x\"}", "{\"messages\":[{\"offset\":-1,\"op\":\"Insert\"}]}"] {
+    for body in [
+        "[]",
+        "null",
+        "5",
+        "{\"messages\":{}}",
+        "{\"next_offset\":\"x\"}",
+        "{\"messages\":[{\"offset\":-1,\"op\":\"Insert\"}]}",
+    ] {
         let err = decode_consume_response(body, &CTX).unwrap_err();
         assert!(matches!(err, DecodeError::Shape(_)), "{body:?}: {err:?}");
     }
@@ -200,9 +253,18 @@ fn one_bad_payload_does_not_spoil_the_batch() {
 #[test]
 fn decode_payload_errors_are_typed() {
     let mut scratch = Vec::new();
-    assert!(matches!(decode_payload("!!", &mut scratch), Err(PayloadError::NotBase64(_))));
-    assert!(matches!(decode_payload(&STANDARD.encode([0xc3]), &mut scratch), Err(PayloadError::NotUtf8(_))));
-    assert!(matches!(decode_payload(&b64("nope"), &mut scratch), Err(PayloadError::NotJson(_))));
+    assert!(matches!(
+        decode_payload("!!", &mut scratch),
+        Err(PayloadError::NotBase64(_))
+    ));
+    assert!(matches!(
+        decode_payload(&STANDARD.encode([0xc3]), &mut scratch),
+        Err(PayloadError::NotUtf8(_))
+    ));
+    assert!(matches!(
+        decode_payload(&b64("nope"), &mut scratch),
+        Err(PayloadError::NotJson(_))
+    ));
     assert_eq!(decode_payload(&b64("[1]"), &mut scratch), Ok("[1]"));
 }
 
@@ -210,12 +272,24 @@ fn decode_payload_errors_are_typed() {
 fn ack_response() {
     assert_eq!(
         decode_ack_response(r#"{"success":true,"acknowledged_offset":17}"#, 5),
-        Ok(AckResponse { success: true, acknowledged_offset: 17 })
+        Ok(AckResponse {
+            success: true,
+            acknowledged_offset: 17
+        })
     );
-    assert_eq!(decode_ack_response("{}", 5), Ok(AckResponse { success: true, acknowledged_offset: 5 }));
+    assert_eq!(
+        decode_ack_response("{}", 5),
+        Ok(AckResponse {
+            success: true,
+            acknowledged_offset: 5
+        })
+    );
     assert_eq!(
         decode_ack_response(r#"{"success":false}"#, 5),
-        Ok(AckResponse { success: false, acknowledged_offset: 5 })
+        Ok(AckResponse {
+            success: false,
+            acknowledged_offset: 5
+        })
     );
     assert!(decode_ack_response("ok", 5).is_err());
     assert!(decode_ack_response("[]", 5).is_err());
@@ -235,7 +309,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 32, 5, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::btree_map(".{0,6}", inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(".{0,6}", inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }

@@ -17,13 +17,25 @@ fn message_policy(input: PolicyInput) -> RetryPolicy {
 #[test]
 fn message_defaults_match_protocol() {
     let p = RetryPolicy::normalize(&PolicyInput::default());
-    assert_eq!(p, RetryPolicy { max_attempts: 3, initial_backoff_ms: 300.0, max_backoff_ms: 5000.0, multiplier: 2.0, jitter_ratio: 0.0 });
+    assert_eq!(
+        p,
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff_ms: 300.0,
+            max_backoff_ms: 5000.0,
+            multiplier: 2.0,
+            jitter_ratio: 0.0
+        }
+    );
     let mut r = MessageRetry::new(p);
     assert_eq!(r.attempt(), 1);
     assert_eq!(r.on_failure(true, 0.9), retry(300.0, 2));
     assert_eq!(r.attempt(), 2);
     assert_eq!(r.on_failure(true, 0.9), retry(600.0, 3));
-    assert_eq!(r.on_failure(true, 0.9), RetryDecision::GiveUp { attempt: 3 });
+    assert_eq!(
+        r.on_failure(true, 0.9),
+        RetryDecision::GiveUp { attempt: 3 }
+    );
     assert!(r.is_given_up());
     assert_eq!(r.attempt(), 3);
 }
@@ -31,15 +43,29 @@ fn message_defaults_match_protocol() {
 #[test]
 fn message_not_retryable_gives_up_at_once_and_for_good() {
     let mut r = MessageRetry::new(RetryPolicy::default());
-    assert_eq!(r.on_failure(false, 0.0), RetryDecision::GiveUp { attempt: 1 });
-    assert_eq!(r.on_failure(true, 0.0), RetryDecision::GiveUp { attempt: 1 });
+    assert_eq!(
+        r.on_failure(false, 0.0),
+        RetryDecision::GiveUp { attempt: 1 }
+    );
+    assert_eq!(
+        r.on_failure(true, 0.0),
+        RetryDecision::GiveUp { attempt: 1 }
+    );
 }
 
 #[test]
 fn message_delay_is_capped() {
-    let p = message_policy(PolicyInput { max_attempts: Some(10.0), initial_backoff_ms: Some(1000.0), max_backoff_ms: Some(3000.0), ..Default::default() });
+    let p = message_policy(PolicyInput {
+        max_attempts: Some(10.0),
+        initial_backoff_ms: Some(1000.0),
+        max_backoff_ms: Some(3000.0),
+        ..Default::default()
+    });
     let delays: Vec<f64> = (2..=8).map(|k| p.delay_before(k, 0.5)).collect();
-    assert_eq!(delays, vec![1000.0, 2000.0, 3000.0, 3000.0, 3000.0, 3000.0, 3000.0]);
+    assert_eq!(
+        delays,
+        vec![1000.0, 2000.0, 3000.0, 3000.0, 3000.0, 3000.0, 3000.0]
+    );
     assert_eq!(p.base_delay(1), 0.0);
     // No overflow for huge attempts.
     assert_eq!(p.delay_before(u32::MAX, 0.5), 3000.0);
@@ -47,7 +73,10 @@ fn message_delay_is_capped() {
 
 #[test]
 fn message_jitter_spans_the_interval() {
-    let p = message_policy(PolicyInput { jitter_ratio: Some(0.5), ..Default::default() });
+    let p = message_policy(PolicyInput {
+        jitter_ratio: Some(0.5),
+        ..Default::default()
+    });
     assert_eq!(p.delay_before(2, 0.0), 150.0);
     assert_eq!(p.delay_before(2, 0.5), 300.0);
     assert!(p.delay_before(2, 0.999_999) < 450.0);
@@ -63,7 +92,16 @@ fn message_policy_normalisation() {
         multiplier: Some(0.5),
         jitter_ratio: Some(7.0),
     });
-    assert_eq!(p, RetryPolicy { max_attempts: 1, initial_backoff_ms: 0.0, max_backoff_ms: 0.0, multiplier: 1.0, jitter_ratio: 1.0 });
+    assert_eq!(
+        p,
+        RetryPolicy {
+            max_attempts: 1,
+            initial_backoff_ms: 0.0,
+            max_backoff_ms: 0.0,
+            multiplier: 1.0,
+            jitter_ratio: 1.0
+        }
+    );
     let p = message_policy(PolicyInput {
         max_attempts: Some(f64::NAN),
         initial_backoff_ms: Some(f64::INFINITY),
@@ -72,23 +110,52 @@ fn message_policy_normalisation() {
         jitter_ratio: Some(f64::NAN),
     });
     assert_eq!(p, RetryPolicy::default());
-    let p = message_policy(PolicyInput { max_attempts: Some(2.9), initial_backoff_ms: Some(9000.0), jitter_ratio: Some(-1.0), ..Default::default() });
+    let p = message_policy(PolicyInput {
+        max_attempts: Some(2.9),
+        initial_backoff_ms: Some(9000.0),
+        jitter_ratio: Some(-1.0),
+        ..Default::default()
+    });
     assert_eq!(p.max_attempts, 2);
     assert_eq!(p.max_backoff_ms, 9000.0, "max is raised to initial");
     assert_eq!(p.jitter_ratio, 0.0);
-    assert_eq!(message_policy(PolicyInput { max_attempts: Some(f64::INFINITY), ..Default::default() }).max_attempts, u32::MAX);
-    assert_eq!(message_policy(PolicyInput { max_attempts: Some(1e20), ..Default::default() }).max_attempts, u32::MAX);
+    assert_eq!(
+        message_policy(PolicyInput {
+            max_attempts: Some(f64::INFINITY),
+            ..Default::default()
+        })
+        .max_attempts,
+        u32::MAX
+    );
+    assert_eq!(
+        message_policy(PolicyInput {
+            max_attempts: Some(1e20),
+            ..Default::default()
+        })
+        .max_attempts,
+        u32::MAX
+    );
 }
 
 #[test]
 fn message_single_attempt_never_retries() {
-    let mut r = MessageRetry::new(message_policy(PolicyInput { max_attempts: Some(1.0), ..Default::default() }));
-    assert_eq!(r.on_failure(true, 0.3), RetryDecision::GiveUp { attempt: 1 });
+    let mut r = MessageRetry::new(message_policy(PolicyInput {
+        max_attempts: Some(1.0),
+        ..Default::default()
+    }));
+    assert_eq!(
+        r.on_failure(true, 0.3),
+        RetryDecision::GiveUp { attempt: 1 }
+    );
 }
 
 #[test]
 fn message_zero_initial_backoff_is_zero_delay() {
-    let p = message_policy(PolicyInput { initial_backoff_ms: Some(0.0), max_attempts: Some(50.0), ..Default::default() });
+    let p = message_policy(PolicyInput {
+        initial_backoff_ms: Some(0.0),
+        max_attempts: Some(50.0),
+        ..Default::default()
+    });
     for k in 2..50 {
         assert_eq!(p.delay_before(k, 0.7), 0.0);
     }
@@ -96,7 +163,10 @@ fn message_zero_initial_backoff_is_zero_delay() {
 
 #[test]
 fn random_out_of_range_is_clamped() {
-    let p = message_policy(PolicyInput { jitter_ratio: Some(1.0), ..Default::default() });
+    let p = message_policy(PolicyInput {
+        jitter_ratio: Some(1.0),
+        ..Default::default()
+    });
     assert_eq!(p.delay_before(2, f64::NAN), 0.0);
     assert_eq!(p.delay_before(2, -3.0), 0.0);
     assert!(p.delay_before(2, 5.0) < 600.0);
@@ -105,45 +175,88 @@ fn random_out_of_range_is_clamped() {
 #[test]
 fn connection_defaults() {
     let p = ConnectionRetryPolicy::normalize(&PolicyInput::default());
-    assert_eq!(p, ConnectionRetryPolicy { max_attempts: None, initial_backoff_ms: 250.0, max_backoff_ms: 30_000.0, multiplier: 2.0 });
+    assert_eq!(
+        p,
+        ConnectionRetryPolicy {
+            max_attempts: None,
+            initial_backoff_ms: 250.0,
+            max_backoff_ms: 30_000.0,
+            multiplier: 2.0
+        }
+    );
     let mut b = ConnectionBackoff::new(p);
     assert_eq!(b.on_failure(FailureKind::Transient, 0.5), retry(125.0, 2));
     assert_eq!(b.on_failure(FailureKind::Transient, 0.5), retry(250.0, 3));
     assert_eq!(b.on_failure(FailureKind::Auth, 0.5), retry(500.0, 4));
     assert_eq!(b.failures(), 3);
     for _ in 0..100 {
-        assert!(matches!(b.on_failure(FailureKind::Transient, 0.5), RetryDecision::Retry { .. }), "unlimited by default");
+        assert!(
+            matches!(
+                b.on_failure(FailureKind::Transient, 0.5),
+                RetryDecision::Retry { .. }
+            ),
+            "unlimited by default"
+        );
     }
-    assert_eq!(b.on_failure(FailureKind::Transient, 0.5), retry(15_000.0, 105), "capped at max");
+    assert_eq!(
+        b.on_failure(FailureKind::Transient, 0.5),
+        retry(15_000.0, 105),
+        "capped at max"
+    );
 }
 
 #[test]
 fn connection_full_jitter_bounds() {
     let mut b = ConnectionBackoff::new(ConnectionRetryPolicy::default());
     assert_eq!(b.on_failure(FailureKind::Transient, 0.0), retry(0.0, 2));
-    let RetryDecision::Retry { delay_ms, .. } = b.on_failure(FailureKind::Transient, 0.999_999) else { panic!() };
+    let RetryDecision::Retry { delay_ms, .. } = b.on_failure(FailureKind::Transient, 0.999_999)
+    else {
+        panic!()
+    };
     assert!(delay_ms < 500.0 && delay_ms > 499.0);
 }
 
 #[test]
 fn connection_permanent_gives_up_at_once() {
     let mut b = ConnectionBackoff::new(ConnectionRetryPolicy::default());
-    assert_eq!(b.on_failure(FailureKind::Permanent, 0.5), RetryDecision::GiveUp { attempt: 1 });
+    assert_eq!(
+        b.on_failure(FailureKind::Permanent, 0.5),
+        RetryDecision::GiveUp { attempt: 1 }
+    );
     let mut b = ConnectionBackoff::new(ConnectionRetryPolicy::default());
     b.on_failure(FailureKind::Transient, 0.5);
-    assert_eq!(b.on_failure(FailureKind::Permanent, 0.5), RetryDecision::GiveUp { attempt: 2 });
+    assert_eq!(
+        b.on_failure(FailureKind::Permanent, 0.5),
+        RetryDecision::GiveUp { attempt: 2 }
+    );
 }
 
 #[test]
 fn connection_max_attempts_and_success_reset() {
-    let p = ConnectionRetryPolicy::normalize(&PolicyInput { max_attempts: Some(3.0), ..Default::default() });
+    let p = ConnectionRetryPolicy::normalize(&PolicyInput {
+        max_attempts: Some(3.0),
+        ..Default::default()
+    });
     let mut b = ConnectionBackoff::new(p);
-    assert!(matches!(b.on_failure(FailureKind::Transient, 0.5), RetryDecision::Retry { attempt: 2, .. }));
-    assert!(matches!(b.on_failure(FailureKind::Transient, 0.5), RetryDecision::Retry { attempt: 3, .. }));
-    assert_eq!(b.on_failure(FailureKind::Transient, 0.5), RetryDecision::GiveUp { attempt: 3 });
+    assert!(matches!(
+        b.on_failure(FailureKind::Transient, 0.5),
+        RetryDecision::Retry { attempt: 2, .. }
+    ));
+    assert!(matches!(
+        b.on_failure(FailureKind::Transient, 0.5),
+        RetryDecision::Retry { attempt: 3, .. }
+    ));
+    assert_eq!(
+        b.on_failure(FailureKind::Transient, 0.5),
+        RetryDecision::GiveUp { attempt: 3 }
+    );
     b.on_success();
     assert_eq!(b.failures(), 0);
-    assert_eq!(b.on_failure(FailureKind::Transient, 0.5), retry(125.0, 2), "success restarts the ladder");
+    assert_eq!(
+        b.on_failure(FailureKind::Transient, 0.5),
+        retry(125.0, 2),
+        "success restarts the ladder"
+    );
 }
 
 #[test]
@@ -155,19 +268,43 @@ fn connection_policy_normalisation() {
         multiplier: Some(0.0),
         jitter_ratio: Some(0.5),
     });
-    assert_eq!(p, ConnectionRetryPolicy { max_attempts: None, initial_backoff_ms: 0.0, max_backoff_ms: 30_000.0, multiplier: 1.0 });
-    assert_eq!(ConnectionRetryPolicy::normalize(&PolicyInput { max_attempts: Some(-4.0), ..Default::default() }).max_attempts, Some(1));
-    assert_eq!(ConnectionRetryPolicy::normalize(&PolicyInput { max_attempts: Some(f64::NAN), ..Default::default() }).max_attempts, None);
+    assert_eq!(
+        p,
+        ConnectionRetryPolicy {
+            max_attempts: None,
+            initial_backoff_ms: 0.0,
+            max_backoff_ms: 30_000.0,
+            multiplier: 1.0
+        }
+    );
+    assert_eq!(
+        ConnectionRetryPolicy::normalize(&PolicyInput {
+            max_attempts: Some(-4.0),
+            ..Default::default()
+        })
+        .max_attempts,
+        Some(1)
+    );
+    assert_eq!(
+        ConnectionRetryPolicy::normalize(&PolicyInput {
+            max_attempts: Some(f64::NAN),
+            ..Default::default()
+        })
+        .max_attempts,
+        None
+    );
 }
 
 fn arb_input() -> impl Strategy<Value = PolicyInput> {
-    let num = || proptest::option::of(prop_oneof![
-        -1e6f64..1e6,
-        Just(f64::NAN),
-        Just(f64::INFINITY),
-        Just(f64::NEG_INFINITY),
-        Just(0.0),
-    ]);
+    let num = || {
+        proptest::option::of(prop_oneof![
+            -1e6f64..1e6,
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(0.0),
+        ])
+    };
     (num(), num(), num(), num(), num()).prop_map(|(a, i, m, x, j)| PolicyInput {
         max_attempts: a,
         initial_backoff_ms: i,

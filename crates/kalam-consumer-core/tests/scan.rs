@@ -3,14 +3,20 @@
 //! contents, same decoded fields and the same error kind on generated envelopes.
 
 use kalam_consumer_core::scan::{is_valid_json, unescape};
-use kalam_consumer_core::{decode_ack_response, decode_consume_response, DecodeError, RequestContext};
+use kalam_consumer_core::{
+    decode_ack_response, decode_consume_response, DecodeError, RequestContext,
+};
 use proptest::prelude::*;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-const CTX: RequestContext<'static> = RequestContext { topic_id: "app.events", group_id: "g", partition_id: 3 };
+const CTX: RequestContext<'static> = RequestContext {
+    topic_id: "app.events",
+    group_id: "g",
+    partition_id: 3,
+};
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -25,7 +31,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z_]{0,6}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("[a-z_]{0,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -76,35 +83,73 @@ fn field(good: BoxedStrategy<Value>) -> BoxedStrategy<Option<Value>> {
 }
 
 fn arb_message() -> impl Strategy<Value = Value> {
-    let uint = prop_oneof![(0u64..1 << 53).prop_map(|n| json!(n)), any::<u64>().prop_map(|n| json!(n))].boxed();
+    let uint = prop_oneof![
+        (0u64..1 << 53).prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n))
+    ]
+    .boxed();
     let text = "[a-zA-Z0-9 é\"\\\\]{0,8}".prop_map(Value::String).boxed();
-    let op = prop_oneof![Just(json!("Insert")), Just(json!("delete")), Just(json!("UPDATE")), Just(json!("Upsert"))].boxed();
-    let payload = prop_oneof![Just(json!("eyJhIjoxfQ==")), Just(json!("e30=")), Just(json!("!!")), arb_json()].boxed();
+    let op = prop_oneof![
+        Just(json!("Insert")),
+        Just(json!("delete")),
+        Just(json!("UPDATE")),
+        Just(json!("Upsert"))
+    ]
+    .boxed();
+    let payload = prop_oneof![
+        Just(json!("eyJhIjoxfQ==")),
+        Just(json!("e30=")),
+        Just(json!("!!")),
+        arb_json()
+    ]
+    .boxed();
     (
-        (field(text.clone()), any::<bool>(), field(uint.clone()), field(uint.clone())),
-        (field(payload), any::<bool>(), field(text.clone()), field(uint), any::<bool>()),
-        (field(text), any::<bool>(), field(op), prop::option::of(("[a-z]{1,5}", arb_json()))),
+        (
+            field(text.clone()),
+            any::<bool>(),
+            field(uint.clone()),
+            field(uint.clone()),
+        ),
+        (
+            field(payload),
+            any::<bool>(),
+            field(text.clone()),
+            field(uint),
+            any::<bool>(),
+        ),
+        (
+            field(text),
+            any::<bool>(),
+            field(op),
+            prop::option::of(("[a-z]{1,5}", arb_json())),
+        ),
     )
-        .prop_map(|((topic, topic_alias, partition, offset), (payload, payload_alias, key, ts, ts_alias), (user, user_alias, op, extra))| {
-            let mut m = Map::new();
-            let mut put = |name: &str, value: Option<Value>| {
-                if let Some(v) = value {
-                    m.insert(name.to_owned(), v);
+        .prop_map(
+            |(
+                (topic, topic_alias, partition, offset),
+                (payload, payload_alias, key, ts, ts_alias),
+                (user, user_alias, op, extra),
+            )| {
+                let mut m = Map::new();
+                let mut put = |name: &str, value: Option<Value>| {
+                    if let Some(v) = value {
+                        m.insert(name.to_owned(), v);
+                    }
+                };
+                put(if topic_alias { "topic" } else { "topic_id" }, topic);
+                put("partition_id", partition);
+                put("offset", offset);
+                put(if payload_alias { "value" } else { "payload" }, payload);
+                put("key", key);
+                put(if ts_alias { "ts" } else { "timestamp_ms" }, ts);
+                put(if user_alias { "username" } else { "user" }, user);
+                put("op", op);
+                if let Some((name, value)) = extra {
+                    m.entry(name).or_insert(value);
                 }
-            };
-            put(if topic_alias { "topic" } else { "topic_id" }, topic);
-            put("partition_id", partition);
-            put("offset", offset);
-            put(if payload_alias { "value" } else { "payload" }, payload);
-            put("key", key);
-            put(if ts_alias { "ts" } else { "timestamp_ms" }, ts);
-            put(if user_alias { "username" } else { "user" }, user);
-            put("op", op);
-            if let Some((name, value)) = extra {
-                m.entry(name).or_insert(value);
-            }
-            Value::Object(m)
-        })
+                Value::Object(m)
+            },
+        )
 }
 
 fn arb_envelope() -> impl Strategy<Value = Value> {
@@ -222,15 +267,52 @@ proptest! {
 
 #[test]
 fn scanner_edge_cases() {
-    for text in ["", " ", "01", "1.", ".5", "-", "1e", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "\"\\x\"", "\"\u{1}\"", "nul", "[1] x", "{1:2}"] {
+    for text in [
+        "",
+        " ",
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "1e",
+        "[1,]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "\"\\x\"",
+        "\"\u{1}\"",
+        "nul",
+        "[1] x",
+        "{1:2}",
+    ] {
         assert!(!is_valid_json(text), "{text:?}");
-        assert!(serde_json::from_str::<IgnoredAny>(text).is_err(), "{text:?}");
+        assert!(
+            serde_json::from_str::<IgnoredAny>(text).is_err(),
+            "{text:?}"
+        );
     }
-    for text in ["0", "-0.5e+3", " [ ] ", "{\"a\":{\"b\":[null,true,false]}}", "\"\\ud83d\\ude00\\/\""] {
+    for text in [
+        "0",
+        "-0.5e+3",
+        " [ ] ",
+        "{\"a\":{\"b\":[null,true,false]}}",
+        "\"\\ud83d\\ude00\\/\"",
+    ] {
         assert!(is_valid_json(text), "{text:?}");
     }
     let deep = "[".repeat(200) + &"]".repeat(200);
-    assert!(!is_valid_json(&deep), "nesting deeper than serde_json's 128 is refused");
-    assert!(matches!(decode_consume_response("{\"messages\":[],\"messages\":[]}", &CTX), Err(DecodeError::Shape(_))));
-    assert!(matches!(decode_consume_response("{\"messages\":[{\"topic\":\"a\",\"topic_id\":\"b\",\"op\":\"Insert\"}]}", &CTX), Err(DecodeError::Shape(_))));
+    assert!(
+        !is_valid_json(&deep),
+        "nesting deeper than serde_json's 128 is refused"
+    );
+    assert!(matches!(
+        decode_consume_response("{\"messages\":[],\"messages\":[]}", &CTX),
+        Err(DecodeError::Shape(_))
+    ));
+    assert!(matches!(
+        decode_consume_response(
+            "{\"messages\":[{\"topic\":\"a\",\"topic_id\":\"b\",\"op\":\"Insert\"}]}",
+            &CTX
+        ),
+        Err(DecodeError::Shape(_))
+    ));
 }

@@ -10,6 +10,12 @@ use wasm_bindgen::prelude::*;
 /// `'permanent'` (other 4xx: give up). A status outside 0..=999 counts as 0.
 #[wasm_bindgen(js_name = "classifyFailure", unchecked_return_type = "FailureKind")]
 pub fn classify_failure_js(status: f64, code: Option<String>) -> String {
-    let status = if status.is_finite() && (0.0..=999.0).contains(&status) { status as u16 } else { 0 };
-    classify_failure(status, code.as_deref()).as_str().to_owned()
+    let status = if status.is_finite() && (0.0..=999.0).contains(&status) {
+        status as u16
+    } else {
+        0
+    };
+    classify_failure(status, code.as_deref())
+        .as_str()
+        .to_owned()
 }

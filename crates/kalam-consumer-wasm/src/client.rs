@@ -41,9 +41,17 @@ fn normalize_base_url(url: &str) -> Result<String, ConsumerError> {
     let rest = lower
         .strip_prefix("http://")
         .or_else(|| lower.strip_prefix("https://"))
-        .ok_or_else(|| ConsumerError::local(Code::InvalidUrl, format!("base URL must start with http:// or https://, got '{url}'")))?;
+        .ok_or_else(|| {
+            ConsumerError::local(
+                Code::InvalidUrl,
+                format!("base URL must start with http:// or https://, got '{url}'"),
+            )
+        })?;
     if rest.trim_end_matches('/').is_empty() {
-        return Err(ConsumerError::local(Code::InvalidUrl, format!("base URL has no host: '{url}'")));
+        return Err(ConsumerError::local(
+            Code::InvalidUrl,
+            format!("base URL has no host: '{url}'"),
+        ));
     }
     Ok(trimmed.trim_end_matches('/').to_owned())
 }
@@ -51,7 +59,10 @@ fn normalize_base_url(url: &str) -> Result<String, ConsumerError> {
 fn require_non_empty(value: &str, field: &str) -> Result<(), ConsumerError> {
     if value.is_empty() {
         // §3.1: the real server panics on an empty id.
-        return Err(ConsumerError::local(Code::InvalidOption, format!("{field} must not be empty")));
+        return Err(ConsumerError::local(
+            Code::InvalidOption,
+            format!("{field} must not be empty"),
+        ));
     }
     Ok(())
 }
@@ -63,7 +74,8 @@ fn error_name(error: &JsValue) -> Option<String> {
 /// Maps a rejected `fetch` or body read to an error: abort, timeout or network.
 fn network_error(error: JsValue, what: &str) -> ConsumerError {
     let name = error_name(&error);
-    let mut message = get_string(&error, "message").unwrap_or_else(|| String::from("request failed"));
+    let mut message =
+        get_string(&error, "message").unwrap_or_else(|| String::from("request failed"));
     let cause = get(&error, "cause");
     if let Some(detail) = get_string(&cause, "message").or_else(|| get_string(&cause, "code")) {
         message.push_str(": ");
@@ -80,11 +92,21 @@ fn network_error(error: JsValue, what: &str) -> ConsumerError {
 impl Inner {
     /// POSTs `body` as JSON and returns `(status, response text)` of a 2xx response; any
     /// other outcome is an error.
-    async fn post(&self, path: &str, auth_header: Option<String>, body: &str, options: Option<JsRequestOptions>, what: &str) -> Result<(u16, String), ConsumerError> {
+    async fn post(
+        &self,
+        path: &str,
+        auth_header: Option<String>,
+        body: &str,
+        options: Option<JsRequestOptions>,
+        what: &str,
+    ) -> Result<(u16, String), ConsumerError> {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         let headers = match auth_header.as_deref() {
-            Some(auth) if !auth.is_empty() => crate::interop::headers_object(&[("Content-Type", "application/json"), ("Authorization", auth)]),
+            Some(auth) if !auth.is_empty() => crate::interop::headers_object(&[
+                ("Content-Type", "application/json"),
+                ("Authorization", auth),
+            ]),
             _ => crate::interop::headers_object(&[("Content-Type", "application/json")]),
         };
         init.set_headers(&headers);
@@ -99,29 +121,50 @@ impl Inner {
         url.push_str(&self.base_url);
         url.push_str(path);
 
-        let promise = call_fetch(self.fetch.as_ref(), &url, &init).map_err(|e| network_error(e, what))?;
-        let response = JsFuture::from(promise).await.map_err(|e| network_error(e, what))?;
+        let promise =
+            call_fetch(self.fetch.as_ref(), &url, &init).map_err(|e| network_error(e, what))?;
+        let response = JsFuture::from(promise)
+            .await
+            .map_err(|e| network_error(e, what))?;
         let response: web_sys::Response = response.unchecked_into();
         let status = response.status();
         // Bytes, not text(): the body goes into wasm memory with one copy instead of a
         // UTF-8 -> UTF-16 -> UTF-8 round trip.
-        let buffer_promise: Promise = response.array_buffer().map_err(|e| network_error(e, what))?;
-        let buffer = JsFuture::from(buffer_promise).await.map_err(|e| network_error(e, what))?;
+        let buffer_promise: Promise = response
+            .array_buffer()
+            .map_err(|e| network_error(e, what))?;
+        let buffer = JsFuture::from(buffer_promise)
+            .await
+            .map_err(|e| network_error(e, what))?;
         let bytes = Uint8Array::new(&buffer).to_vec();
         if (200..300).contains(&status) {
-            return String::from_utf8(bytes).map(|text| (status, text)).map_err(|e| {
-                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                ConsumerError::invalid_response(status, format!("{what} returned a body that is not UTF-8"), &text)
-            });
+            return String::from_utf8(bytes)
+                .map(|text| (status, text))
+                .map_err(|e| {
+                    let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                    ConsumerError::invalid_response(
+                        status,
+                        format!("{what} returned a body that is not UTF-8"),
+                        &text,
+                    )
+                });
         }
         let text = String::from_utf8_lossy(&bytes);
         let envelope = parse_error_body(&text);
-        let detail = envelope.message.clone().unwrap_or_else(|| String::from("(empty body)"));
+        let detail = envelope
+            .message
+            .clone()
+            .unwrap_or_else(|| String::from("(empty body)"));
         let label = match &envelope.code {
             Some(code) => format!("HTTP {status} {code}"),
             None => format!("HTTP {status}"),
         };
-        Err(ConsumerError::http(status, envelope.code, format!("{what} failed ({label}): {detail}"), &text))
+        Err(ConsumerError::http(
+            status,
+            envelope.code,
+            format!("{what} failed ({label}): {detail}"),
+            &text,
+        ))
     }
 }
 
@@ -145,11 +188,17 @@ impl KalamConsumerClient {
                 } else if f.is_function() {
                     Some(f.unchecked_into::<Function>())
                 } else {
-                    return Err(ConsumerError::local(Code::InvalidOption, "options.fetch must be a function").into());
+                    return Err(ConsumerError::local(
+                        Code::InvalidOption,
+                        "options.fetch must be a function",
+                    )
+                    .into());
                 }
             }
         };
-        Ok(KalamConsumerClient { inner: Rc::new(Inner { base_url, fetch }) })
+        Ok(KalamConsumerClient {
+            inner: Rc::new(Inner { base_url, fetch }),
+        })
     }
 
     /// The normalised base URL.
@@ -176,14 +225,21 @@ impl KalamConsumerClient {
             require_non_empty(&request.topic_id, "topic_id")?;
             require_non_empty(&request.group_id, "group_id")?;
             let body = request.to_json();
-            let (status, text) = inner.post(CONSUME_PATH, auth_header, &body, options, "consume").await?;
+            let (status, text) = inner
+                .post(CONSUME_PATH, auth_header, &body, options, "consume")
+                .await?;
             let context = RequestContext {
                 topic_id: &request.topic_id,
                 group_id: &request.group_id,
                 partition_id: request.partition_id,
             };
             crate::decode::batch_to_js(&text, &context).map_err(|e| {
-                ConsumerError::invalid_response(status, format!("consume returned an invalid body: {e}"), &text).into()
+                ConsumerError::invalid_response(
+                    status,
+                    format!("consume returned an invalid body: {e}"),
+                    &text,
+                )
+                .into()
             })
         })
     }
@@ -203,15 +259,23 @@ impl KalamConsumerClient {
             require_non_empty(&request.topic_id, "topic_id")?;
             require_non_empty(&request.group_id, "group_id")?;
             let body = request.to_json();
-            let (status, text) = inner.post(ACK_PATH, auth_header, &body, options, "ack").await?;
+            let (status, text) = inner
+                .post(ACK_PATH, auth_header, &body, options, "ack")
+                .await?;
             let ack = decode_ack_response(&text, request.upto_offset).map_err(|e| {
-                ConsumerError::invalid_response(status, format!("ack returned an invalid body: {e}"), &text)
+                ConsumerError::invalid_response(
+                    status,
+                    format!("ack returned an invalid body: {e}"),
+                    &text,
+                )
             })?;
             Ok(object_of(&[
                 ("success", JsValue::from_bool(ack.success)),
-                ("acknowledged_offset", JsValue::from_f64(ack.acknowledged_offset as f64)),
+                (
+                    "acknowledged_offset",
+                    JsValue::from_f64(ack.acknowledged_offset as f64),
+                ),
             ]))
         })
     }
 }
-

@@ -18,9 +18,13 @@ pub struct ConnectionBackoff(CoreBackoff);
 impl ConnectionBackoff {
     /// Creates the state; throws `INVALID_OPTION` if `policy` has non-numeric fields.
     #[wasm_bindgen(constructor)]
-    pub fn new(#[wasm_bindgen(unchecked_param_type = "ConnectionRetryPolicy")] policy: JsValue) -> Result<ConnectionBackoff, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "ConnectionRetryPolicy")] policy: JsValue,
+    ) -> Result<ConnectionBackoff, JsValue> {
         let input = read_policy(&policy, "connection retry policy")?;
-        Ok(ConnectionBackoff(CoreBackoff::new(ConnectionRetryPolicy::normalize(&input))))
+        Ok(ConnectionBackoff(CoreBackoff::new(
+            ConnectionRetryPolicy::normalize(&input),
+        )))
     }
 
     /// Consecutive failures so far.
@@ -38,7 +42,10 @@ impl ConnectionBackoff {
         random: f64,
     ) -> Result<JsValue, JsValue> {
         let kind = FailureKind::parse(kind).ok_or_else(|| {
-            ConsumerError::local(Code::InvalidOption, format!("kind must be 'auth', 'transient' or 'permanent', got '{kind}'"))
+            ConsumerError::local(
+                Code::InvalidOption,
+                format!("kind must be 'auth', 'transient' or 'permanent', got '{kind}'"),
+            )
         })?;
         Ok(decision_to_js(self.0.on_failure(kind, random)))
     }

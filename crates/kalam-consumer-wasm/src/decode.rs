@@ -19,7 +19,10 @@ use crate::types::DecodeRequest;
 /// ```ts
 /// const batch = decodeConsumeResponse(text, { topic_id: 'app.events', group_id: 'g', partition_id: 0 });
 /// ```
-#[wasm_bindgen(js_name = "decodeConsumeResponse", unchecked_return_type = "ConsumeBatch")]
+#[wasm_bindgen(
+    js_name = "decodeConsumeResponse",
+    unchecked_return_type = "ConsumeBatch"
+)]
 pub fn decode_consume_response_js(
     body: &js_sys::JsString,
     #[wasm_bindgen(unchecked_param_type = "DecodeRequest")] request: JsValue,
@@ -32,14 +35,23 @@ pub fn decode_consume_response_js(
         group_id: &request.group_id,
         partition_id: request.partition_id,
     };
-    batch_to_js(body, &context).map_err(|e| ConsumerError::local(Code::InvalidResponse, e.to_string()).into())
+    batch_to_js(body, &context)
+        .map_err(|e| ConsumerError::local(Code::InvalidResponse, e.to_string()).into())
 }
 
 #[wasm_bindgen(module = "/js/assemble.js")]
 extern "C" {
     /// Builds the batch object from the columns (see that file for why this loop is JS).
     #[wasm_bindgen(js_name = "assembleBatch")]
-    fn assemble_batch(fields: &[f64], payloads: &[u8], text: &str, ends: &[u32], next_offset: f64, has_more: bool, failures: &Array) -> JsValue;
+    fn assemble_batch(
+        fields: &[f64],
+        payloads: &[u8],
+        text: &str,
+        ends: &[u32],
+        next_offset: f64,
+        has_more: bool,
+        failures: &Array,
+    ) -> JsValue;
 }
 
 /// The consume hot path, shared with `KalamConsumerClient.consume`: Rust scans the envelope
@@ -47,7 +59,10 @@ extern "C" {
 /// builds the objects, parsing each payload with `JSON.parse`. A payload that turns out not to
 /// be JSON gets its `raw_payload` here, from the body (rare path, so reflection is fine).
 /// `Err` is a body that is not a consume response.
-pub(crate) fn batch_to_js(body: &str, context: &RequestContext<'_>) -> Result<JsValue, DecodeError> {
+pub(crate) fn batch_to_js(
+    body: &str,
+    context: &RequestContext<'_>,
+) -> Result<JsValue, DecodeError> {
     let columns = decode_consume_columns(body, context)?;
     let failures = Array::new();
     let batch = assemble_batch(
@@ -65,7 +80,11 @@ pub(crate) fn batch_to_js(body: &str, context: &RequestContext<'_>) -> Result<Js
         for index in failures.iter() {
             let index = index.as_f64().unwrap_or(0.0) as usize;
             if let Some(raw) = columns.raw_payload(body, index) {
-                let _ = Reflect::set(&messages.get(index as u32), &raw_payload_key, &JsValue::from_str(&raw));
+                let _ = Reflect::set(
+                    &messages.get(index as u32),
+                    &raw_payload_key,
+                    &JsValue::from_str(&raw),
+                );
             }
         }
     }
@@ -77,7 +96,9 @@ pub(crate) fn batch_to_js(body: &str, context: &RequestContext<'_>) -> Result<Js
 /// Same rule as the core's `unwrap_legacy_row`, done with reflection so the value keeps its
 /// identity (no copy).
 #[wasm_bindgen(js_name = "unwrapLegacyRow", unchecked_return_type = "unknown")]
-pub fn unwrap_legacy_row_js(#[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue) -> JsValue {
+pub fn unwrap_legacy_row_js(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] payload: JsValue,
+) -> JsValue {
     if is_plain_object(&payload) {
         let row = get(&payload, "row");
         if is_plain_object(&row) {

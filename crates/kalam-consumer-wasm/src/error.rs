@@ -82,7 +82,14 @@ impl ConsumerError {
             }
             _ => FailureKind::Permanent,
         };
-        ConsumerError { code: code.as_str().into(), message: message.into(), status: 0, kind, body: None, cause: None }
+        ConsumerError {
+            code: code.as_str().into(),
+            message: message.into(),
+            status: 0,
+            kind,
+            body: None,
+            cause: None,
+        }
     }
 
     /// An HTTP response error: `code` from the envelope (else `HTTP_ERROR`), kind classified

@@ -53,7 +53,11 @@ extern "C" {
 
 /// Calls the injected `fetch` when there is one, the global one otherwise. A synchronous
 /// throw becomes `Err`; a non-promise result is wrapped in a resolved promise.
-pub fn call_fetch(fetch: Option<&Function>, url: &str, init: &web_sys::RequestInit) -> Result<Promise, JsValue> {
+pub fn call_fetch(
+    fetch: Option<&Function>,
+    url: &str,
+    init: &web_sys::RequestInit,
+) -> Result<Promise, JsValue> {
     match fetch {
         None => global_fetch(url, init),
         Some(f) => {
@@ -106,7 +110,11 @@ pub fn type_name(value: &JsValue) -> &'static str {
 pub fn headers_object(pairs: &[(&str, &str)]) -> Object {
     let headers = Object::new();
     for (name, value) in pairs {
-        let _ = Reflect::set(&headers, &JsValue::from_str(name), &JsValue::from_str(value));
+        let _ = Reflect::set(
+            &headers,
+            &JsValue::from_str(name),
+            &JsValue::from_str(value),
+        );
     }
     headers
 }
@@ -177,7 +185,10 @@ impl<'a> Fields<'a> {
         if !is_plain_object(value) {
             return Err(invalid(what, "the value", "must be an object"));
         }
-        Ok(Fields { object: value, what })
+        Ok(Fields {
+            object: value,
+            what,
+        })
     }
 
     /// Rejects keys outside `allowed` (the request objects are sent verbatim, so a typo such
@@ -206,47 +217,70 @@ impl<'a> Fields<'a> {
     pub fn string(&self, key: &str) -> Result<String, ConsumerError> {
         match self.present(key) {
             None => Err(invalid(self.what, key, "is missing")),
-            Some(value) => value.as_string().ok_or_else(|| invalid(self.what, key, "must be a string")),
+            Some(value) => value
+                .as_string()
+                .ok_or_else(|| invalid(self.what, key, "must be a string")),
         }
     }
 
     /// An optional integer field in `0..=max` (`max` at most 2^53 - 1).
     pub fn uint(&self, key: &str, max: f64) -> Result<Option<u64>, ConsumerError> {
-        let Some(value) = self.present(key) else { return Ok(None) };
+        let Some(value) = self.present(key) else {
+            return Ok(None);
+        };
         match value.as_f64() {
             Some(n) if n >= 0.0 && n <= max && n.fract() == 0.0 => Ok(Some(n as u64)),
-            Some(_) => Err(invalid(self.what, key, "must be a non-negative integer in range")),
+            Some(_) => Err(invalid(
+                self.what,
+                key,
+                "must be a non-negative integer in range",
+            )),
             None => Err(invalid(self.what, key, "must be a number")),
         }
     }
 
     /// A required integer field in `0..=max`.
     pub fn required_uint(&self, key: &str, max: f64) -> Result<u64, ConsumerError> {
-        self.uint(key, max)?.ok_or_else(|| invalid(self.what, key, "is missing"))
+        self.uint(key, max)?
+            .ok_or_else(|| invalid(self.what, key, "is missing"))
     }
 
     /// An optional number (NaN and infinities pass through: the policies normalise them).
     pub fn number(&self, key: &str) -> Result<Option<f64>, ConsumerError> {
-        let Some(value) = self.present(key) else { return Ok(None) };
-        value.as_f64().map(Some).ok_or_else(|| invalid(self.what, key, "must be a number"))
+        let Some(value) = self.present(key) else {
+            return Ok(None);
+        };
+        value
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| invalid(self.what, key, "must be a number"))
     }
 
     /// A wire start position: `'Latest'`, `'Earliest'` or `{ Offset: n }`, exactly.
     pub fn wire_start(&self, key: &str) -> Result<WireStart, ConsumerError> {
-        let Some(value) = self.present(key) else { return Err(invalid(self.what, key, "is missing")) };
+        let Some(value) = self.present(key) else {
+            return Err(invalid(self.what, key, "is missing"));
+        };
         match value.as_string().as_deref() {
             Some("Latest") => return Ok(WireStart::Latest),
             Some("Earliest") => return Ok(WireStart::Earliest),
             _ => {}
         }
         if is_plain_object(&value) {
-            let inner = Fields { object: &value, what: self.what };
+            let inner = Fields {
+                object: &value,
+                what: self.what,
+            };
             inner.only(&["Offset"])?;
             if let Some(offset) = inner.uint("Offset", MAX_SAFE_INTEGER)? {
                 return Ok(WireStart::Offset(offset));
             }
         }
-        Err(invalid(self.what, key, "must be 'Latest', 'Earliest' or { Offset: n }"))
+        Err(invalid(
+            self.what,
+            key,
+            "must be 'Latest', 'Earliest' or { Offset: n }",
+        ))
     }
 }
 
@@ -322,9 +356,10 @@ pub fn decision_to_js(decision: RetryDecision) -> JsValue {
             ("delayMs", JsValue::from_f64(delay_ms)),
             ("attempt", JsValue::from_f64(f64::from(attempt))),
         ]),
-        RetryDecision::GiveUp { attempt } => {
-            object_of(&[("action", JsValue::from_str("give_up")), ("attempt", JsValue::from_f64(f64::from(attempt)))])
-        }
+        RetryDecision::GiveUp { attempt } => object_of(&[
+            ("action", JsValue::from_str("give_up")),
+            ("attempt", JsValue::from_f64(f64::from(attempt))),
+        ]),
     }
 }
 

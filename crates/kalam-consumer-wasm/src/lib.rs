@@ -36,5 +36,8 @@ use wasm_bindgen::prelude::*;
 /// ```
 #[wasm_bindgen(js_name = "wasmReleaseInfo", unchecked_return_type = "ReleaseInfo")]
 pub fn wasm_release_info() -> Result<JsValue, JsValue> {
-    Ok(interop::object_of(&[("version", JsValue::from_str(env!("CARGO_PKG_VERSION")))]))
+    Ok(interop::object_of(&[(
+        "version",
+        JsValue::from_str(env!("CARGO_PKG_VERSION")),
+    )]))
 }

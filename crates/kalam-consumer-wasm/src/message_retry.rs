@@ -24,9 +24,13 @@ impl MessageRetry {
     /// Creates the state for one message; throws `INVALID_OPTION` if `policy` has
     /// non-numeric fields.
     #[wasm_bindgen(constructor)]
-    pub fn new(#[wasm_bindgen(unchecked_param_type = "RetryPolicy")] policy: JsValue) -> Result<MessageRetry, JsValue> {
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "RetryPolicy")] policy: JsValue,
+    ) -> Result<MessageRetry, JsValue> {
         let input = read_policy(&policy, "retry policy")?;
-        Ok(MessageRetry(CoreMessageRetry::new(RetryPolicy::normalize(&input))))
+        Ok(MessageRetry(CoreMessageRetry::new(RetryPolicy::normalize(
+            &input,
+        ))))
     }
 
     /// The current attempt number (1-based).

@@ -4,8 +4,8 @@ use kalam_consumer_core::{normalize_start, StartInput};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{Code, ConsumerError};
-use crate::interop::{get, is_plain_object, type_name};
 use crate::interop::start_to_js;
+use crate::interop::{get, is_plain_object, type_name};
 
 fn scalar_input(value: &JsValue, text: &mut Option<String>) -> StartInput<'static> {
     if value.is_undefined() || value.is_null() {
@@ -33,7 +33,9 @@ fn scalar_input(value: &JsValue, text: &mut Option<String>) -> StartInput<'stati
 /// normalizeStart({ offset: 5 }); // { Offset: 5 }
 /// ```
 #[wasm_bindgen(js_name = "normalizeStart", unchecked_return_type = "WireStart")]
-pub fn normalize_start_js(#[wasm_bindgen(unchecked_param_type = "unknown")] start: JsValue) -> Result<JsValue, JsValue> {
+pub fn normalize_start_js(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] start: JsValue,
+) -> Result<JsValue, JsValue> {
     let mut text = None;
     let outer = scalar_input(&start, &mut text);
     let mut inner_text = None;
@@ -48,11 +50,17 @@ pub fn normalize_start_js(#[wasm_bindgen(unchecked_param_type = "unknown")] star
             let inner = match (&inner, &inner_text) {
                 (_, Some(t)) => StartInput::Text(t),
                 (StartInput::Absent, None) if value.is_undefined() => {
-                    return Err(ConsumerError::local(Code::InvalidOption, "start object must be { offset: n } with a non-negative integer n").into())
+                    return Err(ConsumerError::local(
+                        Code::InvalidOption,
+                        "start object must be { offset: n } with a non-negative integer n",
+                    )
+                    .into())
                 }
                 _ => inner,
             };
-            normalize_start(&StartInput::Object { offset: Some(Box::new(inner)) })
+            normalize_start(&StartInput::Object {
+                offset: Some(Box::new(inner)),
+            })
         }
         _ => normalize_start(&outer),
     };

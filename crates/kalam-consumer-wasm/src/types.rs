@@ -9,7 +9,9 @@ use kalam_consumer_core::WireStart;
 use wasm_bindgen::prelude::*;
 
 use crate::error::ConsumerError;
-use crate::interop::{write_start_json, write_str_field, write_u64_field, Fields, MAX_SAFE, MAX_U32};
+use crate::interop::{
+    write_start_json, write_str_field, write_u64_field, Fields, MAX_SAFE, MAX_U32,
+};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -79,7 +81,14 @@ impl ConsumeRequest {
     /// Reads the caller's object; unknown keys are refused (the body is sent verbatim).
     pub fn from_js(value: &JsValue) -> Result<Self, ConsumerError> {
         let f = Fields::of(value, "consume request")?;
-        f.only(&["topic_id", "group_id", "start", "limit", "partition_id", "timeout_seconds"])?;
+        f.only(&[
+            "topic_id",
+            "group_id",
+            "start",
+            "limit",
+            "partition_id",
+            "timeout_seconds",
+        ])?;
         Ok(ConsumeRequest {
             topic_id: f.string("topic_id")?,
             group_id: f.string("group_id")?,

@@ -27,7 +27,10 @@ fn stringify(value: &JsValue) -> String {
 
 fn assert_error(err: JsValue, code: &str, kind: &str) {
     assert!(err.is_instance_of::<Error>(), "thrown value is an Error");
-    assert_eq!(get(&err, "name").as_string().as_deref(), Some("KalamConsumerError"));
+    assert_eq!(
+        get(&err, "name").as_string().as_deref(),
+        Some("KalamConsumerError")
+    );
     assert_eq!(get(&err, "code").as_string().as_deref(), Some(code));
     assert_eq!(get(&err, "status").as_f64(), Some(0.0));
     assert_eq!(get(&err, "kind").as_string().as_deref(), Some(kind));
@@ -36,34 +39,86 @@ fn assert_error(err: JsValue, code: &str, kind: &str) {
 
 #[wasm_bindgen_test]
 fn errors_are_error_objects_with_code_status_kind() {
-    assert_error(normalize_start_js(JsValue::from_str("soon")).unwrap_err(), "INVALID_OPTION", "permanent");
-    assert_error(KalamConsumerClient::new("ftp://host", None).err().unwrap(), "INVALID_URL", "permanent");
-    assert_error(MessageRetry::new(json(r#"{"maxAttempts":"x"}"#)).err().unwrap(), "INVALID_OPTION", "permanent");
+    assert_error(
+        normalize_start_js(JsValue::from_str("soon")).unwrap_err(),
+        "INVALID_OPTION",
+        "permanent",
+    );
+    assert_error(
+        KalamConsumerClient::new("ftp://host", None).err().unwrap(),
+        "INVALID_URL",
+        "permanent",
+    );
+    assert_error(
+        MessageRetry::new(json(r#"{"maxAttempts":"x"}"#))
+            .err()
+            .unwrap(),
+        "INVALID_OPTION",
+        "permanent",
+    );
     let mut backoff = ConnectionBackoff::new(JsValue::UNDEFINED).unwrap();
-    assert_error(backoff.on_failure("fatal", 0.5).unwrap_err(), "INVALID_OPTION", "permanent");
+    assert_error(
+        backoff.on_failure("fatal", 0.5).unwrap_err(),
+        "INVALID_OPTION",
+        "permanent",
+    );
     let request = json(r#"{"topic_id":"t","group_id":"g","partition_id":0}"#);
-    assert_error(decode_consume_response_js(&"<html>".into(), request).unwrap_err(), "INVALID_RESPONSE", "transient");
+    assert_error(
+        decode_consume_response_js(&"<html>".into(), request).unwrap_err(),
+        "INVALID_RESPONSE",
+        "transient",
+    );
 }
 
 #[wasm_bindgen_test]
 fn start_positions_round_trip() {
-    assert_eq!(normalize_start_js(JsValue::UNDEFINED).unwrap().as_string().as_deref(), Some("Latest"));
-    assert_eq!(normalize_start_js("earliest".into()).unwrap().as_string().as_deref(), Some("Earliest"));
-    assert_eq!(stringify(&normalize_start_js(json(r#"{"offset":5}"#)).unwrap()), r#"{"Offset":5}"#);
-    assert_eq!(stringify(&normalize_start_js(JsValue::from_f64(7.9)).unwrap()), r#"{"Offset":7}"#);
+    assert_eq!(
+        normalize_start_js(JsValue::UNDEFINED)
+            .unwrap()
+            .as_string()
+            .as_deref(),
+        Some("Latest")
+    );
+    assert_eq!(
+        normalize_start_js("earliest".into())
+            .unwrap()
+            .as_string()
+            .as_deref(),
+        Some("Earliest")
+    );
+    assert_eq!(
+        stringify(&normalize_start_js(json(r#"{"offset":5}"#)).unwrap()),
+        r#"{"Offset":5}"#
+    );
+    assert_eq!(
+        stringify(&normalize_start_js(JsValue::from_f64(7.9)).unwrap()),
+        r#"{"Offset":7}"#
+    );
 }
 
 #[wasm_bindgen_test]
 fn retry_decisions_are_plain_objects() {
     let mut retry = MessageRetry::new(json(r#"{"maxAttempts":2,"shouldRetry":null}"#)).unwrap();
     assert_eq!(retry.attempt(), 1);
-    assert_eq!(stringify(&retry.on_failure(true, 0.5).unwrap()), r#"{"action":"retry","delayMs":300,"attempt":2}"#);
-    assert_eq!(stringify(&retry.on_failure(true, 0.5).unwrap()), r#"{"action":"give_up","attempt":2}"#);
+    assert_eq!(
+        stringify(&retry.on_failure(true, 0.5).unwrap()),
+        r#"{"action":"retry","delayMs":300,"attempt":2}"#
+    );
+    assert_eq!(
+        stringify(&retry.on_failure(true, 0.5).unwrap()),
+        r#"{"action":"give_up","attempt":2}"#
+    );
     let mut backoff = ConnectionBackoff::new(json("{}")).unwrap();
-    assert_eq!(stringify(&backoff.on_failure("transient", 0.5).unwrap()), r#"{"action":"retry","delayMs":125,"attempt":2}"#);
+    assert_eq!(
+        stringify(&backoff.on_failure("transient", 0.5).unwrap()),
+        r#"{"action":"retry","delayMs":125,"attempt":2}"#
+    );
     assert_eq!(backoff.failures(), 1);
     backoff.on_success();
-    assert_eq!(stringify(&backoff.on_failure("permanent", 0.5).unwrap()), r#"{"action":"give_up","attempt":1}"#);
+    assert_eq!(
+        stringify(&backoff.on_failure("permanent", 0.5).unwrap()),
+        r#"{"action":"give_up","attempt":1}"#
+    );
 }
 
 #[wasm_bindgen_test]
@@ -82,15 +137,33 @@ fn decoded_batches_are_plain_objects() {
         stringify(&first),
         r#"{"topic":"t","group_id":"g","partition_id":0,"offset":1,"key":null,"timestamp_ms":5,"user":"u","op":"Insert","payload":{"row":{"a":1}}}"#
     );
-    assert_eq!(stringify(&unwrap_legacy_row_js(get(&first, "payload"))), r#"{"a":1}"#);
+    assert_eq!(
+        stringify(&unwrap_legacy_row_js(get(&first, "payload"))),
+        r#"{"a":1}"#
+    );
     let bad_base64 = messages.get(1);
     assert!(get(&bad_base64, "payload").is_undefined());
-    assert!(get(&bad_base64, "decode_error").as_string().unwrap().contains("base64"));
-    assert_eq!(get(&bad_base64, "raw_payload").as_string().as_deref(), Some("e30"));
+    assert!(get(&bad_base64, "decode_error")
+        .as_string()
+        .unwrap()
+        .contains("base64"));
+    assert_eq!(
+        get(&bad_base64, "raw_payload").as_string().as_deref(),
+        Some("e30")
+    );
     let bad_json = messages.get(2);
-    assert!(!Object::has_own(bad_json.unchecked_ref::<Object>(), &"payload".into()));
-    assert!(get(&bad_json, "decode_error").as_string().unwrap().contains("JSON"));
-    assert_eq!(get(&bad_json, "raw_payload").as_string().as_deref(), Some("eyJh"));
+    assert!(!Object::has_own(
+        bad_json.unchecked_ref::<Object>(),
+        &"payload".into()
+    ));
+    assert!(get(&bad_json, "decode_error")
+        .as_string()
+        .unwrap()
+        .contains("JSON"));
+    assert_eq!(
+        get(&bad_json, "raw_payload").as_string().as_deref(),
+        Some("eyJh")
+    );
     assert_eq!(get(&batch, "has_more").as_bool(), Some(true));
 }
 
@@ -103,14 +176,25 @@ fn payload_checks_in_js_keep_every_message() {
         const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
             for i in 0..4 {
-                out.push(if i <= chunk.len() { ABC[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+                out.push(if i <= chunk.len() {
+                    ABC[(n >> (18 - 6 * i) & 63) as usize] as char
+                } else {
+                    '='
+                });
             }
         }
         out
     };
-    let payloads = [b64(b"\xc3("), b64(b"\xef\xbb\xbf{}"), b64("{\"n\":\"caf\u{e9} \u{1F600}\"}".as_bytes())];
+    let payloads = [
+        b64(b"\xc3("),
+        b64(b"\xef\xbb\xbf{}"),
+        b64("{\"n\":\"caf\u{e9} \u{1F600}\"}".as_bytes()),
+    ];
     let body = format!(
         r#"{{"messages":[
         {{"offset":1,"payload":"{}","key":"\u00e9t\u00e9","user":"z\u00f6e","op":"Insert"}},
@@ -125,28 +209,57 @@ fn payload_checks_in_js_keep_every_message() {
     let messages: Array = get(&batch, "messages").unchecked_into();
     assert_eq!(messages.length(), 4);
     let not_utf8 = messages.get(0);
-    assert!(get(&not_utf8, "decode_error").as_string().unwrap().starts_with("payload is not valid UTF-8: "));
-    assert_eq!(get(&not_utf8, "raw_payload").as_string(), Some(payloads[0].clone()));
-    assert_eq!(get(&not_utf8, "key").as_string().as_deref(), Some("\u{e9}t\u{e9}"));
-    assert_eq!(get(&not_utf8, "user").as_string().as_deref(), Some("z\u{f6}e"));
+    assert!(get(&not_utf8, "decode_error")
+        .as_string()
+        .unwrap()
+        .starts_with("payload is not valid UTF-8: "));
+    assert_eq!(
+        get(&not_utf8, "raw_payload").as_string(),
+        Some(payloads[0].clone())
+    );
+    assert_eq!(
+        get(&not_utf8, "key").as_string().as_deref(),
+        Some("\u{e9}t\u{e9}")
+    );
+    assert_eq!(
+        get(&not_utf8, "user").as_string().as_deref(),
+        Some("z\u{f6}e")
+    );
     // A BOM is kept, so JSON.parse refuses it (as the batch-text decoder does).
     let bom = messages.get(1);
-    assert!(get(&bom, "decode_error").as_string().unwrap().starts_with("payload is not valid JSON: "));
+    assert!(get(&bom, "decode_error")
+        .as_string()
+        .unwrap()
+        .starts_with("payload is not valid JSON: "));
     assert_eq!(
         stringify(&messages.get(2)),
         "{\"topic\":\"t\",\"group_id\":\"g\",\"partition_id\":2,\"offset\":3,\"key\":\"\u{1F600}\",\"timestamp_ms\":0,\"op\":\"Update\",\"payload\":{\"n\":\"caf\u{e9} \u{1F600}\"}}"
     );
     let missing = messages.get(3);
-    assert_eq!(get(&missing, "decode_error").as_string().as_deref(), Some("payload is missing"));
-    assert!(!Object::has_own(missing.unchecked_ref::<Object>(), &"raw_payload".into()));
+    assert_eq!(
+        get(&missing, "decode_error").as_string().as_deref(),
+        Some("payload is missing")
+    );
+    assert!(!Object::has_own(
+        missing.unchecked_ref::<Object>(),
+        &"raw_payload".into()
+    ));
 }
 
 #[wasm_bindgen_test]
 fn small_exports() {
     assert_eq!(classify_failure_js(401.0, None), "auth");
-    assert_eq!(classify_failure_js(404.0, Some("NOT_FOUND".into())), "permanent");
+    assert_eq!(
+        classify_failure_js(404.0, Some("NOT_FOUND".into())),
+        "permanent"
+    );
     assert_eq!(classify_failure_js(f64::NAN, None), "transient");
-    assert_eq!(get(&wasm_release_info().unwrap(), "version").as_string().as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        get(&wasm_release_info().unwrap(), "version")
+            .as_string()
+            .as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
     let same = json("[1]");
     assert!(JsValue::eq(&unwrap_legacy_row_js(same.clone()), &same));
 }

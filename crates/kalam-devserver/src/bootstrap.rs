@@ -13,10 +13,16 @@ pub fn ensure_root(inner: &Inner, root_password: Option<&str>) -> anyhow::Result
          VALUES ('root', 'system', 'root@localhost', '', 'internal', ?1, ?1)",
         params![now],
     )?;
-    inner.conn.execute("UPDATE users SET deleted_at = NULL, role = 'system' WHERE user_id = 'root'", [])?;
+    inner.conn.execute(
+        "UPDATE users SET deleted_at = NULL, role = 'system' WHERE user_id = 'root'",
+        [],
+    )?;
     if let Some(pw) = root_password.filter(|p| !p.is_empty()) {
-        let current: String =
-            inner.conn.query_row("SELECT password_hash FROM users WHERE user_id = 'root'", [], |r| r.get(0))?;
+        let current: String = inner.conn.query_row(
+            "SELECT password_hash FROM users WHERE user_id = 'root'",
+            [],
+            |r| r.get(0),
+        )?;
         if !crate::auth::password::verify(pw, &current) {
             let hash = crate::auth::password::hash(pw).map_err(anyhow::Error::msg)?;
             inner.conn.execute(

@@ -133,14 +133,20 @@ impl TableDef {
     }
 
     pub fn column(&self, name: &str) -> Option<&ColumnDef> {
-        self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+        self.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 }
 
 /// SQLite name of a KalamDB table. Names are validated identifiers, so plain concatenation
 /// cannot collide (`__` cannot start a KalamDB name).
 pub fn sqlite_table_name(namespace: &str, table: &str) -> String {
-    format!("t_{}__{}", namespace.to_ascii_lowercase(), table.to_ascii_lowercase())
+    format!(
+        "t_{}__{}",
+        namespace.to_ascii_lowercase(),
+        table.to_ascii_lowercase()
+    )
 }
 
 /// Namespace, table and column names: ASCII letters, digits, underscore, at most 64 chars,
@@ -155,11 +161,57 @@ pub fn valid_identifier(name: &str) -> bool {
 
 /// SQL keywords KalamDB refuses as namespace, table or column names (PROTOCOL §5.1).
 pub const RESERVED_KEYWORDS: &[&str] = &[
-    "select", "from", "where", "insert", "update", "delete", "create", "drop", "alter", "table",
-    "view", "index", "schema", "order", "group", "by", "having", "limit", "offset", "partition",
-    "start", "end", "format", "set", "full", "join", "on", "as", "and", "or", "not", "null",
-    "true", "false", "into", "values", "union", "distinct", "case", "when", "then", "else",
-    "primary", "references", "constraint", "between", "like", "in", "is", "exists", "cast",
+    "select",
+    "from",
+    "where",
+    "insert",
+    "update",
+    "delete",
+    "create",
+    "drop",
+    "alter",
+    "table",
+    "view",
+    "index",
+    "schema",
+    "order",
+    "group",
+    "by",
+    "having",
+    "limit",
+    "offset",
+    "partition",
+    "start",
+    "end",
+    "format",
+    "set",
+    "full",
+    "join",
+    "on",
+    "as",
+    "and",
+    "or",
+    "not",
+    "null",
+    "true",
+    "false",
+    "into",
+    "values",
+    "union",
+    "distinct",
+    "case",
+    "when",
+    "then",
+    "else",
+    "primary",
+    "references",
+    "constraint",
+    "between",
+    "like",
+    "in",
+    "is",
+    "exists",
+    "cast",
 ];
 
 pub fn is_reserved_keyword(name: &str) -> bool {
@@ -167,12 +219,32 @@ pub fn is_reserved_keyword(name: &str) -> bool {
 }
 
 pub const RESERVED_NAMESPACES: &[&str] = &[
-    "system", "sys", "root", "kalamdb", "kalam", "main", "default", "sql", "admin", "internal",
-    "information_schema", "pg_catalog", "datafusion",
+    "system",
+    "sys",
+    "root",
+    "kalamdb",
+    "kalam",
+    "main",
+    "default",
+    "sql",
+    "admin",
+    "internal",
+    "information_schema",
+    "pg_catalog",
+    "datafusion",
 ];
 
-pub const RESERVED_COLUMNS: &[&str] =
-    &["_seq", "_deleted", "_id", "_key", "_version", "_timestamp", "_commit_seq", "_owner", "_table"];
+pub const RESERVED_COLUMNS: &[&str] = &[
+    "_seq",
+    "_deleted",
+    "_id",
+    "_key",
+    "_version",
+    "_timestamp",
+    "_commit_seq",
+    "_owner",
+    "_table",
+];
 
 /// Splits `ns.table`; a bare name lives in `default_ns`.
 pub fn split_table_name(name: &str, default_ns: &str) -> (String, String) {
@@ -195,6 +267,9 @@ mod tests {
         assert!(!valid_identifier("offset"));
         assert!(!valid_identifier("Start"));
         assert_eq!(sqlite_table_name("App", "Orders"), "t_app__orders");
-        assert_eq!(split_table_name("t", "default"), ("default".into(), "t".into()));
+        assert_eq!(
+            split_table_name("t", "default"),
+            ("default".into(), "t".into())
+        );
     }
 }

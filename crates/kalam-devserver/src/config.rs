@@ -4,7 +4,11 @@ use clap::Parser;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "kalam-devserver", version, about = "A KalamDB-compatible development server (HTTP, auth, SQL subset, CDC topics) on SQLite")]
+#[command(
+    name = "kalam-devserver",
+    version,
+    about = "A KalamDB-compatible development server (HTTP, auth, SQL subset, CDC topics) on SQLite"
+)]
 pub struct Args {
     /// Port to listen on; 0 picks a free port (printed on the first stdout line).
     #[arg(long, default_value_t = 2900, env = "KALAMDB_SERVER_PORT")]
@@ -35,7 +39,11 @@ pub struct Args {
     pub jwt_leeway_secs: u64,
 
     /// Consumer-group claim visibility timeout in seconds.
-    #[arg(long, default_value_t = 60, env = "KALAMDB_TOPIC_VISIBILITY_TIMEOUT_SECS")]
+    #[arg(
+        long,
+        default_value_t = 60,
+        env = "KALAMDB_TOPIC_VISIBILITY_TIMEOUT_SECS"
+    )]
     pub visibility_timeout_secs: u64,
 
     /// Login/refresh requests per second per IP (0 = unlimited).

@@ -29,7 +29,10 @@ fn main() -> anyhow::Result<()> {
         .init();
     auth::password::set_cost(args.bcrypt_cost);
 
-    let engine = store::Engine::open(&args.data_dir, Duration::from_secs(args.visibility_timeout_secs))?;
+    let engine = store::Engine::open(
+        &args.data_dir,
+        Duration::from_secs(args.visibility_timeout_secs),
+    )?;
     let secret = {
         let inner = engine.lock();
         bootstrap::ensure_root(&inner, args.root_password.as_deref())?;
@@ -48,14 +51,19 @@ fn main() -> anyhow::Result<()> {
         body_limit: args.body_limit_bytes,
     });
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(serve(args, state))
 }
 
 /// Like the real server: a short or placeholder JWT secret is only acceptable on loopback.
 fn refuse_weak_secret_on_public_bind(host: &str, secret: &str) -> anyhow::Result<()> {
     let loopback = matches!(host, "127.0.0.1" | "localhost" | "::1")
-        || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false);
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false);
     let weak = secret.len() < 32 || secret == "CHANGE_ME_IN_PRODUCTION";
     if weak && !loopback {
         anyhow::bail!("refusing to bind {host} with a JWT secret shorter than 32 characters; set --jwt-secret");
@@ -69,7 +77,11 @@ async fn serve(args: config::Args, state: http::SharedState) -> anyhow::Result<(
         .with_context(|| format!("binding {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
     // The first stdout line is machine-readable: tests and the demo read the port from it.
-    let host = if addr.ip().is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
+    let host = if addr.ip().is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{host}:{}", addr.port())?;
@@ -79,11 +91,14 @@ async fn serve(args: config::Args, state: http::SharedState) -> anyhow::Result<(
     let app = http::router(state);
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signal_seen = stopping.clone();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            signal_seen.notify_one();
-        });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        signal_seen.notify_one();
+    });
     // In-flight requests get a short grace period; a client stalled in the middle of a request
     // must not keep the process alive. Committed writes are already durable either way.
     tokio::select! {

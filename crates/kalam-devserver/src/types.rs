@@ -31,10 +31,16 @@ impl KalamType {
     pub fn from_sql_name(name: &str) -> Option<KalamType> {
         let upper = name.trim().to_ascii_uppercase();
         let (base, args) = match upper.find('(') {
-            Some(i) => (upper[..i].trim().to_string(), upper[i + 1..].trim_end_matches(')').to_string()),
+            Some(i) => (
+                upper[..i].trim().to_string(),
+                upper[i + 1..].trim_end_matches(')').to_string(),
+            ),
             None => (upper.clone(), String::new()),
         };
-        let nums: Vec<u32> = args.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+        let nums: Vec<u32> = args
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect();
         Some(match base.as_str() {
             "TEXT" | "VARCHAR" | "CHAR" | "STRING" | "CHARACTER VARYING" => KalamType::Text,
             "INT" | "INTEGER" | "INT4" => KalamType::Int,
@@ -140,20 +146,28 @@ pub fn encode_cell(ty: &KalamType, value: &SqlValue) -> Json {
         },
         SqlValue::Real(f) => match ty {
             KalamType::BigInt => Json::String((*f as i64).to_string()),
-            KalamType::Int | KalamType::SmallInt | KalamType::Timestamp | KalamType::Date
-            | KalamType::DateTime | KalamType::Time => json!(*f as i64),
+            KalamType::Int
+            | KalamType::SmallInt
+            | KalamType::Timestamp
+            | KalamType::Date
+            | KalamType::DateTime
+            | KalamType::Time => json!(*f as i64),
             KalamType::Boolean => Json::Bool(*f != 0.0),
             KalamType::Text | KalamType::Json | KalamType::File | KalamType::Uuid => {
                 Json::String(f.to_string())
             }
             KalamType::Decimal { scale, .. } => Json::String(format_decimal(*f, *scale)),
-            _ => serde_json::Number::from_f64(*f).map(Json::Number).unwrap_or(Json::Null),
+            _ => serde_json::Number::from_f64(*f)
+                .map(Json::Number)
+                .unwrap_or(Json::Null),
         },
         SqlValue::Text(s) => match ty {
             KalamType::BigInt => Json::String(s.clone()),
-            KalamType::Int | KalamType::SmallInt => {
-                s.trim().parse::<i64>().map(|i| json!(i)).unwrap_or_else(|_| Json::String(s.clone()))
-            }
+            KalamType::Int | KalamType::SmallInt => s
+                .trim()
+                .parse::<i64>()
+                .map(|i| json!(i))
+                .unwrap_or_else(|_| Json::String(s.clone())),
             KalamType::Double | KalamType::Float => s
                 .trim()
                 .parse::<f64>()
@@ -173,7 +187,9 @@ pub fn encode_cell(ty: &KalamType, value: &SqlValue) -> Json {
             _ => Json::String(s.clone()),
         },
         SqlValue::Blob(b) => match ty {
-            KalamType::Text | KalamType::Json => Json::String(String::from_utf8_lossy(b).into_owned()),
+            KalamType::Text | KalamType::Json => {
+                Json::String(String::from_utf8_lossy(b).into_owned())
+            }
             _ => Json::Array(b.iter().map(|x| json!(x)).collect()),
         },
     }
@@ -203,27 +219,57 @@ mod tests {
 
     #[test]
     fn bigint_is_a_string_and_timestamp_a_number() {
-        assert_eq!(encode_cell(&KalamType::BigInt, &SqlValue::Integer(42)), json!("42"));
+        assert_eq!(
+            encode_cell(&KalamType::BigInt, &SqlValue::Integer(42)),
+            json!("42")
+        );
         assert_eq!(
             encode_cell(&KalamType::Timestamp, &SqlValue::Integer(1795729320457000)),
             json!(1795729320457000i64)
         );
-        assert_eq!(encode_cell(&KalamType::Int, &SqlValue::Integer(7)), json!(7));
-        assert_eq!(encode_cell(&KalamType::Boolean, &SqlValue::Integer(1)), json!(true));
-        assert_eq!(encode_cell(&KalamType::Json, &SqlValue::Text("{\"a\":1}".into())), json!("{\"a\":1}"));
-        assert_eq!(encode_cell(&KalamType::Bytes, &SqlValue::Blob(vec![1, 2])), json!([1, 2]));
+        assert_eq!(
+            encode_cell(&KalamType::Int, &SqlValue::Integer(7)),
+            json!(7)
+        );
+        assert_eq!(
+            encode_cell(&KalamType::Boolean, &SqlValue::Integer(1)),
+            json!(true)
+        );
+        assert_eq!(
+            encode_cell(&KalamType::Json, &SqlValue::Text("{\"a\":1}".into())),
+            json!("{\"a\":1}")
+        );
+        assert_eq!(
+            encode_cell(&KalamType::Bytes, &SqlValue::Blob(vec![1, 2])),
+            json!([1, 2])
+        );
         assert_eq!(encode_cell(&KalamType::Text, &SqlValue::Null), Json::Null);
-        let dec = KalamType::Decimal { precision: 10, scale: 2 };
+        let dec = KalamType::Decimal {
+            precision: 10,
+            scale: 2,
+        };
         assert_eq!(encode_cell(&dec, &SqlValue::Real(200.75)), json!("200.75"));
     }
 
     #[test]
     fn type_names_round_trip() {
-        for name in ["BIGINT", "INT", "TEXT", "TIMESTAMP", "JSON", "BOOLEAN", "DOUBLE", "DECIMAL(10,2)"] {
+        for name in [
+            "BIGINT",
+            "INT",
+            "TEXT",
+            "TIMESTAMP",
+            "JSON",
+            "BOOLEAN",
+            "DOUBLE",
+            "DECIMAL(10,2)",
+        ] {
             let t = KalamType::from_sql_name(name).expect(name);
             assert_eq!(KalamType::from_catalog(&t.catalog_name()), t);
         }
-        assert_eq!(KalamType::from_sql_name("varchar(20)"), Some(KalamType::Text));
+        assert_eq!(
+            KalamType::from_sql_name("varchar(20)"),
+            Some(KalamType::Text)
+        );
         assert_eq!(KalamType::from_sql_name("nonsense"), None);
     }
 }

@@ -5,7 +5,11 @@ use common::*;
 use serde_json::json;
 
 fn still_healthy(s: &mut Server) {
-    assert!(s.is_running(), "server process died; stderr:\n{}", s.stderr_tail());
+    assert!(
+        s.is_running(),
+        "server process died; stderr:\n{}",
+        s.stderr_tail()
+    );
     assert_eq!(s.get("/health", None).status, 200);
 }
 
@@ -13,8 +17,21 @@ fn still_healthy(s: &mut Server) {
 fn malformed_json_on_sql_is_invalid_input_envelope() {
     let mut s = start();
     let auth = format!("Bearer {}", s.root());
-    for body in [&b"{not json"[..], b"", b"[1,2]", b"{\"sql\": 5}", b"{\"nosql\": \"SELECT 1\"}"] {
-        let r = s.post_raw("/v1/api/sql", &[("Content-Type", "application/json"), ("Authorization", &auth)], body);
+    for body in [
+        &b"{not json"[..],
+        b"",
+        b"[1,2]",
+        b"{\"sql\": 5}",
+        b"{\"nosql\": \"SELECT 1\"}",
+    ] {
+        let r = s.post_raw(
+            "/v1/api/sql",
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", &auth),
+            ],
+            body,
+        );
         let e = expect_sql_error(&r, 400, "INVALID_INPUT");
         let m = e["error"]["message"].as_str().unwrap();
         assert!(m.starts_with("Invalid JSON payload:"), "{m}");
@@ -29,15 +46,31 @@ fn malformed_json_on_typed_endpoints_is_400_text() {
     s.root_sql("CREATE NAMESPACE app");
     s.root_sql("CREATE TOPIC app.t");
     let ct = ("Content-Type", "application/json");
-    for path in ["/v1/api/topics/consume", "/v1/api/topics/ack", "/v1/api/auth/login"] {
+    for path in [
+        "/v1/api/topics/consume",
+        "/v1/api/topics/ack",
+        "/v1/api/auth/login",
+    ] {
         for body in [&b"{oops"[..], b"{\"topic_id\": 1}", b"null"] {
             let r = s.post_raw(path, &[ct, ("Authorization", &auth)], body);
-            assert_eq!(r.status, 400, "{path} {:?}: {r}", String::from_utf8_lossy(body));
-            assert!(r.try_json().map(|v| !v.is_object()).unwrap_or(true), "plain text, not an envelope: {r}");
+            assert_eq!(
+                r.status,
+                400,
+                "{path} {:?}: {r}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(
+                r.try_json().map(|v| !v.is_object()).unwrap_or(true),
+                "plain text, not an envelope: {r}"
+            );
         }
     }
     // Missing Content-Type on consume.
-    let r = s.post_raw("/v1/api/topics/consume", &[("Authorization", &auth)], br#"{"topic_id":"app.t","group_id":"g"}"#);
+    let r = s.post_raw(
+        "/v1/api/topics/consume",
+        &[("Authorization", &auth)],
+        br#"{"topic_id":"app.t","group_id":"g"}"#,
+    );
     assert_eq!(r.status, 400, "{r}");
     still_healthy(&mut s);
 }
@@ -46,7 +79,14 @@ fn malformed_json_on_typed_endpoints_is_400_text() {
 fn unknown_statements_are_invalid_sql() {
     let mut s = start();
     let root = s.root();
-    for q in ["HELLO WORLD", "SELECT FROM WHERE", "CREATE TOPIC", "ALTER TOPIC app.t ADD SOURCE", "CONSUME", "\u{0}"] {
+    for q in [
+        "HELLO WORLD",
+        "SELECT FROM WHERE",
+        "CREATE TOPIC",
+        "ALTER TOPIC app.t ADD SOURCE",
+        "CONSUME",
+        "\u{0}",
+    ] {
         let r = s.sql(&root, q);
         assert_eq!(r.status, 400, "`{q}`: {r}");
         assert_eq!(r.json()["status"], json!("error"));
@@ -67,12 +107,23 @@ fn empty_topic_or_group_id_gets_a_clean_400() {
         let r = s.consume_raw(&root, &body);
         assert_eq!(r.status, 400, "consume {body}: {r}");
     }
-    let r = s.post("/v1/api/topics/ack", Some(&root), &json!({"topic_id": "", "group_id": "g", "upto_offset": 1}));
+    let r = s.post(
+        "/v1/api/topics/ack",
+        Some(&root),
+        &json!({"topic_id": "", "group_id": "g", "upto_offset": 1}),
+    );
     assert_eq!(r.status, 400, "ack with empty topic_id: {r}");
-    let r = s.post("/v1/api/topics/ack", Some(&root), &json!({"topic_id": "app.t", "group_id": "", "upto_offset": 1}));
+    let r = s.post(
+        "/v1/api/topics/ack",
+        Some(&root),
+        &json!({"topic_id": "app.t", "group_id": "", "upto_offset": 1}),
+    );
     assert_eq!(r.status, 400, "ack with empty group_id: {r}");
     still_healthy(&mut s);
-    assert!(s.consume_earliest(&root, "app.t", "g", 10).messages.is_empty());
+    assert!(s
+        .consume_earliest(&root, "app.t", "g", 10)
+        .messages
+        .is_empty());
 }
 
 /// The connection-protection envelope (PROTOCOL.md §1.7): 413 `{"error":"BODY_TOO_LARGE", "message": ...}`.
@@ -88,11 +139,25 @@ fn huge_bodies_get_413() {
     let mut s = builder().arg("--body-limit-bytes", "65536").start();
     let auth = format!("Bearer {}", s.root());
     let big = format!(r#"{{"sql":"SELECT '{}'"}}"#, "x".repeat(200 * 1024));
-    let r = s.post_raw("/v1/api/sql", &[("Content-Type", "application/json"), ("Authorization", &auth)], big.as_bytes());
+    let r = s.post_raw(
+        "/v1/api/sql",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &auth),
+        ],
+        big.as_bytes(),
+    );
     expect_body_too_large(&r);
     // Just under the limit is fine.
     let ok = format!(r#"{{"sql":"SELECT '{}'"}}"#, "x".repeat(30 * 1024));
-    let r = s.post_raw("/v1/api/sql", &[("Content-Type", "application/json"), ("Authorization", &auth)], ok.as_bytes());
+    let r = s.post_raw(
+        "/v1/api/sql",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &auth),
+        ],
+        ok.as_bytes(),
+    );
     assert_eq!(r.status, 200, "{r}");
     still_healthy(&mut s);
 }
@@ -102,14 +167,35 @@ fn default_body_limits_are_10_mb_and_2_mib_for_typed_bodies() {
     let mut s = start();
     let auth = format!("Bearer {}", s.root());
     let ct = ("Content-Type", "application/json");
-    let big = format!(r#"{{"sql":"SELECT 1","pad":"{}"}}"#, "x".repeat(11 * 1024 * 1024));
-    let r = s.post_raw("/v1/api/sql", &[ct, ("Authorization", &auth)], big.as_bytes());
+    let big = format!(
+        r#"{{"sql":"SELECT 1","pad":"{}"}}"#,
+        "x".repeat(11 * 1024 * 1024)
+    );
+    let r = s.post_raw(
+        "/v1/api/sql",
+        &[ct, ("Authorization", &auth)],
+        big.as_bytes(),
+    );
     expect_body_too_large(&r);
-    let mid = format!(r#"{{"sql":"SELECT 1","pad":"{}"}}"#, "x".repeat(3 * 1024 * 1024));
-    let r = s.post_raw("/v1/api/sql", &[ct, ("Authorization", &auth)], mid.as_bytes());
+    let mid = format!(
+        r#"{{"sql":"SELECT 1","pad":"{}"}}"#,
+        "x".repeat(3 * 1024 * 1024)
+    );
+    let r = s.post_raw(
+        "/v1/api/sql",
+        &[ct, ("Authorization", &auth)],
+        mid.as_bytes(),
+    );
     assert_eq!(r.status, 200, "3 MiB is under the 10 MB request limit: {r}");
-    let consume = format!(r#"{{"topic_id":"a.b","group_id":"g","pad":"{}"}}"#, "x".repeat(3 * 1024 * 1024));
-    let r = s.post_raw("/v1/api/topics/consume", &[ct, ("Authorization", &auth)], consume.as_bytes());
+    let consume = format!(
+        r#"{{"topic_id":"a.b","group_id":"g","pad":"{}"}}"#,
+        "x".repeat(3 * 1024 * 1024)
+    );
+    let r = s.post_raw(
+        "/v1/api/topics/consume",
+        &[ct, ("Authorization", &auth)],
+        consume.as_bytes(),
+    );
     assert_eq!(r.status, 413, "typed JSON bodies are limited to 2 MiB: {r}");
     still_healthy(&mut s);
 }
@@ -134,9 +220,17 @@ fn invalid_utf8_is_rejected_cleanly() {
     let mut consume = br#"{"topic_id":"app."#.to_vec();
     consume.push(0xff);
     consume.extend_from_slice(br#"","group_id":"g"}"#);
-    let r = s.post_raw("/v1/api/topics/consume", &[ct, ("Authorization", &auth)], &consume);
+    let r = s.post_raw(
+        "/v1/api/topics/consume",
+        &[ct, ("Authorization", &auth)],
+        &consume,
+    );
     assert_eq!(r.status, 400, "{r}");
-    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.t")), 0, "nothing was written");
+    assert_eq!(
+        count(&s.root_sql("SELECT COUNT(*) FROM app.t")),
+        0,
+        "nothing was written"
+    );
     still_healthy(&mut s);
 }
 
@@ -144,9 +238,15 @@ fn invalid_utf8_is_rejected_cleanly() {
 fn garbage_requests_do_not_kill_the_server() {
     let mut s = start();
     let _ = raw_exchange(&s.base, b"GARBAGE\r\n\r\n");
-    let _ = raw_exchange(&s.base, b"POST /v1/api/sql HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"sql\"");
+    let _ = raw_exchange(
+        &s.base,
+        b"POST /v1/api/sql HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"sql\"",
+    );
     let _ = raw_exchange(&s.base, &[0u8, 1, 2, 3, 255, 254]);
-    let _ = raw_exchange(&s.base, b"POST /v1/api/sql HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    let _ = raw_exchange(
+        &s.base,
+        b"POST /v1/api/sql HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    );
     let r = s.get("/no/such/route", None);
     assert_eq!(r.status, 404, "{r}");
     still_healthy(&mut s);
@@ -157,7 +257,13 @@ fn garbage_requests_do_not_kill_the_server() {
 fn concurrent_writers_lose_no_rows_and_offsets_stay_gapless() {
     let mut s = start();
     let root = s.root();
-    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY, w INT)", "app.src", "app.t", &["INSERT"]);
+    s.source_topic(
+        "app",
+        "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY, w INT)",
+        "app.src",
+        "app.t",
+        &["INSERT"],
+    );
     s.root_sql("CREATE USER TABLE app.mine (id BIGINT PRIMARY KEY)");
     let writers = 6u64;
     let per = 40u64;
@@ -170,7 +276,10 @@ fn concurrent_writers_lose_no_rows_and_offsets_stay_gapless() {
                     let id = w * 1000 + i;
                     let sql = if i % 4 == 0 {
                         // Multi-row statements interleave with single ones.
-                        format!("INSERT INTO app.src (id, w) VALUES ({id}, {w}), ({}, {w})", id + 500)
+                        format!(
+                            "INSERT INTO app.src (id, w) VALUES ({id}, {w}), ({}, {w})",
+                            id + 500
+                        )
                     } else {
                         format!("INSERT INTO app.src (id, w) VALUES ({id}, {w})")
                     };
@@ -182,10 +291,17 @@ fn concurrent_writers_lose_no_rows_and_offsets_stay_gapless() {
     });
     let expected = writers * per + writers * per.div_ceil(4);
     assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.src")), expected);
-    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.mine")), writers * per);
+    assert_eq!(
+        count(&s.root_sql("SELECT COUNT(*) FROM app.mine")),
+        writers * per
+    );
     let msgs = s.drain(&root, "app.t", "g", 0, 500);
     let offsets: Vec<u64> = msgs.iter().map(|m| m.offset).collect();
-    assert_eq!(offsets, (0..expected).collect::<Vec<u64>>(), "gapless offsets under concurrency");
+    assert_eq!(
+        offsets,
+        (0..expected).collect::<Vec<u64>>(),
+        "gapless offsets under concurrency"
+    );
     let mut keys: Vec<String> = msgs.iter().map(|m| m.key.clone().unwrap()).collect();
     keys.sort();
     keys.dedup();
@@ -221,7 +337,10 @@ fn badly_typed_consume_and_ack_fields_are_400_text() {
     ] {
         let r = s.consume_raw(&root, &body);
         assert_eq!(r.status, 400, "consume {body}: {r}");
-        assert!(r.try_json().map(|v| !v.is_object()).unwrap_or(true), "400 text: {r}");
+        assert!(
+            r.try_json().map(|v| !v.is_object()).unwrap_or(true),
+            "400 text: {r}"
+        );
     }
     for body in [
         json!({"topic_id": "app.t", "group_id": "g", "upto_offset": -1}),
@@ -242,14 +361,22 @@ fn stalled_clients_do_not_block_others() {
     for i in 0..20 {
         use std::io::Write;
         let mut c = std::net::TcpStream::connect(&addr).unwrap();
-        let part: &[u8] = if i % 2 == 0 { b"POST /v1/api/sql HTTP/1.1\r\nHost: x\r\nContent-Length: 99\r\n\r\n{" } else { b"GET /hea" };
+        let part: &[u8] = if i % 2 == 0 {
+            b"POST /v1/api/sql HTTP/1.1\r\nHost: x\r\nContent-Length: 99\r\n\r\n{"
+        } else {
+            b"GET /hea"
+        };
         c.write_all(part).unwrap();
         stalled.push(c);
     }
     let t0 = std::time::Instant::now();
     still_healthy(&mut s);
     expect_sql_ok(&s.sql(&s.root(), "SELECT 1"), "while 20 clients stall");
-    assert!(t0.elapsed() < std::time::Duration::from_secs(5), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t0.elapsed()
+    );
     drop(stalled);
     still_healthy(&mut s);
 }
@@ -258,7 +385,13 @@ fn stalled_clients_do_not_block_others() {
 fn extreme_numbers_in_topic_requests_do_not_crash_or_corrupt() {
     let mut s = start();
     let root = s.root();
-    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY)", "app.src", "app.t", &["INSERT"]);
+    s.source_topic(
+        "app",
+        "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY)",
+        "app.src",
+        "app.t",
+        &["INSERT"],
+    );
     s.root_sql("INSERT INTO app.src (id) VALUES (1), (2)");
     let max = u64::MAX;
     for body in [
@@ -270,7 +403,10 @@ fn extreme_numbers_in_topic_requests_do_not_crash_or_corrupt() {
         assert!(r.status == 200 || r.status == 400, "consume {body}: {r}");
         still_healthy(&mut s);
     }
-    let big = s.consume_raw(&root, &json!({"topic_id": "app.t", "group_id": "big-limit2", "start": "Earliest", "limit": max}));
+    let big = s.consume_raw(
+        &root,
+        &json!({"topic_id": "app.t", "group_id": "big-limit2", "start": "Earliest", "limit": max}),
+    );
     assert_eq!(big.status, 200, "limit has no upper cap: {big}");
     assert_eq!(Batch::decode(&big.json()).offsets(), vec![0, 1]);
     for upto in [max, i64::MAX as u64 + 1, i64::MAX as u64] {
@@ -284,7 +420,10 @@ fn extreme_numbers_in_topic_requests_do_not_crash_or_corrupt() {
     // The offsets table is still readable and the normal path still works.
     s.root_sql("SELECT topic_id, group_id, last_acked_offset FROM system.topic_offsets");
     s.root_sql("INSERT INTO app.src (id) VALUES (3)");
-    assert_eq!(s.consume_earliest(&root, "app.t", "normal", 10).offsets(), vec![0, 1, 2]);
+    assert_eq!(
+        s.consume_earliest(&root, "app.t", "normal", 10).offsets(),
+        vec![0, 1, 2]
+    );
     still_healthy(&mut s);
 }
 
@@ -299,10 +438,19 @@ fn bad_command_lines_exit_with_an_error() {
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
     let cases: Vec<(&str, Vec<&str>)> = vec![
-        ("unknown option", vec!["--port", "0", "--data-dir", data, "--no-such-option"]),
+        (
+            "unknown option",
+            vec!["--port", "0", "--data-dir", data, "--no-such-option"],
+        ),
         ("bad port", vec!["--port", "notaport", "--data-dir", data]),
-        ("data dir is a file", vec!["--port", "0", "--data-dir", file.to_str().unwrap()]),
-        ("port in use", vec!["--port", &busy_port, "--data-dir", data]),
+        (
+            "data dir is a file",
+            vec!["--port", "0", "--data-dir", file.to_str().unwrap()],
+        ),
+        (
+            "port in use",
+            vec!["--port", &busy_port, "--data-dir", data],
+        ),
     ];
     for (what, args) in cases {
         let mut child = std::process::Command::new(bin)
@@ -328,7 +476,10 @@ fn bad_command_lines_exit_with_an_error() {
         let status = status.unwrap_or_else(|| panic!("{what}: still running after 15 s"));
         let out = child.wait_with_output().unwrap();
         assert!(!status.success(), "{what}: must exit non-zero");
-        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening on"), "{what}: printed a listening line");
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("listening on"),
+            "{what}: printed a listening line"
+        );
         assert!(!out.stderr.is_empty(), "{what}: says why on stderr");
     }
     drop(busy);

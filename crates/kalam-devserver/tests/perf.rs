@@ -10,7 +10,10 @@ fn insert_rows(s: &Server, from: u64, n: u64, batch: u64) {
     while i < from + n {
         let end = (i + batch).min(from + n);
         let values: Vec<String> = (i..end).map(|k| format!("({k}, 'body-{k}')")).collect();
-        let b = s.root_sql(&format!("INSERT INTO app.src (id, body) VALUES {}", values.join(", ")));
+        let b = s.root_sql(&format!(
+            "INSERT INTO app.src (id, body) VALUES {}",
+            values.join(", ")
+        ));
         assert_eq!(b["results"][0]["row_count"], json!(end - i));
         i = end;
     }
@@ -20,7 +23,13 @@ fn insert_rows(s: &Server, from: u64, n: u64, batch: u64) {
 fn consume_and_ack_a_1000_message_batch() {
     let s = start();
     let root = s.root();
-    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY, body TEXT)", "app.src", "app.t", &["INSERT"]);
+    s.source_topic(
+        "app",
+        "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY, body TEXT)",
+        "app.src",
+        "app.t",
+        &["INSERT"],
+    );
     insert_rows(&s, 0, 1000, 500);
     // Warm-up on another group so the timed run measures steady state.
     s.consume_earliest(&root, "app.t", "warm", 10);
@@ -37,7 +46,10 @@ fn consume_and_ack_a_1000_message_batch() {
         assert_eq!(m.key.as_deref(), Some(i.to_string().as_str()));
         assert_eq!(m.payload["body"], json!(format!("body-{i}")));
     }
-    assert!(s.consume_earliest(&root, "app.t", "g", 1000).messages.is_empty());
+    assert!(s
+        .consume_earliest(&root, "app.t", "g", 1000)
+        .messages
+        .is_empty());
     eprintln!("consume 1000 messages: {t_consume:?} (incl. HTTP + JSON + base64 decode in the test), ack: {t_ack:?}");
 }
 
@@ -45,7 +57,13 @@ fn consume_and_ack_a_1000_message_batch() {
 fn ten_thousand_rows_in_batches_of_500_publish_10000_messages() {
     let s = start();
     let root = s.root();
-    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY, body TEXT)", "app.src", "app.t", &["INSERT"]);
+    s.source_topic(
+        "app",
+        "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY, body TEXT)",
+        "app.src",
+        "app.t",
+        &["INSERT"],
+    );
     let t0 = Instant::now();
     insert_rows(&s, 0, 10_000, 500);
     let t_insert = t0.elapsed();
@@ -55,5 +73,7 @@ fn ten_thousand_rows_in_batches_of_500_publish_10000_messages() {
     assert_eq!(msgs.len(), 10_000);
     assert!(msgs.iter().enumerate().all(|(i, m)| m.offset == i as u64));
     assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.src")), 10_000);
-    eprintln!("insert 10000 rows in 20 statements: {t_insert:?}; drain 10000 messages: {t_drain:?}");
+    eprintln!(
+        "insert 10000 rows in 20 statements: {t_insert:?}; drain 10000 messages: {t_drain:?}"
+    );
 }

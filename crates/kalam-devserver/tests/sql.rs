@@ -13,17 +13,36 @@ fn create_namespace_messages_and_if_not_exists() {
     let s = start();
     let b = s.root_sql("CREATE NAMESPACE app");
     let r = result(&b, 0);
-    assert_eq!(r["message"], json!("Namespace 'app' created successfully"), "{b}");
+    assert_eq!(
+        r["message"],
+        json!("Namespace 'app' created successfully"),
+        "{b}"
+    );
     assert_eq!(r["row_count"], json!(0));
     assert_eq!(r["as_user"], json!("root"));
-    assert!(r.get("rows").is_none() && r.get("schema").is_none(), "DDL has no rows/schema: {b}");
+    assert!(
+        r.get("rows").is_none() && r.get("schema").is_none(),
+        "DDL has no rows/schema: {b}"
+    );
     assert!(b.get("error").is_none(), "`error` is omitted for DDL: {b}");
     assert_eq!(b["results"].as_array().unwrap().len(), 1);
 
     let b = s.root_sql("CREATE NAMESPACE IF NOT EXISTS app");
-    assert!(result(&b, 0)["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{b}");
+    assert!(
+        result(&b, 0)["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("already exists"),
+        "{b}"
+    );
 
-    let e = s.sql_err(&s.root(), "CREATE NAMESPACE app", 400, "SQL_EXECUTION_ERROR");
+    let e = s.sql_err(
+        &s.root(),
+        "CREATE NAMESPACE app",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
     let msg = e["error"]["message"].as_str().unwrap();
     assert!(msg.starts_with("Statement 1 failed: "), "{msg}");
     assert!(msg.to_lowercase().contains("already exists"), "{msg}");
@@ -39,7 +58,12 @@ fn namespace_and_admin_statements_need_dba() {
     let dba = s.user_token("adm", "dba");
     for t in [&svc, &usr] {
         s.sql_err(t, "CREATE NAMESPACE nope", 403, "PERMISSION_DENIED");
-        s.sql_err(t, "CREATE USER x1 WITH PASSWORD 'p' ROLE user", 403, "PERMISSION_DENIED");
+        s.sql_err(
+            t,
+            "CREATE USER x1 WITH PASSWORD 'p' ROLE user",
+            403,
+            "PERMISSION_DENIED",
+        );
         s.sql_err(t, "SELECT * FROM system.topics", 403, "PERMISSION_DENIED");
     }
     s.sql_ok(&dba, "CREATE NAMESPACE byadmin");
@@ -47,7 +71,12 @@ fn namespace_and_admin_statements_need_dba() {
     s.sql_err(&svc, "CREATE TOPIC byadmin.t2", 403, "PERMISSION_DENIED");
     s.sql_err(&svc, "DROP TOPIC byadmin.t", 403, "PERMISSION_DENIED");
     s.sql_err(&svc, "CLEAR TOPIC byadmin.t", 403, "PERMISSION_DENIED");
-    s.sql_err(&svc, "ALTER TOPIC byadmin.t ADD SOURCE byadmin.x ON INSERT", 403, "PERMISSION_DENIED");
+    s.sql_err(
+        &svc,
+        "ALTER TOPIC byadmin.t ADD SOURCE byadmin.x ON INSERT",
+        403,
+        "PERMISSION_DENIED",
+    );
     // Non-admin error bodies never carry `details`.
     let e = s.sql_err(&svc, "CREATE NAMESPACE nope", 403, "PERMISSION_DENIED");
     assert!(e["error"].get("details").is_none(), "{e}");
@@ -72,7 +101,10 @@ fn select_schema_flags_and_cell_encodings() {
 
     let b = s.root_sql("SELECT id, body, n, ok, d, big, ts, j FROM app.cells");
     assert_eq!(b["error"], json!(null));
-    assert!(b.as_object().unwrap().contains_key("error"), "single SELECT ends with `error: null`: {b}");
+    assert!(
+        b.as_object().unwrap().contains_key("error"),
+        "single SELECT ends with `error: null`: {b}"
+    );
     let r = result(&b, 0);
     assert_eq!(
         r["schema"],
@@ -97,8 +129,13 @@ fn select_schema_flags_and_cell_encodings() {
     assert_eq!(row[3], json!(true));
     assert_eq!(row[4], json!(2.5));
     assert_eq!(row[5], json!("42"));
-    let ts = row[6].as_u64().unwrap_or_else(|| panic!("TIMESTAMP must be a number of microseconds: {row}"));
-    assert!(ts >= before_us.saturating_sub(2_000_000) && ts <= after_us + 2_000_000, "ts {ts} not now in µs ({before_us}..{after_us})");
+    let ts = row[6]
+        .as_u64()
+        .unwrap_or_else(|| panic!("TIMESTAMP must be a number of microseconds: {row}"));
+    assert!(
+        ts >= before_us.saturating_sub(2_000_000) && ts <= after_us + 2_000_000,
+        "ts {ts} not now in µs ({before_us}..{after_us})"
+    );
     assert_eq!(row[7], json!("{\"a\":1}"), "JSON columns are JSON text");
 }
 
@@ -149,15 +186,32 @@ fn three_table_kinds_and_with_options() {
     let a = s.user_token("alice", "service");
     let b = s.user_token("bob", "service");
     for (t, who) in [(&a, 1), (&b, 2)] {
-        s.sql_ok(t, &format!("INSERT INTO app.u1 (id, v) VALUES ({who}, 'x')"));
-        s.sql_ok(t, &format!("INSERT INTO app.u2 (id, v) VALUES ({who}, 'x')"));
-        s.sql_ok(t, &format!("INSERT INTO app.s2 (id, v) VALUES ({who}, 'x')"));
+        s.sql_ok(
+            t,
+            &format!("INSERT INTO app.u1 (id, v) VALUES ({who}, 'x')"),
+        );
+        s.sql_ok(
+            t,
+            &format!("INSERT INTO app.u2 (id, v) VALUES ({who}, 'x')"),
+        );
+        s.sql_ok(
+            t,
+            &format!("INSERT INTO app.s2 (id, v) VALUES ({who}, 'x')"),
+        );
         s.sql_ok(t, "INSERT INTO app.st1 (kind, body) VALUES ('k', 'b')");
     }
     for tbl in ["app.u1", "app.u2", "app.st1"] {
-        assert_eq!(count(&s.sql_ok(&a, &format!("SELECT COUNT(*) FROM {tbl}"))), 1, "{tbl} is per user");
+        assert_eq!(
+            count(&s.sql_ok(&a, &format!("SELECT COUNT(*) FROM {tbl}"))),
+            1,
+            "{tbl} is per user"
+        );
     }
-    assert_eq!(count(&s.sql_ok(&a, "SELECT COUNT(*) FROM app.s2")), 2, "untyped table is SHARED");
+    assert_eq!(
+        count(&s.sql_ok(&a, "SELECT COUNT(*) FROM app.s2")),
+        2,
+        "untyped table is SHARED"
+    );
 }
 
 #[test]
@@ -182,7 +236,14 @@ fn dml_insert_update_delete_select() {
     assert_eq!(result(&b, 0)["message"], json!("Updated 3 row(s)"));
     assert_eq!(result(&b, 0)["row_count"], json!(3));
     let b = s.root_sql("SELECT id, n, label FROM app.items WHERE kind = 'a' ORDER BY id");
-    assert_eq!(rows(&b, 0), vec![json!(["1", 11, "x"]), json!(["3", 31, "x"]), json!(["5", 51, "x"])]);
+    assert_eq!(
+        rows(&b, 0),
+        vec![
+            json!(["1", 11, "x"]),
+            json!(["3", 31, "x"]),
+            json!(["5", 51, "x"])
+        ]
+    );
 
     // No-op update counts 0 rows.
     let b = s.root_sql("UPDATE app.items SET label = 'x' WHERE id = 1");
@@ -191,7 +252,10 @@ fn dml_insert_update_delete_select() {
     let b = s.root_sql("DELETE FROM app.items WHERE n >= 40");
     assert_eq!(result(&b, 0)["message"], json!("Deleted 2 row(s)"));
     let b = s.root_sql("SELECT COUNT(*) AS n FROM app.items");
-    assert_eq!(result(&b, 0)["schema"], json!([{"name": "n", "data_type": "BigInt", "index": 0}]));
+    assert_eq!(
+        result(&b, 0)["schema"],
+        json!([{"name": "n", "data_type": "BigInt", "index": 0}])
+    );
     assert_eq!(rows(&b, 0), vec![json!(["3"])]);
 
     let b = s.root_sql("SELECT COUNT(*) FROM app.items");
@@ -202,9 +266,24 @@ fn dml_insert_update_delete_select() {
     assert_eq!(rows(&b, 0), vec![json!(["a", "2"]), json!(["b", "1"])]);
 
     // Duplicate primary key.
-    let e = s.sql_err(&s.root(), "INSERT INTO app.items (id, kind, n) VALUES (1, 'dup', 0)", 400, "SQL_EXECUTION_ERROR");
-    assert!(e["error"]["message"].as_str().unwrap().contains("Primary key violation"), "{e}");
-    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.items")), 3, "failed insert changed nothing");
+    let e = s.sql_err(
+        &s.root(),
+        "INSERT INTO app.items (id, kind, n) VALUES (1, 'dup', 0)",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Primary key violation"),
+        "{e}"
+    );
+    assert_eq!(
+        count(&s.root_sql("SELECT COUNT(*) FROM app.items")),
+        3,
+        "failed insert changed nothing"
+    );
 
     // Empty result: rows is [] and row_count 0.
     let b = s.root_sql("SELECT id FROM app.items WHERE id = 999");
@@ -225,19 +304,29 @@ fn default_functions() {
     let b = s.root_sql("SELECT id, u, v, at, body FROM app.d ORDER BY id");
     let rs = rows(&b, 0);
     assert_eq!(rs.len(), 3);
-    let ids: Vec<i64> = rs.iter().map(|r| r[0].as_str().expect("snowflake as string").parse().unwrap()).collect();
+    let ids: Vec<i64> = rs
+        .iter()
+        .map(|r| r[0].as_str().expect("snowflake as string").parse().unwrap())
+        .collect();
     assert!(ids.iter().all(|i| *i > 0));
     let mut uniq = ids.clone();
     uniq.dedup();
     assert_eq!(uniq.len(), 3, "snowflake ids are unique: {ids:?}");
-    assert_eq!(rs[0][4], json!("one"), "snowflake ids are time ordered: {rs:?}");
+    assert_eq!(
+        rs[0][4],
+        json!("one"),
+        "snowflake ids are time ordered: {rs:?}"
+    );
     for r in &rs {
         let ulid = r[1].as_str().unwrap();
         assert_eq!(ulid.len(), 26, "ULID {ulid}");
         let uuid = r[2].as_str().unwrap();
         assert_eq!(uuid.len(), 36, "UUID {uuid}");
         assert_eq!(&uuid[14..15], "7", "UUID v7 {uuid}");
-        assert!(r[3].as_u64().unwrap() > 1_600_000_000_000_000, "NOW() in µs: {r}");
+        assert!(
+            r[3].as_u64().unwrap() > 1_600_000_000_000_000,
+            "NOW() in µs: {r}"
+        );
     }
     assert_ne!(rs[0][1], rs[1][1]);
 }
@@ -246,23 +335,59 @@ fn default_functions() {
 fn params_and_their_json_mapping() {
     let s = start();
     let t = s.root();
-    let b = s.sql_params_ok(&t, "SELECT $1 AS a, $2 AS b, $3 AS c, $4 AS d", json!([42, 1.5, true, "x"]));
-    let types: Vec<Value> = result(&b, 0)["schema"].as_array().unwrap().iter().map(|c| c["data_type"].clone()).collect();
-    assert_eq!(types, vec![json!("BigInt"), json!("Double"), json!("Boolean"), json!("Text")], "{b}");
+    let b = s.sql_params_ok(
+        &t,
+        "SELECT $1 AS a, $2 AS b, $3 AS c, $4 AS d",
+        json!([42, 1.5, true, "x"]),
+    );
+    let types: Vec<Value> = result(&b, 0)["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["data_type"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            json!("BigInt"),
+            json!("Double"),
+            json!("Boolean"),
+            json!("Text")
+        ],
+        "{b}"
+    );
     assert_eq!(rows(&b, 0), vec![json!(["42", 1.5, true, "x"])]);
     let b = s.sql_params_ok(&t, "SELECT $1 AS n", json!([null]));
     assert_eq!(scalar(&b), json!(null));
 
     s.root_sql("CREATE NAMESPACE app");
-    s.root_sql("CREATE SHARED TABLE app.p (id BIGINT PRIMARY KEY, t TEXT, b BOOLEAN, d DOUBLE, n TEXT)");
-    let b = s.sql_params_ok(&t, "INSERT INTO app.p (id, t, b, d, n) VALUES ($1, $2, $3, $4, $5)", json!([9, "it's", false, 0.25, null]));
+    s.root_sql(
+        "CREATE SHARED TABLE app.p (id BIGINT PRIMARY KEY, t TEXT, b BOOLEAN, d DOUBLE, n TEXT)",
+    );
+    let b = s.sql_params_ok(
+        &t,
+        "INSERT INTO app.p (id, t, b, d, n) VALUES ($1, $2, $3, $4, $5)",
+        json!([9, "it's", false, 0.25, null]),
+    );
     assert_eq!(result(&b, 0)["message"], json!("Inserted 1 row(s)"));
-    let b = s.sql_params_ok(&t, "SELECT id, t, b, d, n FROM app.p WHERE id = $1", json!([9]));
+    let b = s.sql_params_ok(
+        &t,
+        "SELECT id, t, b, d, n FROM app.p WHERE id = $1",
+        json!([9]),
+    );
     assert_eq!(rows(&b, 0), vec![json!(["9", "it's", false, 0.25, null])]);
-    let b = s.sql_params_ok(&t, "UPDATE app.p SET t = $1 WHERE id = $2", json!(["new; DROP TABLE app.p", 9]));
+    let b = s.sql_params_ok(
+        &t,
+        "UPDATE app.p SET t = $1 WHERE id = $2",
+        json!(["new; DROP TABLE app.p", 9]),
+    );
     assert_eq!(result(&b, 0)["row_count"], json!(1));
     let b = s.sql_params_ok(&t, "SELECT t FROM app.p WHERE id = $1", json!([9]));
-    assert_eq!(scalar(&b), json!("new; DROP TABLE app.p"), "params are values, never SQL");
+    assert_eq!(
+        scalar(&b),
+        json!("new; DROP TABLE app.p"),
+        "params are values, never SQL"
+    );
     let b = s.sql_params_ok(&t, "DELETE FROM app.p WHERE id = $1", json!([9]));
     assert_eq!(result(&b, 0)["message"], json!("Deleted 1 row(s)"));
 }
@@ -275,17 +400,27 @@ fn object_and_array_params_are_invalid_parameter() {
     let e = expect_sql_error(&r, 400, "INVALID_PARAMETER");
     let m = e["error"]["message"].as_str().unwrap();
     assert!(m.contains("$1"), "message names the parameter: {m}");
-    assert_eq!(m, "Parameter $1 invalid: Object parameters not yet supported");
+    assert_eq!(
+        m,
+        "Parameter $1 invalid: Object parameters not yet supported"
+    );
     let r = s.sql_params(&t, "SELECT $1, $2", json!([1, [2, 3]]));
     let e = expect_sql_error(&r, 400, "INVALID_PARAMETER");
-    assert!(e["error"]["message"].as_str().unwrap().contains("$2"), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("$2"),
+        "{e}"
+    );
 }
 
 #[test]
 fn params_with_batch_and_empty_sql() {
     let s = start();
     let t = s.root();
-    expect_sql_error(&s.sql_params(&t, "SELECT 1; SELECT 2", json!([1])), 400, "PARAMS_WITH_BATCH");
+    expect_sql_error(
+        &s.sql_params(&t, "SELECT 1; SELECT 2", json!([1])),
+        400,
+        "PARAMS_WITH_BATCH",
+    );
     expect_sql_error(&s.sql(&t, ""), 400, "EMPTY_SQL");
 }
 
@@ -318,7 +453,10 @@ fn batch_results_order_per_section_11() {
     );
     let rs = b["results"].as_array().unwrap();
     assert_eq!(rs.len(), 5, "{b}");
-    assert_eq!(rs[0]["message"], json!("Namespace 'other' created successfully"));
+    assert_eq!(
+        rs[0]["message"],
+        json!("Namespace 'other' created successfully")
+    );
     assert_eq!(rs[1]["rows"], json!([["b"], ["z"], ["z"]]));
     assert_eq!(rs[2]["message"], json!("Inserted 2 row(s)"));
     assert_eq!(rs[3]["message"], json!("Updated 2 row(s)"));
@@ -332,9 +470,19 @@ fn batch_stops_at_first_failure_keeping_earlier_statements() {
     s.root_sql("CREATE SHARED TABLE app.b (id BIGINT PRIMARY KEY)");
     let r = s.sql(&s.root(), "INSERT INTO app.b (id) VALUES (1); INSERT INTO app.missing (id) VALUES (2); INSERT INTO app.b (id) VALUES (3)");
     let e = expect_sql_error(&r, 400, "SQL_EXECUTION_ERROR");
-    assert!(e["error"]["message"].as_str().unwrap().starts_with("Statement 2 failed"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Statement 2 failed"),
+        "{e}"
+    );
     let b = s.root_sql("SELECT id FROM app.b ORDER BY id");
-    assert_eq!(rows(&b, 0), vec![json!(["1"])], "first statement applied, third not run");
+    assert_eq!(
+        rows(&b, 0),
+        vec![json!(["1"])],
+        "first statement applied, third not run"
+    );
 }
 
 #[test]
@@ -344,11 +492,17 @@ fn namespace_id_resolves_unqualified_names() {
     s.root_sql("CREATE NAMESPACE app");
     s.root_sql("CREATE SHARED TABLE app.nt (id BIGINT PRIMARY KEY, v TEXT)");
     s.root_sql("CREATE SHARED TABLE default.dt (id BIGINT PRIMARY KEY, v TEXT)");
-    let r = s.sql_body(&t, &json!({"sql": "INSERT INTO nt (id, v) VALUES (1, 'in app')", "namespace_id": "app"}));
+    let r = s.sql_body(
+        &t,
+        &json!({"sql": "INSERT INTO nt (id, v) VALUES (1, 'in app')", "namespace_id": "app"}),
+    );
     expect_sql_ok(&r, "insert with namespace_id");
     assert_eq!(scalar(&s.root_sql("SELECT v FROM app.nt")), json!("in app"));
     s.root_sql("INSERT INTO dt (id, v) VALUES (1, 'in default')");
-    assert_eq!(scalar(&s.root_sql("SELECT v FROM default.dt")), json!("in default"));
+    assert_eq!(
+        scalar(&s.root_sql("SELECT v FROM default.dt")),
+        json!("in default")
+    );
     // `namespace` (not `namespace_id`) is an unknown field and is ignored.
     let r = s.sql_body(&t, &json!({"sql": "SELECT v FROM nt", "namespace": "app"}));
     assert_eq!(r.status, 400, "`nt` is not in `default`: {r}");
@@ -361,12 +515,18 @@ fn user_tables_isolate_rows_per_user() {
     s.root_sql("CREATE USER TABLE app.notes (id BIGINT PRIMARY KEY, body TEXT)");
     let alice = s.user_token("alice", "user");
     let bob = s.user_token("bob", "service");
-    let b = s.sql_ok(&alice, "INSERT INTO app.notes (id, body) VALUES (1, 'alice-1'), (2, 'alice-2')");
+    let b = s.sql_ok(
+        &alice,
+        "INSERT INTO app.notes (id, body) VALUES (1, 'alice-1'), (2, 'alice-2')",
+    );
     assert_eq!(result(&b, 0)["as_user"], json!("alice"));
     // Same primary key for another user is fine: rows are per user.
     s.sql_ok(&bob, "INSERT INTO app.notes (id, body) VALUES (1, 'bob-1')");
     let a = s.sql_ok(&alice, "SELECT id, body FROM app.notes ORDER BY id");
-    assert_eq!(rows(&a, 0), vec![json!(["1", "alice-1"]), json!(["2", "alice-2"])]);
+    assert_eq!(
+        rows(&a, 0),
+        vec![json!(["1", "alice-1"]), json!(["2", "alice-2"])]
+    );
     assert_eq!(result(&a, 0)["as_user"], json!("alice"));
     let b = s.sql_ok(&bob, "SELECT id, body FROM app.notes");
     assert_eq!(rows(&b, 0), vec![json!(["1", "bob-1"])]);
@@ -391,12 +551,26 @@ fn shared_table_access_levels() {
     s.root_sql("INSERT INTO app.pub (id, v) VALUES (1, 'q')");
     let usr = s.user_token("usr", "user");
     let svc = s.user_token("svc", "service");
-    assert_eq!(count(&s.sql_ok(&svc, "SELECT COUNT(*) FROM app.priv")), 1, "service reads private shared tables");
-    assert_eq!(count(&s.sql_ok(&usr, "SELECT COUNT(*) FROM app.pub")), 1, "user reads public tables");
+    assert_eq!(
+        count(&s.sql_ok(&svc, "SELECT COUNT(*) FROM app.priv")),
+        1,
+        "service reads private shared tables"
+    );
+    assert_eq!(
+        count(&s.sql_ok(&usr, "SELECT COUNT(*) FROM app.pub")),
+        1,
+        "user reads public tables"
+    );
     let r = s.sql(&usr, "SELECT * FROM app.priv");
-    assert!(r.status == 403 || r.status == 400, "user must not read private tables: {r}");
+    assert!(
+        r.status == 403 || r.status == 400,
+        "user must not read private tables: {r}"
+    );
     let r = s.sql(&usr, "INSERT INTO app.pub (id, v) VALUES (2, 'x')");
-    assert!(r.status == 403 || r.status == 400, "user never writes shared tables: {r}");
+    assert!(
+        r.status == 403 || r.status == 400,
+        "user never writes shared tables: {r}"
+    );
     assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.pub")), 1);
     s.sql_ok(&svc, "INSERT INTO app.priv (id, v) VALUES (2, 'from svc')");
 }
@@ -408,24 +582,47 @@ fn execute_as_user_scopes_and_reports_as_user() {
     s.root_sql("CREATE USER TABLE app.inbox (id BIGINT PRIMARY KEY, body TEXT)");
     let alice = s.user_token("alice", "user");
     let svc = s.user_token("svc", "service");
-    let b = s.sql_ok(&svc, "EXECUTE AS USER 'alice' (INSERT INTO app.inbox (id, body) VALUES (1, 'for alice'))");
+    let b = s.sql_ok(
+        &svc,
+        "EXECUTE AS USER 'alice' (INSERT INTO app.inbox (id, body) VALUES (1, 'for alice'))",
+    );
     assert_eq!(result(&b, 0)["as_user"], json!("alice"));
     assert_eq!(result(&b, 0)["message"], json!("Inserted 1 row(s)"));
     let a = s.sql_ok(&alice, "SELECT body FROM app.inbox");
     assert_eq!(rows(&a, 0), vec![json!(["for alice"])]);
-    assert_eq!(count(&s.sql_ok(&svc, "SELECT COUNT(*) FROM app.inbox")), 0, "the caller's own rows are untouched");
+    assert_eq!(
+        count(&s.sql_ok(&svc, "SELECT COUNT(*) FROM app.inbox")),
+        0,
+        "the caller's own rows are untouched"
+    );
     // Bare name, lowercase keywords, trailing semicolon.
-    let b = s.sql_ok(&svc, "execute as user alice (SELECT id, body FROM app.inbox);");
+    let b = s.sql_ok(
+        &svc,
+        "execute as user alice (SELECT id, body FROM app.inbox);",
+    );
     assert_eq!(result(&b, 0)["as_user"], json!("alice"));
     assert_eq!(rows(&b, 0), vec![json!(["1", "for alice"])]);
     // Params work with the wrapper.
-    let b = s.sql_params_ok(&svc, "EXECUTE AS USER 'alice' (INSERT INTO app.inbox (id, body) VALUES ($1, $2))", json!([2, "p"]));
+    let b = s.sql_params_ok(
+        &svc,
+        "EXECUTE AS USER 'alice' (INSERT INTO app.inbox (id, body) VALUES ($1, $2))",
+        json!([2, "p"]),
+    );
     assert_eq!(result(&b, 0)["as_user"], json!("alice"));
-    assert_eq!(count(&s.sql_ok(&alice, "SELECT COUNT(*) FROM app.inbox")), 2);
+    assert_eq!(
+        count(&s.sql_ok(&alice, "SELECT COUNT(*) FROM app.inbox")),
+        2
+    );
     // Quoted names unescape ''; the target need not exist.
-    let b = s.sql_ok(&svc, "EXECUTE AS USER 'o''neil' (INSERT INTO app.inbox (id, body) VALUES (1, 'x'))");
+    let b = s.sql_ok(
+        &svc,
+        "EXECUTE AS USER 'o''neil' (INSERT INTO app.inbox (id, body) VALUES (1, 'x'))",
+    );
     assert_eq!(result(&b, 0)["as_user"], json!("o'neil"));
-    let b = s.sql_ok(&svc, "EXECUTE AS USER 'o''neil' (SELECT body FROM app.inbox)");
+    let b = s.sql_ok(
+        &svc,
+        "EXECUTE AS USER 'o''neil' (SELECT body FROM app.inbox)",
+    );
     assert_eq!(rows(&b, 0), vec![json!(["x"])]);
     // Each statement of a batch may carry its own wrapper.
     let b = s.sql_ok(&svc, "EXECUTE AS USER 'alice' (SELECT COUNT(*) AS n FROM app.inbox); EXECUTE AS USER 'ghost' (SELECT COUNT(*) AS n FROM app.inbox)");
@@ -450,8 +647,15 @@ fn execute_as_user_wrapper_errors() {
     ] {
         expect_sql_error(&s.sql(&t, q), 400, "INVALID_INPUT");
     }
-    let e = expect_sql_error(&s.sql(&t, "EXECUTE AS USER 'alice' (SELECT * FROM app.sh)"), 400, "SQL_EXECUTION_ERROR");
-    assert!(e["error"]["message"].as_str().unwrap().contains("app:sh"), "names the table with a colon: {e}");
+    let e = expect_sql_error(
+        &s.sql(&t, "EXECUTE AS USER 'alice' (SELECT * FROM app.sh)"),
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("app:sh"),
+        "names the table with a colon: {e}"
+    );
 }
 
 #[test]
@@ -459,7 +663,15 @@ fn execute_as_user_role_matrix() {
     let s = start();
     s.root_sql("CREATE NAMESPACE app");
     s.root_sql("CREATE USER TABLE app.x (id BIGINT PRIMARY KEY)");
-    let users = [("u1", "user"), ("u2", "user"), ("s1", "service"), ("s2", "service"), ("d1", "dba"), ("d2", "dba"), ("y1", "system")];
+    let users = [
+        ("u1", "user"),
+        ("u2", "user"),
+        ("s1", "service"),
+        ("s2", "service"),
+        ("d1", "dba"),
+        ("d2", "dba"),
+        ("y1", "system"),
+    ];
     let mut tokens = std::collections::HashMap::new();
     for (n, r) in users {
         tokens.insert(n, s.user_token(n, r));
@@ -487,7 +699,10 @@ fn execute_as_user_role_matrix() {
         ("root", "ghost", true),
     ];
     for (caller, target, allowed) in cases {
-        let r = s.sql(&tokens[caller], &format!("EXECUTE AS USER '{target}' (SELECT COUNT(*) FROM app.x)"));
+        let r = s.sql(
+            &tokens[caller],
+            &format!("EXECUTE AS USER '{target}' (SELECT COUNT(*) FROM app.x)"),
+        );
         if allowed {
             let b = expect_sql_ok(&r, &format!("{caller} as {target}"));
             assert_eq!(result(&b, 0)["as_user"], json!(target));
@@ -501,21 +716,49 @@ fn execute_as_user_role_matrix() {
 fn user_management_statements() {
     let s = start();
     let root = s.root();
-    let b = s.root_sql("CREATE USER w1 WITH PASSWORD 'first-pw' ROLE service EMAIL 'w1@example.com'");
+    let b =
+        s.root_sql("CREATE USER w1 WITH PASSWORD 'first-pw' ROLE service EMAIL 'w1@example.com'");
     assert!(result(&b, 0)["message"].is_string(), "{b}");
     let l = s.login("w1", "first-pw").json();
     assert_eq!(l["user"]["role"], json!("service"));
     assert_eq!(l["user"]["email"], json!("w1@example.com"));
 
-    let e = s.sql_err(&root, "CREATE USER w1 WITH PASSWORD 'x' ROLE user", 400, "SQL_EXECUTION_ERROR");
-    assert!(e["error"]["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{e}");
-    let r = s.sql(&root, "CREATE USER IF NOT EXISTS w9 WITH PASSWORD 'x' ROLE user");
+    let e = s.sql_err(
+        &root,
+        "CREATE USER w1 WITH PASSWORD 'x' ROLE user",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("already exists"),
+        "{e}"
+    );
+    let r = s.sql(
+        &root,
+        "CREATE USER IF NOT EXISTS w9 WITH PASSWORD 'x' ROLE user",
+    );
     assert_eq!(r.status, 400, "CREATE USER has no IF NOT EXISTS: {r}");
 
     // Role aliases and quoted names.
-    for (name, word, role) in [("a1", "developer", "service"), ("a2", "admin", "dba"), ("a3", "viewer", "user"), ("a4", "readonly", "user"), ("a5", "analyst", "service")] {
-        s.root_sql(&format!("CREATE USER '{name}' WITH PASSWORD 'pw-{name}' ROLE {word}"));
-        assert_eq!(s.login(name, &format!("pw-{name}")).json()["user"]["role"], json!(role), "{word}");
+    for (name, word, role) in [
+        ("a1", "developer", "service"),
+        ("a2", "admin", "dba"),
+        ("a3", "viewer", "user"),
+        ("a4", "readonly", "user"),
+        ("a5", "analyst", "service"),
+    ] {
+        s.root_sql(&format!(
+            "CREATE USER '{name}' WITH PASSWORD 'pw-{name}' ROLE {word}"
+        ));
+        assert_eq!(
+            s.login(name, &format!("pw-{name}")).json()["user"]["role"],
+            json!(role),
+            "{word}"
+        );
     }
     // Internal users cannot log in.
     s.root_sql("CREATE USER internal1 WITH INTERNAL ROLE service");
@@ -525,15 +768,27 @@ fn user_management_statements() {
     expect_auth_error(&s.login("w1", "first-pw"), 401, "unauthorized");
     assert_eq!(s.login("w1", "second-pw").status, 200);
     s.root_sql("ALTER USER w1 SET ROLE dba");
-    assert_eq!(s.login("w1", "second-pw").json()["user"]["role"], json!("dba"));
+    assert_eq!(
+        s.login("w1", "second-pw").json()["user"]["role"],
+        json!("dba")
+    );
     s.root_sql("ALTER USER w1 SET EMAIL 'new@example.com'");
-    assert_eq!(s.login("w1", "second-pw").json()["user"]["email"], json!("new@example.com"));
+    assert_eq!(
+        s.login("w1", "second-pw").json()["user"]["email"],
+        json!("new@example.com")
+    );
 
     // A dba cannot grant `system`.
     let dba = s.token("w1", "second-pw");
     let r = s.sql(&dba, "CREATE USER sys2 WITH PASSWORD 'x' ROLE system");
-    assert!(r.status == 403 || r.status == 400, "dba granting system must fail: {r}");
-    s.sql_ok(&dba, "CREATE USER made_by_dba WITH PASSWORD 'x' ROLE service");
+    assert!(
+        r.status == 403 || r.status == 400,
+        "dba granting system must fail: {r}"
+    );
+    s.sql_ok(
+        &dba,
+        "CREATE USER made_by_dba WITH PASSWORD 'x' ROLE service",
+    );
 
     s.root_sql("DROP USER made_by_dba");
     expect_auth_error(&s.login("made_by_dba", "x"), 401, "unauthorized");
@@ -548,20 +803,48 @@ fn topic_statements_and_system_tables() {
     s.root_sql("CREATE NAMESPACE app");
     s.root_sql("CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY, v TEXT)");
     let b = s.root_sql("CREATE TOPIC app.one");
-    assert_eq!(result(&b, 0)["message"], json!("Created topic 'app.one' with 1 partition(s)"));
+    assert_eq!(
+        result(&b, 0)["message"],
+        json!("Created topic 'app.one' with 1 partition(s)")
+    );
     let b = s.root_sql("CREATE TOPIC app.three PARTITIONS 3");
-    assert_eq!(result(&b, 0)["message"], json!("Created topic 'app.three' with 3 partition(s)"));
+    assert_eq!(
+        result(&b, 0)["message"],
+        json!("Created topic 'app.three' with 3 partition(s)")
+    );
     let e = s.sql_err(&root, "CREATE TOPIC app.one", 400, "SQL_EXECUTION_ERROR");
-    assert!(e["error"]["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("already exists"),
+        "{e}"
+    );
     let r = s.sql(&root, "CREATE TOPIC bare");
-    assert_eq!(r.status, 400, "topic names must be namespace-qualified: {r}");
+    assert_eq!(
+        r.status, 400,
+        "topic names must be namespace-qualified: {r}"
+    );
     let r = s.sql(&root, "CREATE TOPIC nons.t");
     assert_eq!(r.status, 400, "namespace must exist: {r}");
 
     s.root_sql("ALTER TOPIC app.one ADD SOURCE app.src ON INSERT");
     s.root_sql("ALTER TOPIC app.one ADD SOURCE app.src ON DELETE WITH (payload = 'key')");
-    let e = s.sql_err(&root, "ALTER TOPIC app.one ADD SOURCE app.src ON INSERT", 400, "SQL_EXECUTION_ERROR");
-    assert!(e["error"]["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{e}");
+    let e = s.sql_err(
+        &root,
+        "ALTER TOPIC app.one ADD SOURCE app.src ON INSERT",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("already exists"),
+        "{e}"
+    );
 
     let b = s.root_sql(
         "SELECT topic_id, partitions, retention_seconds, retention_max_bytes, routes FROM system.topics ORDER BY topic_id",
@@ -574,7 +857,8 @@ fn topic_statements_and_system_tables() {
     assert_eq!(rs[0][3], json!("1073741824"));
     assert_eq!(rs[1][0], json!("app.three"));
     assert_eq!(rs[1][1], json!(3));
-    let routes: Value = serde_json::from_str(rs[0][4].as_str().expect("routes is JSON text")).unwrap();
+    let routes: Value =
+        serde_json::from_str(rs[0][4].as_str().expect("routes is JSON text")).unwrap();
     assert_eq!(
         routes,
         json!([
@@ -586,7 +870,9 @@ fn topic_statements_and_system_tables() {
     // system.topic_offsets after an ack.
     s.root_sql("INSERT INTO app.src (id, v) VALUES (1, 'a'), (2, 'b')");
     s.ack(&root, "app.one", "grp", 0, 1);
-    let b = s.root_sql("SELECT topic_id, group_id, partition_id, last_acked_offset FROM system.topic_offsets");
+    let b = s.root_sql(
+        "SELECT topic_id, group_id, partition_id, last_acked_offset FROM system.topic_offsets",
+    );
     assert_eq!(rows(&b, 0), vec![json!(["app.one", "grp", 0, "1"])]);
 
     // DROP TOPIC removes it.
@@ -602,23 +888,37 @@ fn topic_statements_and_system_tables() {
 fn clear_topic_deletes_messages_and_offsets_but_counters_continue() {
     let s = start();
     let root = s.root();
-    s.source_topic("app", "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY)", "app.src", "app.t", &["INSERT"]);
+    s.source_topic(
+        "app",
+        "CREATE SHARED TABLE app.src (id BIGINT PRIMARY KEY)",
+        "app.src",
+        "app.t",
+        &["INSERT"],
+    );
     s.root_sql("INSERT INTO app.src (id) VALUES (1), (2), (3)");
     s.ack(&root, "app.t", "g1", 0, 2);
     s.root_sql("CLEAR TOPIC app.t");
     assert!(
         eventually(std::time::Duration::from_secs(5), || {
-            s.consume_earliest(&root, "app.t", &format!("probe{}", now_ms()), 10).messages.is_empty()
+            s.consume_earliest(&root, "app.t", &format!("probe{}", now_ms()), 10)
+                .messages
+                .is_empty()
         }),
         "messages are cleared"
     );
     assert!(
-        eventually(std::time::Duration::from_secs(5), || count(&s.root_sql("SELECT COUNT(*) FROM system.topic_offsets")) == 0),
+        eventually(std::time::Duration::from_secs(5), || count(
+            &s.root_sql("SELECT COUNT(*) FROM system.topic_offsets")
+        ) == 0),
         "group offsets are cleared"
     );
     s.root_sql("INSERT INTO app.src (id) VALUES (4)");
     let b = s.consume_earliest(&root, "app.t", "fresh", 10);
-    assert_eq!(b.offsets(), vec![3], "offset counter continues in-process after CLEAR");
+    assert_eq!(
+        b.offsets(),
+        vec![3],
+        "offset counter continues in-process after CLEAR"
+    );
 }
 
 #[test]
@@ -633,16 +933,29 @@ fn error_codes_for_bad_sql() {
     );
     s.sql_err(&root, "FROBNICATE EVERYTHING NOW", 400, "INVALID_SQL");
 
-    let e = s.sql_err(&root, "SELECT * FROM app.nowhere", 400, "SQL_EXECUTION_ERROR");
+    let e = s.sql_err(
+        &root,
+        "SELECT * FROM app.nowhere",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
     let m = e["error"]["message"].as_str().unwrap();
     assert!(m.starts_with("Statement 1 failed: Table not found"), "{m}");
     assert_eq!(e["error"]["details"], json!("SELECT * FROM app.nowhere"));
 
     // Redacted for a service user: no details, no table name.
     let svc = s.user_token("svc", "service");
-    let e = s.sql_err(&svc, "SELECT * FROM app.nowhere", 400, "SQL_EXECUTION_ERROR");
+    let e = s.sql_err(
+        &svc,
+        "SELECT * FROM app.nowhere",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
     assert!(e["error"].get("details").is_none(), "{e}");
-    assert!(!e["error"]["message"].as_str().unwrap().contains("nowhere"), "message is generic for non-admins: {e}");
+    assert!(
+        !e["error"]["message"].as_str().unwrap().contains("nowhere"),
+        "message is generic for non-admins: {e}"
+    );
 }
 
 #[test]
@@ -664,13 +977,33 @@ fn type_names_map_to_kalam_data_types() {
     let schema = result(&b, 0)["schema"].as_array().unwrap().clone();
     let got: Vec<(String, Value, u64)> = schema
         .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), c["data_type"].clone(), c["index"].as_u64().unwrap()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["data_type"].clone(),
+                c["index"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let want = [
-        ("id", "BigInt"), ("a", "Text"), ("b", "Text"), ("c", "Text"), ("d", "Int"), ("e", "SmallInt"),
-        ("f", "Boolean"), ("g", "Double"), ("h", "Float"), ("i", "Float"), ("j", "Json"), ("k", "BigInt"),
+        ("id", "BigInt"),
+        ("a", "Text"),
+        ("b", "Text"),
+        ("c", "Text"),
+        ("d", "Int"),
+        ("e", "SmallInt"),
+        ("f", "Boolean"),
+        ("g", "Double"),
+        ("h", "Float"),
+        ("i", "Float"),
+        ("j", "Json"),
+        ("k", "BigInt"),
     ];
-    assert_eq!(got.len(), want.len(), "SELECT * lists every column in definition order: {b}");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "SELECT * lists every column in definition order: {b}"
+    );
     for (i, ((n, t, idx), (wn, wt))) in got.iter().zip(want.iter()).enumerate() {
         assert_eq!((n.as_str(), t, *idx), (*wn, &json!(wt), i as u64), "{b}");
     }
@@ -689,9 +1022,15 @@ fn serial_columns_become_snowflake_ids() {
     s.root_sql("CREATE SHARED TABLE app.ser (id BIGSERIAL PRIMARY KEY, v TEXT)");
     s.root_sql("INSERT INTO app.ser (v) VALUES ('a'), ('b')");
     let b = s.root_sql("SELECT id FROM app.ser ORDER BY id");
-    let ids: Vec<i64> = rows(&b, 0).iter().map(|r| r[0].as_str().unwrap().parse().unwrap()).collect();
+    let ids: Vec<i64> = rows(&b, 0)
+        .iter()
+        .map(|r| r[0].as_str().unwrap().parse().unwrap())
+        .collect();
     assert_eq!(ids.len(), 2);
-    assert!(ids[0] > 1_000_000_000 && ids[1] > ids[0], "snowflake ids, not 1, 2: {ids:?}");
+    assert!(
+        ids[0] > 1_000_000_000 && ids[1] > ids[0],
+        "snowflake ids, not 1, 2: {ids:?}"
+    );
 }
 
 #[test]
@@ -720,7 +1059,12 @@ fn not_null_violation_is_an_execution_error() {
     let s = start();
     s.root_sql("CREATE NAMESPACE app");
     s.root_sql("CREATE SHARED TABLE app.nn (id BIGINT PRIMARY KEY, v TEXT NOT NULL)");
-    s.sql_err(&s.root(), "INSERT INTO app.nn (id) VALUES (1)", 400, "SQL_EXECUTION_ERROR");
+    s.sql_err(
+        &s.root(),
+        "INSERT INTO app.nn (id) VALUES (1)",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
     assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.nn")), 0);
 }
 
@@ -730,16 +1074,29 @@ fn transactions_in_one_request() {
     let root = s.root();
     s.root_sql("CREATE NAMESPACE app");
     s.root_sql("CREATE SHARED TABLE app.tx (id BIGINT PRIMARY KEY)");
-    s.root_sql("BEGIN; INSERT INTO app.tx (id) VALUES (1); INSERT INTO app.tx (id) VALUES (2); COMMIT");
+    s.root_sql(
+        "BEGIN; INSERT INTO app.tx (id) VALUES (1); INSERT INTO app.tx (id) VALUES (2); COMMIT",
+    );
     assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.tx")), 2);
     // A failure inside BEGIN ... COMMIT rolls the transaction back.
-    let r = s.sql(&root, "BEGIN; INSERT INTO app.tx (id) VALUES (3); INSERT INTO app.tx (id) VALUES (1); COMMIT");
+    let r = s.sql(
+        &root,
+        "BEGIN; INSERT INTO app.tx (id) VALUES (3); INSERT INTO app.tx (id) VALUES (1); COMMIT",
+    );
     expect_sql_error(&r, 400, "SQL_EXECUTION_ERROR");
-    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.tx")), 2, "row 3 rolled back");
+    assert_eq!(
+        count(&s.root_sql("SELECT COUNT(*) FROM app.tx")),
+        2,
+        "row 3 rolled back"
+    );
     // A transaction left open is rolled back and reported.
     let r = s.sql(&root, "BEGIN; INSERT INTO app.tx (id) VALUES (4)");
     expect_sql_error(&r, 400, "SQL_EXECUTION_ERROR");
-    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.tx")), 2, "row 4 rolled back");
+    assert_eq!(
+        count(&s.root_sql("SELECT COUNT(*) FROM app.tx")),
+        2,
+        "row 4 rolled back"
+    );
 }
 
 #[test]
@@ -754,7 +1111,11 @@ fn drop_namespace() {
     s.root_sql("CREATE NAMESPACE gone");
     s.root_sql("CREATE SHARED TABLE gone.t (id BIGINT PRIMARY KEY)");
     s.root_sql("DROP NAMESPACE gone CASCADE");
-    assert_eq!(s.sql(&root, "SELECT * FROM gone.t").status, 400, "tables go with the namespace");
+    assert_eq!(
+        s.sql(&root, "SELECT * FROM gone.t").status,
+        400,
+        "tables go with the namespace"
+    );
     let svc = s.user_token("svc", "service");
     s.root_sql("CREATE NAMESPACE kept");
     s.sql_err(&svc, "DROP NAMESPACE kept", 403, "PERMISSION_DENIED");
@@ -765,10 +1126,22 @@ fn role_user_may_create_user_tables_but_not_shared_ones() {
     let s = start();
     s.root_sql("CREATE NAMESPACE app");
     let usr = s.user_token("usr", "user");
-    s.sql_ok(&usr, "CREATE USER TABLE app.mine (id BIGINT PRIMARY KEY, v TEXT)");
-    s.sql_ok(&usr, "CREATE STREAM TABLE app.mystream (v TEXT) WITH (TTL_SECONDS = 60)");
-    let r = s.sql(&usr, "CREATE SHARED TABLE app.theirs (id BIGINT PRIMARY KEY)");
-    assert!(r.status == 403 || r.status == 400, "role user cannot create SHARED tables: {r}");
+    s.sql_ok(
+        &usr,
+        "CREATE USER TABLE app.mine (id BIGINT PRIMARY KEY, v TEXT)",
+    );
+    s.sql_ok(
+        &usr,
+        "CREATE STREAM TABLE app.mystream (v TEXT) WITH (TTL_SECONDS = 60)",
+    );
+    let r = s.sql(
+        &usr,
+        "CREATE SHARED TABLE app.theirs (id BIGINT PRIMARY KEY)",
+    );
+    assert!(
+        r.status == 403 || r.status == 400,
+        "role user cannot create SHARED tables: {r}"
+    );
     s.sql_ok(&usr, "INSERT INTO app.mine (id, v) VALUES (1, 'x')");
 }
 
@@ -780,8 +1153,18 @@ fn wrapped_statements_run_with_role_user() {
     s.create_user("svc", "service");
     let root = s.root();
     // root may impersonate svc, but the statement then runs as role `user`.
-    s.sql_err(&root, "EXECUTE AS USER 'svc' (SELECT * FROM system.topics)", 403, "PERMISSION_DENIED");
-    s.sql_err(&root, "EXECUTE AS USER 'root' (CREATE NAMESPACE other)", 403, "PERMISSION_DENIED");
+    s.sql_err(
+        &root,
+        "EXECUTE AS USER 'svc' (SELECT * FROM system.topics)",
+        403,
+        "PERMISSION_DENIED",
+    );
+    s.sql_err(
+        &root,
+        "EXECUTE AS USER 'root' (CREATE NAMESPACE other)",
+        403,
+        "PERMISSION_DENIED",
+    );
 }
 
 #[test]
@@ -801,7 +1184,10 @@ fn took_is_milliseconds_with_three_decimals() {
     let took = b["took"].as_f64().unwrap();
     assert!(took >= 0.0 && took < 10_000.0, "{took}");
     let scaled = took * 1000.0;
-    assert!((scaled - scaled.round()).abs() < 1e-6, "took is rounded to 3 decimals: {took}");
+    assert!(
+        (scaled - scaled.round()).abs() < 1e-6,
+        "took is rounded to 3 decimals: {took}"
+    );
 }
 
 #[test]
@@ -813,8 +1199,14 @@ fn storage_with_options_are_accepted() {
          FLUSH_POLICY = 'rows:100,interval:60', DELETED_RETENTION_HOURS = 24)",
     );
     s.root_sql("CREATE SHARED TABLE app.s (id BIGINT PRIMARY KEY) WITH (TYPE = 'SHARED', ACCESS_LEVEL = 'DBA')");
-    let r = s.sql(&s.root(), "CREATE SHARED TABLE app.bad (id BIGINT PRIMARY KEY) WITH (USE_USER_STORAGE = TRUE)");
-    assert_eq!(r.status, 400, "USE_USER_STORAGE is only for USER tables: {r}");
+    let r = s.sql(
+        &s.root(),
+        "CREATE SHARED TABLE app.bad (id BIGINT PRIMARY KEY) WITH (USE_USER_STORAGE = TRUE)",
+    );
+    assert_eq!(
+        r.status, 400,
+        "USE_USER_STORAGE is only for USER tables: {r}"
+    );
     // ACCESS_LEVEL 'DBA': service cannot read, dba can.
     let svc = s.user_token("svc", "service");
     let dba = s.user_token("adm", "dba");
@@ -827,7 +1219,10 @@ fn storage_with_options_are_accepted() {
 fn params_are_ignored_for_ddl() {
     let s = start();
     let b = s.sql_params_ok(&s.root(), "CREATE NAMESPACE withparams", json!([1, "x"]));
-    assert_eq!(result(&b, 0)["message"], json!("Namespace 'withparams' created successfully"));
+    assert_eq!(
+        result(&b, 0)["message"],
+        json!("Namespace 'withparams' created successfully")
+    );
 }
 
 #[test]
@@ -841,20 +1236,64 @@ fn aggregates_and_predicates() {
          (4, 'banana', 40, 4.0, NULL), (5, 'cherry', 50, 5.0, 'z')",
     );
     let b = s.root_sql("SELECT SUM(amount) AS s, MIN(amount) AS lo, MAX(amount) AS hi, AVG(price) AS av, COUNT(*) AS n FROM app.m");
-    let types: Vec<Value> = result(&b, 0)["schema"].as_array().unwrap().iter().map(|c| c["data_type"].clone()).collect();
-    assert_eq!(types, vec![json!("BigInt"), json!("BigInt"), json!("BigInt"), json!("Double"), json!("BigInt")], "{b}");
+    let types: Vec<Value> = result(&b, 0)["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["data_type"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            json!("BigInt"),
+            json!("BigInt"),
+            json!("BigInt"),
+            json!("Double"),
+            json!("BigInt")
+        ],
+        "{b}"
+    );
     assert_eq!(rows(&b, 0), vec![json!(["150", "10", "50", 3.0, "5"])]);
 
-    let b = s.root_sql("SELECT kind, SUM(amount) AS total FROM app.m GROUP BY kind ORDER BY total DESC");
-    assert_eq!(rows(&b, 0), vec![json!(["banana", "70"]), json!(["cherry", "50"]), json!(["avocado", "20"]), json!(["apple", "10"])]);
+    let b = s
+        .root_sql("SELECT kind, SUM(amount) AS total FROM app.m GROUP BY kind ORDER BY total DESC");
+    assert_eq!(
+        rows(&b, 0),
+        vec![
+            json!(["banana", "70"]),
+            json!(["cherry", "50"]),
+            json!(["avocado", "20"]),
+            json!(["apple", "10"])
+        ]
+    );
 
-    let q = |sql: &str| -> Vec<Value> { rows(&s.root_sql(sql), 0).iter().map(|r| r[0].clone()).collect() };
-    assert_eq!(q("SELECT id FROM app.m WHERE kind IN ('apple', 'cherry') ORDER BY id"), vec![json!("1"), json!("5")]);
-    assert_eq!(q("SELECT id FROM app.m WHERE amount BETWEEN 20 AND 40 AND label IS NULL ORDER BY id"), vec![json!("2"), json!("4")]);
-    assert_eq!(q("SELECT id FROM app.m WHERE kind LIKE 'a%' OR price > 4.5 ORDER BY id"), vec![json!("1"), json!("2"), json!("5")]);
+    let q = |sql: &str| -> Vec<Value> {
+        rows(&s.root_sql(sql), 0)
+            .iter()
+            .map(|r| r[0].clone())
+            .collect()
+    };
+    assert_eq!(
+        q("SELECT id FROM app.m WHERE kind IN ('apple', 'cherry') ORDER BY id"),
+        vec![json!("1"), json!("5")]
+    );
+    assert_eq!(
+        q("SELECT id FROM app.m WHERE amount BETWEEN 20 AND 40 AND label IS NULL ORDER BY id"),
+        vec![json!("2"), json!("4")]
+    );
+    assert_eq!(
+        q("SELECT id FROM app.m WHERE kind LIKE 'a%' OR price > 4.5 ORDER BY id"),
+        vec![json!("1"), json!("2"), json!("5")]
+    );
     assert_eq!(q("SELECT id FROM app.m WHERE label IS NOT NULL AND NOT (kind = 'apple') ORDER BY id DESC"), vec![json!("5"), json!("3")]);
-    assert_eq!(q("SELECT id FROM app.m ORDER BY kind DESC, id ASC LIMIT 2 OFFSET 1"), vec![json!("3"), json!("4")]);
-    assert_eq!(q("SELECT kind FROM app.m WHERE id = 3"), vec![json!("banana")]);
+    assert_eq!(
+        q("SELECT id FROM app.m ORDER BY kind DESC, id ASC LIMIT 2 OFFSET 1"),
+        vec![json!("3"), json!("4")]
+    );
+    assert_eq!(
+        q("SELECT kind FROM app.m WHERE id = 3"),
+        vec![json!("banana")]
+    );
 
     // DELETE without WHERE removes all rows.
     let b = s.root_sql("DELETE FROM app.m");
@@ -875,13 +1314,31 @@ fn other_cell_encodings() {
          (1, '1970-01-11', 200.75, '0190a0b1-7c2e-7d3f-8a4b-5c6d7e8f9a0b', X'0102ff')",
     );
     let b = s.root_sql("SELECT day, price, u, raw FROM app.enc");
-    let types: Vec<Value> = result(&b, 0)["schema"].as_array().unwrap().iter().map(|c| c["data_type"].clone()).collect();
+    let types: Vec<Value> = result(&b, 0)["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["data_type"].clone())
+        .collect();
     assert_eq!(
         types,
-        vec![json!("Date"), json!({"Decimal": {"precision": 10, "scale": 2}}), json!("Uuid"), json!("Bytes")],
+        vec![
+            json!("Date"),
+            json!({"Decimal": {"precision": 10, "scale": 2}}),
+            json!("Uuid"),
+            json!("Bytes")
+        ],
         "{b}"
     );
-    assert_eq!(rows(&b, 0), vec![json!([10, "200.75", "0190a0b1-7c2e-7d3f-8a4b-5c6d7e8f9a0b", [1, 2, 255]])]);
+    assert_eq!(
+        rows(&b, 0),
+        vec![json!([
+            10,
+            "200.75",
+            "0190a0b1-7c2e-7d3f-8a4b-5c6d7e8f9a0b",
+            [1, 2, 255]
+        ])]
+    );
 }
 
 #[test]
@@ -891,11 +1348,33 @@ fn safe_execution_errors_keep_their_message_for_non_admins() {
     s.root_sql("CREATE SHARED TABLE app.t (id BIGINT PRIMARY KEY, n INT)");
     let svc = s.user_token("svc", "service");
     s.sql_ok(&svc, "INSERT INTO app.t (id, n) VALUES (1, 1)");
-    let e = s.sql_err(&svc, "INSERT INTO app.t (id, n) VALUES (1, 2)", 400, "SQL_EXECUTION_ERROR");
-    assert!(e["error"]["message"].as_str().unwrap().contains("Primary key violation"), "{e}");
+    let e = s.sql_err(
+        &svc,
+        "INSERT INTO app.t (id, n) VALUES (1, 2)",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Primary key violation"),
+        "{e}"
+    );
     assert!(e["error"].get("details").is_none(), "{e}");
-    let e = s.sql_err(&svc, "INSERT INTO app.t (id, nosuchcol) VALUES (2, 2)", 400, "SQL_EXECUTION_ERROR");
-    assert!(e["error"]["message"].as_str().unwrap().contains("nosuchcol"), "column-not-found keeps its message: {e}");
+    let e = s.sql_err(
+        &svc,
+        "INSERT INTO app.t (id, nosuchcol) VALUES (2, 2)",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nosuchcol"),
+        "column-not-found keeps its message: {e}"
+    );
     let r = s.sql(&svc, "INSERT INTO app.t (id, n) VALUES (3, 'not a number')");
     assert_eq!(r.status, 400, "type mismatch: {r}");
     assert_eq!(count(&s.sql_ok(&svc, "SELECT COUNT(*) FROM app.t")), 1);
@@ -908,7 +1387,12 @@ fn safe_execution_errors_keep_their_message_for_non_admins() {
 fn alter_user_is_admin_only_even_for_oneself() {
     let s = start();
     let svc = s.user_token("svc", "service");
-    s.sql_err(&svc, "ALTER USER svc SET PASSWORD 'changed-pw'", 403, "PERMISSION_DENIED");
+    s.sql_err(
+        &svc,
+        "ALTER USER svc SET PASSWORD 'changed-pw'",
+        403,
+        "PERMISSION_DENIED",
+    );
     s.sql_err(&svc, "DROP USER svc", 403, "PERMISSION_DENIED");
     assert_eq!(s.login("svc", "svc-pw").status, 200, "password unchanged");
     // SQL-created passwords are not length-checked.
@@ -922,26 +1406,49 @@ fn service_creates_shared_tables_and_a_user_gets_user_tables_in_its_own_namespac
     s.root_sql("CREATE NAMESPACE app");
     s.root_sql("CREATE NAMESPACE bob");
     let svc = s.user_token("svc", "service");
-    s.sql_ok(&svc, "CREATE SHARED TABLE app.by_service (id BIGINT PRIMARY KEY)");
+    s.sql_ok(
+        &svc,
+        "CREATE SHARED TABLE app.by_service (id BIGINT PRIMARY KEY)",
+    );
     s.sql_ok(&svc, "INSERT INTO app.by_service (id) VALUES (1)");
-    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM app.by_service")), 1, "shared: root sees the service's row");
+    assert_eq!(
+        count(&s.root_sql("SELECT COUNT(*) FROM app.by_service")),
+        1,
+        "shared: root sees the service's row"
+    );
     // An untyped CREATE TABLE in the namespace named like the caller becomes a USER table.
     let bob = s.user_token("bob", "user");
-    s.sql_ok(&bob, "CREATE TABLE bob.notes (id BIGINT PRIMARY KEY, v TEXT)");
+    s.sql_ok(
+        &bob,
+        "CREATE TABLE bob.notes (id BIGINT PRIMARY KEY, v TEXT)",
+    );
     s.sql_ok(&bob, "INSERT INTO bob.notes (id, v) VALUES (1, 'mine')");
     assert_eq!(count(&s.sql_ok(&bob, "SELECT COUNT(*) FROM bob.notes")), 1);
-    assert_eq!(count(&s.root_sql("SELECT COUNT(*) FROM bob.notes")), 0, "it is a USER table: root sees none of bob's rows");
+    assert_eq!(
+        count(&s.root_sql("SELECT COUNT(*) FROM bob.notes")),
+        0,
+        "it is a USER table: root sees none of bob's rows"
+    );
 }
 
 #[test]
 fn startup_namespaces_default_and_dba_exist() {
     let s = start();
     for ns in ["default", "dba"] {
-        let b = s.root_sql(&format!("CREATE SHARED TABLE {ns}.probe (id BIGINT PRIMARY KEY)"));
+        let b = s.root_sql(&format!(
+            "CREATE SHARED TABLE {ns}.probe (id BIGINT PRIMARY KEY)"
+        ));
         assert!(result(&b, 0)["message"].is_string(), "{b}");
     }
     let b = s.root_sql("CREATE NAMESPACE IF NOT EXISTS dba");
-    assert!(result(&b, 0)["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{b}");
+    assert!(
+        result(&b, 0)["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("already exists"),
+        "{b}"
+    );
     // A 64-character name is still fine.
     s.root_sql("CREATE NAMESPACE abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcd");
 }
@@ -952,7 +1459,21 @@ fn reserved_keywords_are_not_identifiers() {
     let root = s.root();
     s.root_sql("CREATE NAMESPACE app");
     let mut accepted = Vec::new();
-    for (i, word) in ["start", "end", "format", "offset", "partition", "order", "group", "limit", "table", "index"].iter().enumerate() {
+    for (i, word) in [
+        "start",
+        "end",
+        "format",
+        "offset",
+        "partition",
+        "order",
+        "group",
+        "limit",
+        "table",
+        "index",
+    ]
+    .iter()
+    .enumerate()
+    {
         let q = format!("CREATE SHARED TABLE app.t{i} (id BIGINT PRIMARY KEY, {word} TEXT)");
         let r = s.sql(&root, &q);
         if r.status != 400 {
@@ -964,22 +1485,42 @@ fn reserved_keywords_are_not_identifiers() {
         if r.status != 400 {
             accepted.push(format!("namespace `{word}` ({})", r.status));
         }
-        let r = s.sql(&root, &format!("CREATE SHARED TABLE app.{word} (id BIGINT PRIMARY KEY)"));
+        let r = s.sql(
+            &root,
+            &format!("CREATE SHARED TABLE app.{word} (id BIGINT PRIMARY KEY)"),
+        );
         if r.status != 400 {
             accepted.push(format!("table `{word}` ({})", r.status));
         }
     }
-    assert!(accepted.is_empty(), "reserved keywords accepted as identifiers: {accepted:?}");
+    assert!(
+        accepted.is_empty(),
+        "reserved keywords accepted as identifiers: {accepted:?}"
+    );
 }
 
 #[test]
 fn oauth_users_exist_but_cannot_log_in_with_a_password() {
     let s = start();
-    s.root_sql(r#"CREATE USER oa WITH OAUTH '{"provider": "github", "subject": "12345"}' ROLE service"#);
+    s.root_sql(
+        r#"CREATE USER oa WITH OAUTH '{"provider": "github", "subject": "12345"}' ROLE service"#,
+    );
     expect_auth_error(&s.login("oa", ""), 401, "unauthorized");
     expect_auth_error(&s.login("oa", "anything"), 401, "unauthorized");
-    let e = s.sql_err(&s.root(), "CREATE USER oa WITH PASSWORD 'x' ROLE user", 400, "SQL_EXECUTION_ERROR");
-    assert!(e["error"]["message"].as_str().unwrap().to_lowercase().contains("already exists"), "{e}");
+    let e = s.sql_err(
+        &s.root(),
+        "CREATE USER oa WITH PASSWORD 'x' ROLE user",
+        400,
+        "SQL_EXECUTION_ERROR",
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("already exists"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -990,13 +1531,41 @@ fn out_of_range_and_mistyped_values_are_rejected_not_mangled() {
     s.root_sql("CREATE SHARED TABLE app.n (id BIGINT PRIMARY KEY, small INT, tiny SMALLINT)");
     let mut accepted = Vec::new();
     for (what, sql, params) in [
-        ("INT overflow", "INSERT INTO app.n (id, small) VALUES (1, 3000000000)", None),
-        ("SMALLINT overflow", "INSERT INTO app.n (id, tiny) VALUES (2, 70000)", None),
-        ("BIGINT overflow", "INSERT INTO app.n (id) VALUES (99999999999999999999)", None),
-        ("BIGINT overflow (23 digits)", "INSERT INTO app.n (id) VALUES (99999999999999999999999)", None),
-        ("BIGINT overflow (negative)", "INSERT INTO app.n (id) VALUES (-99999999999999999999999)", None),
-        ("text param into BIGINT", "INSERT INTO app.n (id) VALUES ($1)", Some(json!(["abc"]))),
-        ("text literal into INT", "INSERT INTO app.n (id, small) VALUES (5, 'abc')", None),
+        (
+            "INT overflow",
+            "INSERT INTO app.n (id, small) VALUES (1, 3000000000)",
+            None,
+        ),
+        (
+            "SMALLINT overflow",
+            "INSERT INTO app.n (id, tiny) VALUES (2, 70000)",
+            None,
+        ),
+        (
+            "BIGINT overflow",
+            "INSERT INTO app.n (id) VALUES (99999999999999999999)",
+            None,
+        ),
+        (
+            "BIGINT overflow (23 digits)",
+            "INSERT INTO app.n (id) VALUES (99999999999999999999999)",
+            None,
+        ),
+        (
+            "BIGINT overflow (negative)",
+            "INSERT INTO app.n (id) VALUES (-99999999999999999999999)",
+            None,
+        ),
+        (
+            "text param into BIGINT",
+            "INSERT INTO app.n (id) VALUES ($1)",
+            Some(json!(["abc"])),
+        ),
+        (
+            "text literal into INT",
+            "INSERT INTO app.n (id, small) VALUES (5, 'abc')",
+            None,
+        ),
     ] {
         let r = match params {
             Some(p) => s.sql_params(&root, sql, p),
@@ -1007,7 +1576,11 @@ fn out_of_range_and_mistyped_values_are_rejected_not_mangled() {
         }
     }
     let b = s.root_sql("SELECT id, small, tiny FROM app.n ORDER BY id");
-    assert!(accepted.is_empty(), "accepted instead of 400: {accepted:#?}; table now holds {:?}", rows(&b, 0));
+    assert!(
+        accepted.is_empty(),
+        "accepted instead of 400: {accepted:#?}; table now holds {:?}",
+        rows(&b, 0)
+    );
     assert_eq!(rows(&b, 0), Vec::<Value>::new());
     // A numeric string param into BIGINT is cast like DataFusion does.
     s.sql_params_ok(&root, "INSERT INTO app.n (id) VALUES ($1)", json!(["42"]));
@@ -1025,9 +1598,16 @@ fn batch_dml_sums_report_the_caller_even_when_impersonating() {
         "EXECUTE AS USER 'alice' (INSERT INTO app.inbox (id) VALUES (1)); EXECUTE AS USER 'bob' (INSERT INTO app.inbox (id) VALUES (1)); \
          INSERT INTO app.inbox (id) VALUES (1)",
     );
-    assert_eq!(b["results"], json!([{"row_count": 3, "message": "Inserted 3 row(s)", "as_user": "svc"}]), "{b}");
+    assert_eq!(
+        b["results"],
+        json!([{"row_count": 3, "message": "Inserted 3 row(s)", "as_user": "svc"}]),
+        "{b}"
+    );
     for who in ["alice", "bob"] {
-        let r = s.sql_ok(&svc, &format!("EXECUTE AS USER '{who}' (SELECT COUNT(*) AS n FROM app.inbox)"));
+        let r = s.sql_ok(
+            &svc,
+            &format!("EXECUTE AS USER '{who}' (SELECT COUNT(*) AS n FROM app.inbox)"),
+        );
         assert_eq!(rows(&r, 0), vec![json!(["1"])], "{who}");
     }
 }

@@ -35,14 +35,18 @@ fn writers_and_consumers_at_the_same_time_deliver_everything_once() {
             let (s, root) = (&s, &root);
             ws.push(sc.spawn(move || {
                 for i in 0..per {
-                    s.sql_ok(root, &format!("INSERT INTO app.src (k, w) VALUES ('w{w}-{i}', {w})"));
+                    s.sql_ok(
+                        root,
+                        &format!("INSERT INTO app.src (k, w) VALUES ('w{w}-{i}', {w})"),
+                    );
                 }
             }));
         }
         // Two consumers per partition in one group.
         for p in 0..PARTS {
             for _ in 0..2 {
-                let (s, root, delivered, dups, done) = (&s, &root, &delivered, &dups, &done_writing);
+                let (s, root, delivered, dups, done) =
+                    (&s, &root, &delivered, &dups, &done_writing);
                 sc.spawn(move || {
                     let mut idle_after_done = 0;
                     loop {
@@ -60,7 +64,9 @@ fn writers_and_consumers_at_the_same_time_deliver_everything_once() {
                         let mut d = delivered.lock().unwrap();
                         for m in &b.messages {
                             assert_eq!(m.partition, p as u64);
-                            if d.insert((m.partition, m.offset), m.key.clone().unwrap()).is_some() {
+                            if d.insert((m.partition, m.offset), m.key.clone().unwrap())
+                                .is_some()
+                            {
                                 dups.lock().unwrap().push((m.partition, m.offset));
                             }
                         }
@@ -82,8 +88,16 @@ fn writers_and_consumers_at_the_same_time_deliver_everything_once() {
     let keys: HashSet<&String> = delivered.values().collect();
     assert_eq!(keys.len(), writers * per);
     for p in 0..PARTS as u64 {
-        let offs: Vec<u64> = delivered.keys().filter(|(pp, _)| *pp == p).map(|(_, o)| *o).collect();
-        assert_eq!(offs, (0..offs.len() as u64).collect::<Vec<_>>(), "partition {p} gapless");
+        let offs: Vec<u64> = delivered
+            .keys()
+            .filter(|(pp, _)| *pp == p)
+            .map(|(_, o)| *o)
+            .collect();
+        assert_eq!(
+            offs,
+            (0..offs.len() as u64).collect::<Vec<_>>(),
+            "partition {p} gapless"
+        );
         // Per-key ordering: one writer's rows in one partition keep their write order.
         for w in 0..writers {
             let seq: Vec<usize> = delivered
@@ -104,13 +118,17 @@ fn acks_confirmed_before_sigkill_are_kept() {
     setup(&s);
     let root = s.root();
     let vals: Vec<String> = (0..600).map(|i| format!("('k{i}', 0)")).collect();
-    s.root_sql(&format!("INSERT INTO app.src (k, w) VALUES {}", vals.join(", ")));
+    s.root_sql(&format!(
+        "INSERT INTO app.src (k, w) VALUES {}",
+        vals.join(", ")
+    ));
     let confirmed = Mutex::new(BTreeMap::<u32, u64>::new());
     let seen = Mutex::new(HashSet::<String>::new());
     let stop = AtomicBool::new(false);
     std::thread::scope(|sc| {
         for p in 0..PARTS {
-            let (base, root, confirmed, seen, stop) = (s.base.clone(), &root, &confirmed, &seen, &stop);
+            let (base, root, confirmed, seen, stop) =
+                (s.base.clone(), &root, &confirmed, &seen, &stop);
             sc.spawn(move || {
                 let auth = format!("Bearer {root}");
                 let h = [("Content-Type", "application/json"), ("Authorization", auth.as_str())];
@@ -134,44 +152,76 @@ fn acks_confirmed_before_sigkill_are_kept() {
             });
         }
         let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_millis(3000) && confirmed.lock().unwrap().values().sum::<u64>() < 60 {
+        while t0.elapsed() < Duration::from_millis(3000)
+            && confirmed.lock().unwrap().values().sum::<u64>() < 60
+        {
             std::thread::sleep(Duration::from_millis(5));
         }
         s.kill9();
         stop.store(true, Ordering::Relaxed);
     });
     let confirmed = confirmed.into_inner().unwrap();
-    assert!(!confirmed.is_empty(), "some acks were confirmed before the kill");
+    assert!(
+        !confirmed.is_empty(),
+        "some acks were confirmed before the kill"
+    );
     s.start_again();
     let root = s.root();
-    let b = s.root_sql("SELECT partition_id, last_acked_offset FROM system.topic_offsets WHERE group_id = 'g'");
+    let b = s.root_sql(
+        "SELECT partition_id, last_acked_offset FROM system.topic_offsets WHERE group_id = 'g'",
+    );
     let stored: BTreeMap<u32, u64> = rows(&b, 0)
         .iter()
-        .map(|r| (r[0].as_u64().unwrap() as u32, r[1].as_str().unwrap().parse().unwrap()))
+        .map(|r| {
+            (
+                r[0].as_u64().unwrap() as u32,
+                r[1].as_str().unwrap().parse().unwrap(),
+            )
+        })
         .collect();
     for (p, off) in &confirmed {
         let got = stored.get(p).copied();
-        assert!(got.is_some_and(|g| g >= *off), "partition {p}: confirmed ack {off} but stored {got:?}");
+        assert!(
+            got.is_some_and(|g| g >= *off),
+            "partition {p}: confirmed ack {off} but stored {got:?}"
+        );
     }
     // Resuming after the restart: at-least-once, nothing skipped.
     let mut all = seen.into_inner().unwrap();
     for p in 0..PARTS {
         let resumed = s.drain(&root, "app.t", "g", p, 100);
         if let Some(first) = resumed.first() {
-            assert_eq!(first.offset, stored.get(&p).map(|o| o + 1).unwrap_or(0), "partition {p} resumes at committed + 1");
+            assert_eq!(
+                first.offset,
+                stored.get(&p).map(|o| o + 1).unwrap_or(0),
+                "partition {p} resumes at committed + 1"
+            );
         }
         all.extend(resumed.into_iter().map(|m| m.key.unwrap()));
     }
-    assert_eq!(all.len(), 600, "every message delivered at least once across the restart");
+    assert_eq!(
+        all.len(),
+        600,
+        "every message delivered at least once across the restart"
+    );
 }
 
 #[test]
 fn crashing_consumers_with_expiring_claims_still_get_everything_processed() {
     let s = builder().visibility_timeout(1).start();
     let root = s.root();
-    s.source_topic("app", "CREATE SHARED TABLE app.jobs (id BIGINT PRIMARY KEY)", "app.jobs", "app.q", &["INSERT"]);
+    s.source_topic(
+        "app",
+        "CREATE SHARED TABLE app.jobs (id BIGINT PRIMARY KEY)",
+        "app.jobs",
+        "app.q",
+        &["INSERT"],
+    );
     let vals: Vec<String> = (0..100).map(|i| format!("({i})")).collect();
-    s.root_sql(&format!("INSERT INTO app.jobs (id) VALUES {}", vals.join(", ")));
+    s.root_sql(&format!(
+        "INSERT INTO app.jobs (id) VALUES {}",
+        vals.join(", ")
+    ));
     let seen = Mutex::new(HashSet::<u64>::new());
     let batches = std::sync::atomic::AtomicU64::new(0);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -180,8 +230,14 @@ fn crashing_consumers_with_expiring_claims_still_get_everything_processed() {
             let (s, root, seen, batches) = (&s, &root, &seen, &batches);
             sc.spawn(move || {
                 while Instant::now() < deadline {
-                    let committed = s.root_sql("SELECT last_acked_offset FROM system.topic_offsets WHERE group_id = 'w'");
-                    if rows(&committed, 0).first().map(|r| r[0] == json!("99")).unwrap_or(false) {
+                    let committed = s.root_sql(
+                        "SELECT last_acked_offset FROM system.topic_offsets WHERE group_id = 'w'",
+                    );
+                    if rows(&committed, 0)
+                        .first()
+                        .map(|r| r[0] == json!("99"))
+                        .unwrap_or(false)
+                    {
                         return;
                     }
                     let b = s.consume_earliest(root, "app.q", "w", 5);
@@ -201,7 +257,15 @@ fn crashing_consumers_with_expiring_claims_still_get_everything_processed() {
     });
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.len(), 100, "every message delivered at least once");
-    let committed = s.root_sql("SELECT last_acked_offset FROM system.topic_offsets WHERE group_id = 'w'");
-    assert_eq!(scalar(&committed), json!("99"), "everything committed within 30 s");
-    eprintln!("{} batches fetched for 100 messages", batches.load(Ordering::SeqCst));
+    let committed =
+        s.root_sql("SELECT last_acked_offset FROM system.topic_offsets WHERE group_id = 'w'");
+    assert_eq!(
+        scalar(&committed),
+        json!("99"),
+        "everything committed within 30 s"
+    );
+    eprintln!(
+        "{} batches fetched for 100 messages",
+        batches.load(Ordering::SeqCst)
+    );
 }

@@ -1,6 +1,8 @@
 //! HS256 tokens with KalamDB's claims (PROTOCOL §1.5).
 
-use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
 
 pub const ISSUER: &str = "kalamdb";
@@ -34,9 +36,19 @@ pub struct Issued {
     pub expires_at_ms: i64,
 }
 
-pub fn issue(cfg: &JwtConfig, user: &str, role: &str, email: Option<&str>, refresh: bool) -> Result<Issued, String> {
+pub fn issue(
+    cfg: &JwtConfig,
+    user: &str,
+    role: &str,
+    email: Option<&str>,
+    refresh: bool,
+) -> Result<Issued, String> {
     let now = crate::ids::now_millis() / 1000;
-    let lifetime = if refresh { cfg.expiry_secs.saturating_mul(7) } else { cfg.expiry_secs };
+    let lifetime = if refresh {
+        cfg.expiry_secs.saturating_mul(7)
+    } else {
+        cfg.expiry_secs
+    };
     let claims = Claims {
         sub: user.to_string(),
         iss: ISSUER.to_string(),
@@ -46,9 +58,16 @@ pub fn issue(cfg: &JwtConfig, user: &str, role: &str, email: Option<&str>, refre
         role: Some(role.to_string()),
         token_type: Some(if refresh { "refresh" } else { "access" }.to_string()),
     };
-    let token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(cfg.secret.as_bytes()))
-        .map_err(|e| e.to_string())?;
-    Ok(Issued { token, expires_at_ms: (now + lifetime) * 1000 })
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(cfg.secret.as_bytes()),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Issued {
+        token,
+        expires_at_ms: (now + lifetime) * 1000,
+    })
 }
 
 /// Signature, issuer, `exp` (with leeway), `iat` not in the future, non-empty `sub`.
@@ -59,12 +78,11 @@ pub fn validate(cfg: &JwtConfig, token: &str) -> Result<Claims, TokenError> {
     v.validate_nbf = true;
     v.set_issuer(&[ISSUER]);
     v.set_required_spec_claims(&["exp", "sub", "iss"]);
-    let data = decode::<Claims>(token, &DecodingKey::from_secret(cfg.secret.as_bytes()), &v).map_err(|e| {
-        match e.kind() {
+    let data = decode::<Claims>(token, &DecodingKey::from_secret(cfg.secret.as_bytes()), &v)
+        .map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenError::Expired,
             _ => TokenError::Invalid,
-        }
-    })?;
+        })?;
     let claims = data.claims;
     let now = crate::ids::now_millis() / 1000;
     if claims.sub.is_empty() || claims.iat > now + 60 {
@@ -78,7 +96,11 @@ mod tests {
     use super::*;
 
     fn cfg(expiry: i64, leeway: u64) -> JwtConfig {
-        JwtConfig { secret: "test-secret-test-secret-test-secret".into(), expiry_secs: expiry, leeway_secs: leeway }
+        JwtConfig {
+            secret: "test-secret-test-secret-test-secret".into(),
+            expiry_secs: expiry,
+            leeway_secs: leeway,
+        }
     }
 
     #[test]
@@ -89,9 +111,15 @@ mod tests {
         assert_eq!(claims.sub, "alice");
         assert_eq!(claims.token_type.as_deref(), Some("access"));
         let expired = issue(&cfg(-10, 0), "alice", "service", None, false).unwrap();
-        assert_eq!(validate(&cfg(-10, 0), &expired.token).unwrap_err(), TokenError::Expired);
+        assert_eq!(
+            validate(&cfg(-10, 0), &expired.token).unwrap_err(),
+            TokenError::Expired
+        );
         assert_eq!(validate(&c, "garbage").unwrap_err(), TokenError::Invalid);
-        let other = JwtConfig { secret: "another-secret-another-secret-xx".into(), ..c.clone() };
+        let other = JwtConfig {
+            secret: "another-secret-another-secret-xx".into(),
+            ..c.clone()
+        };
         assert_eq!(validate(&other, &t.token).unwrap_err(), TokenError::Invalid);
     }
 }

@@ -38,7 +38,10 @@ impl Lockout {
     }
 
     pub fn record_success(&self, user: &str) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(user);
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(user);
     }
 }
 

@@ -10,7 +10,8 @@ pub fn set_cost(cost: u32) {
 }
 
 pub fn hash(password: &str) -> Result<String, String> {
-    bcrypt::hash(password, COST.load(Ordering::Relaxed)).map_err(|e| format!("password hashing failed: {e}"))
+    bcrypt::hash(password, COST.load(Ordering::Relaxed))
+        .map_err(|e| format!("password hashing failed: {e}"))
 }
 
 /// False for an empty stored hash (users that cannot log in) and for malformed hashes.

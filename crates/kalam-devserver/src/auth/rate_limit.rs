@@ -13,7 +13,10 @@ pub struct AuthRateLimiter {
 
 impl AuthRateLimiter {
     pub fn new(per_second: u32) -> Self {
-        AuthRateLimiter { per_second, windows: Mutex::new(HashMap::new()) }
+        AuthRateLimiter {
+            per_second,
+            windows: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Records a request; false when it exceeds the limit. 0 means unlimited.

@@ -24,7 +24,11 @@ pub struct LoginRequest {
 const INVALID_CREDENTIALS: &str = "Invalid username or password";
 
 pub(super) fn rate_limited() -> Response {
-    auth_error(429, "rate_limited", "Too many authentication requests. Please try again later.")
+    auth_error(
+        429,
+        "rate_limited",
+        "Too many authentication requests. Please try again later.",
+    )
 }
 
 pub async fn login(
@@ -44,7 +48,9 @@ pub async fn login(
         return auth_error(401, "unauthorized", INVALID_CREDENTIALS);
     }
     let user_id = req.user.clone();
-    let user = state.with_engine(move |inner, _| find_user(&inner.conn, &user_id)).await;
+    let user = state
+        .with_engine(move |inner, _| find_user(&inner.conn, &user_id))
+        .await;
     let user = match user {
         Ok(Some(u)) => u,
         Ok(None) => return auth_error(401, "unauthorized", INVALID_CREDENTIALS),
@@ -52,17 +58,27 @@ pub async fn login(
     };
     if let Some(left) = state.lockout.locked_for(&user.user_id) {
         let minutes = left.as_secs().div_ceil(60).max(1);
-        return auth_error(401, "account_locked", &format!("Account is locked. Try again in {minutes} minute(s)"));
+        return auth_error(
+            401,
+            "account_locked",
+            &format!("Account is locked. Try again in {minutes} minute(s)"),
+        );
     }
     if user.password_hash.is_empty() {
         if user.user_id == "root" && req.password.is_empty() {
-            return auth_error(428, "setup_required", "Server setup required: set a root password first");
+            return auth_error(
+                428,
+                "setup_required",
+                "Server setup required: set a root password first",
+            );
         }
         return auth_error(401, "unauthorized", INVALID_CREDENTIALS);
     }
     // bcrypt is slow by design: verify off the async threads and without the engine lock.
     let (password, hash) = (req.password, user.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || crate::auth::password::verify(&password, &hash)).await.unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || crate::auth::password::verify(&password, &hash))
+        .await
+        .unwrap_or(false);
     if !ok {
         state.lockout.record_failure(&user.user_id);
         return auth_error(401, "unauthorized", INVALID_CREDENTIALS);
@@ -74,7 +90,13 @@ pub async fn login(
 /// The login/refresh body plus both cookies.
 fn token_response(state: &SharedState, user: &UserRecord) -> Response {
     let role = user.role.as_str();
-    let access = jwt::issue(&state.jwt, &user.user_id, role, user.email.as_deref(), false);
+    let access = jwt::issue(
+        &state.jwt,
+        &user.user_id,
+        role,
+        user.email.as_deref(),
+        false,
+    );
     let refresh = jwt::issue(&state.jwt, &user.user_id, role, user.email.as_deref(), true);
     let (Ok(access), Ok(refresh)) = (access, refresh) else {
         return auth_error(500, "internal_error", "Failed to issue tokens");
@@ -90,8 +112,15 @@ fn token_response(state: &SharedState, user: &UserRecord) -> Response {
     let mut resp = json_response(200, body);
     let access_age = state.jwt.expiry_secs.max(0);
     for cookie in [
-        format!("kalamdb_auth={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={access_age}", access.token),
-        format!("kalamdb_refresh={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", refresh.token, access_age * 7),
+        format!(
+            "kalamdb_auth={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={access_age}",
+            access.token
+        ),
+        format!(
+            "kalamdb_refresh={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+            refresh.token,
+            access_age * 7
+        ),
     ] {
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             resp.headers_mut().append(header::SET_COOKIE, v);
@@ -101,12 +130,16 @@ fn token_response(state: &SharedState, user: &UserRecord) -> Response {
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
-        line.split(';').find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then(|| v.to_string())
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|line| {
+            line.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                (k == name).then(|| v.to_string())
+            })
         })
-    })
 }
 
 /// None: no Authorization header. Some(Err): a header that is not `Bearer ...`.
@@ -114,7 +147,9 @@ fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
     let v = headers.get(header::AUTHORIZATION)?;
     let s = String::from_utf8_lossy(v.as_bytes()).into_owned();
     Some(match s.trim().split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(token.trim().to_string()),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Ok(token.trim().to_string())
+        }
         _ => Err(()),
     })
 }
@@ -131,25 +166,43 @@ pub async fn refresh(
         Some(t) => t,
         None => match bearer(&headers) {
             Some(Ok(t)) => t,
-            Some(Err(())) => return auth_error(401, "unauthorized", "Invalid authorization scheme"),
+            Some(Err(())) => {
+                return auth_error(401, "unauthorized", "Invalid authorization scheme")
+            }
             None => return auth_error(401, "unauthorized", "Missing refresh token"),
         },
     };
     let claims = match jwt::validate(&state.jwt, &token) {
         Ok(c) => c,
-        Err(TokenError::Expired) => return auth_error(401, "unauthorized", "Refresh token expired"),
-        Err(TokenError::Invalid) => return auth_error(401, "unauthorized", "Invalid refresh token"),
+        Err(TokenError::Expired) => {
+            return auth_error(401, "unauthorized", "Refresh token expired")
+        }
+        Err(TokenError::Invalid) => {
+            return auth_error(401, "unauthorized", "Invalid refresh token")
+        }
     };
     if claims.token_type.as_deref() != Some("refresh") {
-        return auth_error(401, "unauthorized", "Refresh endpoint requires a refresh token");
+        return auth_error(
+            401,
+            "unauthorized",
+            "Refresh endpoint requires a refresh token",
+        );
     }
     let sub = claims.sub.clone();
-    let user = match state.with_engine(move |inner, _| find_user(&inner.conn, &sub)).await {
+    let user = match state
+        .with_engine(move |inner, _| find_user(&inner.conn, &sub))
+        .await
+    {
         Ok(Some(u)) => u,
         Ok(None) => return auth_error(401, "unauthorized", "User not found"),
         Err(_) => return auth_error(500, "internal_error", "Authentication failed"),
     };
-    if claims.role.as_deref().map(|r| r != user.role.as_str()).unwrap_or(false) {
+    if claims
+        .role
+        .as_deref()
+        .map(|r| r != user.role.as_str())
+        .unwrap_or(false)
+    {
         return auth_error(401, "unauthorized", "Role changed; please log in again");
     }
     token_response(&state, &user)
@@ -171,7 +224,10 @@ pub async fn me(State(state): State<SharedState>, headers: HeaderMap) -> Respons
         })
         .await;
     match result {
-        Some(user) => json_response(200, json!({ "user": user_info_json(&user), "admin_ui_access": user.role.is_admin() })),
+        Some(user) => json_response(
+            200,
+            json!({ "user": user_info_json(&user), "admin_ui_access": user.role.is_admin() }),
+        ),
         None => auth_error(401, "unauthorized", "Invalid or expired token"),
     }
 }
@@ -179,21 +235,42 @@ pub async fn me(State(state): State<SharedState>, headers: HeaderMap) -> Respons
 pub async fn logout() -> Response {
     let mut resp = json_response(200, json!({ "message": "Logged out successfully" }));
     for name in ["kalamdb_auth", "kalamdb_refresh"] {
-        if let Ok(v) = HeaderValue::from_str(&format!("{name}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0")) {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{name}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+        )) {
             resp.headers_mut().append(header::SET_COOKIE, v);
         }
     }
     resp
 }
 
-pub async fn status(State(state): State<SharedState>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+pub async fn status(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
     if !peer.ip().is_loopback() {
-        return auth_error(403, "forbidden", "Setup status is only available from localhost");
+        return auth_error(
+            403,
+            "forbidden",
+            "Setup status is only available from localhost",
+        );
     }
     let needs_setup = state
-        .with_engine(|inner, _| find_user(&inner.conn, "root").ok().flatten().map(|u| u.password_hash.is_empty()))
+        .with_engine(|inner, _| {
+            find_user(&inner.conn, "root")
+                .ok()
+                .flatten()
+                .map(|u| u.password_hash.is_empty())
+        })
         .await
         .unwrap_or(true);
-    let message = if needs_setup { "Server requires initial setup" } else { "Server is configured" };
-    json_response(200, json!({ "needs_setup": needs_setup, "message": message }))
+    let message = if needs_setup {
+        "Server requires initial setup"
+    } else {
+        "Server is configured"
+    };
+    json_response(
+        200,
+        json!({ "needs_setup": needs_setup, "message": message }),
+    )
 }

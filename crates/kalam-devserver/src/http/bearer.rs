@@ -19,21 +19,33 @@ pub enum AuthFailure {
 impl AuthFailure {
     pub fn response(&self) -> Response {
         match self {
-            AuthFailure::Missing => extractor_error(401, "MISSING_AUTHORIZATION", "Authentication required"),
+            AuthFailure::Missing => {
+                extractor_error(401, "MISSING_AUTHORIZATION", "Authentication required")
+            }
             AuthFailure::Expired => extractor_error(401, "TOKEN_EXPIRED", "Invalid credentials"),
-            AuthFailure::Invalid => extractor_error(401, "INVALID_CREDENTIALS", "Invalid credentials"),
-            AuthFailure::Internal => extractor_error(500, "AUTHENTICATION_ERROR", "Authentication failed"),
+            AuthFailure::Invalid => {
+                extractor_error(401, "INVALID_CREDENTIALS", "Invalid credentials")
+            }
+            AuthFailure::Internal => {
+                extractor_error(500, "AUTHENTICATION_ERROR", "Authentication failed")
+            }
         }
     }
 }
 
 /// The raw Authorization header (None when absent or not valid text).
 pub fn authorization_header(headers: &HeaderMap) -> Option<String> {
-    headers.get(header::AUTHORIZATION).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    headers
+        .get(header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// Validates `Authorization: Bearer <access token>` and looks the user up.
-pub fn authenticate(inner: &Inner, cfg: &JwtConfig, authorization: Option<&str>) -> Result<Identity, AuthFailure> {
+pub fn authenticate(
+    inner: &Inner,
+    cfg: &JwtConfig,
+    authorization: Option<&str>,
+) -> Result<Identity, AuthFailure> {
     let Some(value) = authorization else {
         return Err(AuthFailure::Missing);
     };
@@ -46,7 +58,11 @@ pub fn authenticate(inner: &Inner, cfg: &JwtConfig, authorization: Option<&str>)
 }
 
 /// An access token's identity: type `access`, user exists, role claim matches.
-pub fn access_identity(inner: &Inner, cfg: &JwtConfig, token: &str) -> Result<Identity, AuthFailure> {
+pub fn access_identity(
+    inner: &Inner,
+    cfg: &JwtConfig,
+    token: &str,
+) -> Result<Identity, AuthFailure> {
     let claims = jwt::validate(cfg, token).map_err(|e| match e {
         TokenError::Expired => AuthFailure::Expired,
         TokenError::Invalid => AuthFailure::Invalid,
@@ -54,11 +70,16 @@ pub fn access_identity(inner: &Inner, cfg: &JwtConfig, token: &str) -> Result<Id
     if claims.token_type.as_deref() != Some("access") {
         return Err(AuthFailure::Invalid);
     }
-    let user = find_user(&inner.conn, &claims.sub).map_err(|_| AuthFailure::Internal)?.ok_or(AuthFailure::Invalid)?;
+    let user = find_user(&inner.conn, &claims.sub)
+        .map_err(|_| AuthFailure::Internal)?
+        .ok_or(AuthFailure::Invalid)?;
     if let Some(role) = &claims.role {
         if role != user.role.as_str() {
             return Err(AuthFailure::Invalid);
         }
     }
-    Ok(Identity { user_id: user.user_id, role: user.role })
+    Ok(Identity {
+        user_id: user.user_id,
+        role: user.role,
+    })
 }

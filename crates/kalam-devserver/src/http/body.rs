@@ -29,7 +29,12 @@ pub fn is_json_content_type(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let mime = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             mime == "application/json" || mime.ends_with("+json")
         })
         .unwrap_or(false)
@@ -37,7 +42,11 @@ pub fn is_json_content_type(headers: &HeaderMap) -> bool {
 
 /// Typed body like actix `web::Json<T>`: Content-Type required, 2 MiB limit (413 text),
 /// deserialize errors as 400 text.
-pub async fn typed_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body, global_limit: usize) -> Result<T, Response> {
+pub async fn typed_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    global_limit: usize,
+) -> Result<T, Response> {
     if !is_json_content_type(headers) {
         return Err(text_400("Content type error"));
     }
@@ -47,9 +56,13 @@ pub async fn typed_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body, gl
         return Err((
             StatusCode::PAYLOAD_TOO_LARGE,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("JSON payload ({} bytes) is larger than allowed (limit: {limit} bytes).", bytes.len()),
+            format!(
+                "JSON payload ({} bytes) is larger than allowed (limit: {limit} bytes).",
+                bytes.len()
+            ),
         )
             .into_response());
     }
-    serde_json::from_slice::<T>(&bytes).map_err(|e| text_400(&format!("Json deserialize error: {e}")))
+    serde_json::from_slice::<T>(&bytes)
+        .map_err(|e| text_400(&format!("Json deserialize error: {e}")))
 }

@@ -6,7 +6,12 @@ use serde_json::{json, Value as Json};
 
 pub fn json_response(status: u16, body: Json) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// `/v1/api/auth/*`: `{"error": "<lowercase_code>", "message": "..."}`.
@@ -29,7 +34,11 @@ pub fn topic_error(status: u16, code: &str, message: &str) -> Response {
 
 /// actix-web's JSON extractor failure: 400 text/plain.
 pub fn text_400(message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.to_string())
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message.to_string(),
+    )
         .into_response()
 }
 

@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 
 pub async fn health(ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
     if !peer.ip().is_loopback() {
-        return json_response(403, json!({ "error": "Health endpoint is only available from localhost" }));
+        return json_response(
+            403,
+            json!({ "error": "Health endpoint is only available from localhost" }),
+        );
     }
     json_response(
         200,

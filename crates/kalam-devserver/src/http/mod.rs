@@ -83,7 +83,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 /// configured separately, in its server.toml).
 fn cors() -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(|origin: &HeaderValue, _| is_localhost_origin(origin)))
+        .allow_origin(AllowOrigin::predicate(|origin: &HeaderValue, _| {
+            is_localhost_origin(origin)
+        }))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers(AllowHeaders::mirror_request())
         .allow_credentials(true)
@@ -91,7 +93,10 @@ fn cors() -> CorsLayer {
 
 pub fn is_localhost_origin(origin: &HeaderValue) -> bool {
     let Ok(s) = origin.to_str() else { return false };
-    let Some(rest) = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://")) else {
+    let Some(rest) = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+    else {
         return false;
     };
     let host = if let Some(v6) = rest.strip_prefix('[') {
@@ -108,11 +113,19 @@ mod tests {
 
     #[test]
     fn localhost_origins() {
-        for ok in ["http://localhost:5173", "http://127.0.0.1:3000", "https://localhost", "http://[::1]:8080"] {
+        for ok in [
+            "http://localhost:5173",
+            "http://127.0.0.1:3000",
+            "https://localhost",
+            "http://[::1]:8080",
+        ] {
             assert!(is_localhost_origin(&HeaderValue::from_static(ok)), "{ok}");
         }
         for bad in ["http://example.com", "http://localhost.evil.com", "null"] {
-            assert!(!is_localhost_origin(&HeaderValue::from_static(bad)), "{bad}");
+            assert!(
+                !is_localhost_origin(&HeaderValue::from_static(bad)),
+                "{bad}"
+            );
         }
     }
 }

@@ -25,8 +25,17 @@ pub struct SetupRequest {
     email: Option<String>,
 }
 
-const COMMON_PASSWORDS: &[&str] =
-    &["password", "password1", "12345678", "123456789", "qwertyuiop", "iloveyou", "admin123", "letmein1", "welcome1"];
+const COMMON_PASSWORDS: &[&str] = &[
+    "password",
+    "password1",
+    "12345678",
+    "123456789",
+    "qwertyuiop",
+    "iloveyou",
+    "admin123",
+    "letmein1",
+    "welcome1",
+];
 
 fn weak_password(pw: &str) -> bool {
     pw.len() < 8 || pw.len() > 72 || COMMON_PASSWORDS.contains(&pw.to_ascii_lowercase().as_str())
@@ -50,18 +59,30 @@ pub async fn setup(
         return auth_error(403, "forbidden", "Setup is only available from localhost");
     }
     let configured = state
-        .with_engine(|inner, _| find_user(&inner.conn, "root").ok().flatten().map(|u| !u.password_hash.is_empty()))
+        .with_engine(|inner, _| {
+            find_user(&inner.conn, "root")
+                .ok()
+                .flatten()
+                .map(|u| !u.password_hash.is_empty())
+        })
         .await
         .unwrap_or(false);
     if configured {
         return auth_error(409, "already_configured", "Server is already configured");
     }
     if weak_password(&req.password) || weak_password(&req.root_password) {
-        return auth_error(400, "weak_password", "Password must be 8 to 72 characters and not a common password");
+        return auth_error(
+            400,
+            "weak_password",
+            "Password must be 8 to 72 characters and not a common password",
+        );
     }
     let valid_id = !req.user.is_empty()
         && req.user.len() <= 128
-        && req.user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+        && req
+            .user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if !valid_id || req.user.eq_ignore_ascii_case("root") {
         return auth_error(400, "invalid_user", "Invalid user name");
     }

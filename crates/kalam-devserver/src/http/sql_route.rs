@@ -30,7 +30,10 @@ pub async fn sql(State(state): State<SharedState>, headers: HeaderMap, body: Bod
     };
     // Authentication first: its error wins over a bad body, and nobody unauthenticated gets
     // to spend bcrypt time below.
-    let caller = match state.with_engine(move |inner, st| authenticate(inner, &st.jwt, auth.as_deref())).await {
+    let caller = match state
+        .with_engine(move |inner, st| authenticate(inner, &st.jwt, auth.as_deref()))
+        .await
+    {
         Ok(c) => c,
         Err(failure) => return failure.response(),
     };
@@ -49,9 +52,24 @@ pub async fn sql(State(state): State<SharedState>, headers: HeaderMap, body: Bod
     .await
     {
         Ok(v) => v,
-        Err(_) => return json_response(500, error_body(&SqlFailure::new(500, "INTERNAL_ERROR", "Internal error"), 0.0)),
+        Err(_) => {
+            return json_response(
+                500,
+                error_body(
+                    &SqlFailure::new(500, "INTERNAL_ERROR", "Internal error"),
+                    0.0,
+                ),
+            )
+        }
     };
-    let req = SqlRequest { sql, params: parsed.params, namespace_id: parsed.namespace_id, prehashed };
-    let (status, body) = state.with_engine(move |inner, _| execute_request(inner, &caller, req)).await;
+    let req = SqlRequest {
+        sql,
+        params: parsed.params,
+        namespace_id: parsed.namespace_id,
+        prehashed,
+    };
+    let (status, body) = state
+        .with_engine(move |inner, _| execute_request(inner, &caller, req))
+        .await;
     json_response(status, body)
 }

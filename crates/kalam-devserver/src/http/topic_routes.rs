@@ -48,7 +48,10 @@ fn start_field<'de, D: Deserializer<'de>>(d: D) -> Result<StartPos, D::Error> {
         Json::String(s) if s.eq_ignore_ascii_case("latest") => Ok(StartPos::Latest),
         Json::String(s) if s.eq_ignore_ascii_case("earliest") => Ok(StartPos::Earliest),
         Json::Object(m) if m.len() == 1 => {
-            let n = m.get("Offset").or_else(|| m.get("offset")).and_then(Json::as_u64);
+            let n = m
+                .get("Offset")
+                .or_else(|| m.get("offset"))
+                .and_then(Json::as_u64);
             n.map(StartPos::Offset)
                 .ok_or_else(|| D::Error::custom(format!("invalid start position: {v}")))
         }
@@ -67,7 +70,10 @@ pub struct AckRequest {
     upto_offset: u64,
 }
 
-async fn authenticate_request(state: &SharedState, headers: &HeaderMap) -> Result<Identity, Response> {
+async fn authenticate_request(
+    state: &SharedState,
+    headers: &HeaderMap,
+) -> Result<Identity, Response> {
     let auth = authorization_header(headers);
     state
         .with_engine(move |inner, st| authenticate(inner, &st.jwt, auth.as_deref()))
@@ -78,10 +84,18 @@ async fn authenticate_request(state: &SharedState, headers: &HeaderMap) -> Resul
 fn empty_id_error(topic_id: &str, group_id: &str) -> Option<Response> {
     // The real server panics on empty ids (the connection drops); answer a clean 400 instead.
     if topic_id.is_empty() {
-        return Some(topic_error(400, "BAD_REQUEST", "topic_id must not be empty"));
+        return Some(topic_error(
+            400,
+            "BAD_REQUEST",
+            "topic_id must not be empty",
+        ));
     }
     if group_id.is_empty() {
-        return Some(topic_error(400, "BAD_REQUEST", "group_id must not be empty"));
+        return Some(topic_error(
+            400,
+            "BAD_REQUEST",
+            "group_id must not be empty",
+        ));
     }
     None
 }
@@ -103,7 +117,11 @@ pub async fn consume(State(state): State<SharedState>, headers: HeaderMap, body:
         Err(resp) => return resp,
     };
     if !caller.role.may_consume() {
-        return topic_error(403, "FORBIDDEN", "Role 'user' is not allowed to consume from topics");
+        return topic_error(
+            403,
+            "FORBIDDEN",
+            "Role 'user' is not allowed to consume from topics",
+        );
     }
     if let Some(resp) = empty_id_error(&req.topic_id, &req.group_id) {
         return resp;
@@ -157,14 +175,20 @@ pub async fn ack(State(state): State<SharedState>, headers: HeaderMap, body: Bod
         Err(resp) => return resp,
     };
     if !caller.role.may_consume() {
-        return topic_error(403, "FORBIDDEN", "Role 'user' is not allowed to acknowledge topic messages");
+        return topic_error(
+            403,
+            "FORBIDDEN",
+            "Role 'user' is not allowed to acknowledge topic messages",
+        );
     }
     if let Some(resp) = empty_id_error(&req.topic_id, &req.group_id) {
         return resp;
     }
     let upto = req.upto_offset;
     let result = state
-        .with_engine(move |inner, _| consume::ack(inner, &req.topic_id, &req.group_id, req.partition_id, upto))
+        .with_engine(move |inner, _| {
+            consume::ack(inner, &req.topic_id, &req.group_id, req.partition_id, upto)
+        })
         .await;
     match result {
         Ok(()) => json_response(200, json!({ "success": true, "acknowledged_offset": upto })),

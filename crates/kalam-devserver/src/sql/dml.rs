@@ -5,7 +5,8 @@
 use super::errors::ExecError;
 use super::exec::{check_access, resolve_table, unquote};
 use super::rewrite::{
-    bind_params, quote_ident, quote_literal, rewrite_expressions, rewrite_tables, sqlite_error, stream_cutoff_seq,
+    bind_params, quote_ident, quote_literal, rewrite_expressions, rewrite_tables, sqlite_error,
+    stream_cutoff_seq,
 };
 use super::values::{coerce, default_value, eval_simple};
 use super::{DmlKind, Outcome, StmtCtx};
@@ -14,14 +15,16 @@ use crate::store::Inner;
 use crate::topics::publish::{publish, ChangedRow};
 use rusqlite::types::Value as SqlValue;
 use sqlparser::ast::{
-    Assignment, AssignmentTarget, Delete, Expr, FromTable, Insert, SetExpr, Statement, TableFactor, TableObject,
-    TableWithJoins,
+    Assignment, AssignmentTarget, Delete, Expr, FromTable, Insert, SetExpr, Statement, TableFactor,
+    TableObject, TableWithJoins,
 };
 
 fn table_name_of(twj: &TableWithJoins) -> Result<String, ExecError> {
     match &twj.relation {
         TableFactor::Table { name, .. } if twj.joins.is_empty() => Ok(unquote(&name.to_string())),
-        _ => Err(ExecError::InvalidSql("Only single-table UPDATE/DELETE is supported".into())),
+        _ => Err(ExecError::InvalidSql(
+            "Only single-table UPDATE/DELETE is supported".into(),
+        )),
     }
 }
 
@@ -32,7 +35,10 @@ fn writable_table(inner: &Inner, ctx: &StmtCtx, name: &str) -> Result<TableDef, 
 }
 
 fn owner_of(ctx: &StmtCtx, table: &TableDef) -> Option<String> {
-    table.table_type.is_per_user().then(|| ctx.effective.user_id.clone())
+    table
+        .table_type
+        .is_per_user()
+        .then(|| ctx.effective.user_id.clone())
 }
 
 /// Evaluates one expression: constants in Rust, anything else through SQLite.
@@ -40,7 +46,10 @@ fn eval_expr(inner: &Inner, ctx: &StmtCtx, expr: &Expr) -> Result<SqlValue, Exec
     if let Some(v) = eval_simple(expr, ctx.params, &ctx.effective.user_id) {
         return Ok(v);
     }
-    let mut stmt = inner.conn.prepare(&format!("SELECT {expr}")).map_err(sqlite_error)?;
+    let mut stmt = inner
+        .conn
+        .prepare(&format!("SELECT {expr}"))
+        .map_err(sqlite_error)?;
     bind_params(&mut stmt, ctx.params)?;
     let mut rows = stmt.raw_query();
     match rows.next().map_err(sqlite_error)? {
@@ -63,11 +72,17 @@ fn constraint_error(table: &TableDef, e: rusqlite::Error) -> ExecError {
 
 pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outcome, ExecError> {
     let TableObject::TableName(name) = &ins.table else {
-        return Err(ExecError::InvalidSql("INSERT into a table function is not supported".into()));
+        return Err(ExecError::InvalidSql(
+            "INSERT into a table function is not supported".into(),
+        ));
     };
     let table = writable_table(inner, ctx, &unquote(&name.to_string()))?;
     let mut wrapped = Statement::Insert(ins.clone());
-    rewrite_expressions(&mut wrapped, &ctx.effective.user_id, ctx.effective.role.as_str());
+    rewrite_expressions(
+        &mut wrapped,
+        &ctx.effective.user_id,
+        ctx.effective.role.as_str(),
+    );
     if let Statement::Insert(i) = wrapped {
         ins = i;
     }
@@ -75,7 +90,9 @@ pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outco
         return Err(ExecError::InvalidSql("INSERT requires VALUES".into()));
     };
     let SetExpr::Values(values) = source.body.as_ref() else {
-        return Err(ExecError::InvalidSql("Only INSERT ... VALUES is supported".into()));
+        return Err(ExecError::InvalidSql(
+            "Only INSERT ... VALUES is supported".into(),
+        ));
     };
     // Column positions in catalog order for each provided value.
     let targets: Vec<usize> = if ins.columns.is_empty() {
@@ -84,9 +101,17 @@ pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outco
         ins.columns
             .iter()
             .map(|c| {
-                table.columns.iter().position(|d| d.name.eq_ignore_ascii_case(&c.value)).ok_or_else(|| {
-                    ExecError::InvalidOperation(format!("Column '{}' not found in table {}", c.value, table.id()))
-                })
+                table
+                    .columns
+                    .iter()
+                    .position(|d| d.name.eq_ignore_ascii_case(&c.value))
+                    .ok_or_else(|| {
+                        ExecError::InvalidOperation(format!(
+                            "Column '{}' not found in table {}",
+                            c.value,
+                            table.id()
+                        ))
+                    })
             })
             .collect::<Result<_, _>>()?
     };
@@ -102,18 +127,21 @@ pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outco
         }
         let mut provided: Vec<Option<SqlValue>> = vec![None; table.columns.len()];
         for (expr, &pos) in row.iter().zip(&targets) {
-            if matches!(expr, Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default")) {
+            if matches!(expr, Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
+            {
                 continue; // VALUES (DEFAULT): the column's default applies
             }
             let v = eval_expr(inner, ctx, expr)?;
-            provided[pos] = Some(coerce(&table.columns[pos], v).map_err(ExecError::InvalidOperation)?);
+            provided[pos] =
+                Some(coerce(&table.columns[pos], v).map_err(ExecError::InvalidOperation)?);
         }
         let mut full = Vec::with_capacity(table.columns.len());
         for (col, given) in table.columns.iter().zip(provided) {
             let v = match given {
                 Some(v) => v,
                 None => match &col.default {
-                    Some(d) => coerce(col, default_value(d, &ctx.effective.user_id)).map_err(ExecError::InvalidOperation)?,
+                    Some(d) => coerce(col, default_value(d, &ctx.effective.user_id))
+                        .map_err(ExecError::InvalidOperation)?,
                     None => SqlValue::Null,
                 },
             };
@@ -132,7 +160,9 @@ pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outco
     inner.in_transaction(|inner| -> Result<(), ExecError> {
         let commit_seq = inner.next_commit_seq()?;
         let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let marks: Vec<String> = (1..=table.columns.len() + 3).map(|i| format!("?{i}")).collect();
+        let marks: Vec<String> = (1..=table.columns.len() + 3)
+            .map(|i| format!("?{i}"))
+            .collect();
         let sql = format!(
             "INSERT INTO main.{} ({}, _owner, _seq, _commit_seq) VALUES ({})",
             table.sqlite_name(),
@@ -148,21 +178,33 @@ pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outco
                 bind.push(owner.clone().map(SqlValue::Text).unwrap_or(SqlValue::Null));
                 bind.push(SqlValue::Integer(seq));
                 bind.push(SqlValue::Integer(commit_seq));
-                stmt.execute(rusqlite::params_from_iter(bind)).map_err(|e| constraint_error(&table, e))?;
+                stmt.execute(rusqlite::params_from_iter(bind))
+                    .map_err(|e| constraint_error(&table, e))?;
             }
-            changed.push(ChangedRow { values, seq, deleted: false, owner: owner.clone() });
+            changed.push(ChangedRow {
+                values,
+                seq,
+                deleted: false,
+                owner: owner.clone(),
+            });
         }
         publish(inner, &table, "insert", &changed, commit_seq)?;
         Ok(())
     })?;
-    Ok(Outcome::Dml { kind: DmlKind::Inserted, count })
+    Ok(Outcome::Dml {
+        kind: DmlKind::Inserted,
+        count,
+    })
 }
 
 /// WHERE clause selecting the effective user's live rows plus the statement's own filter.
 fn scope_filter(ctx: &StmtCtx, table: &TableDef, selection: Option<&Expr>) -> String {
     let mut conds = Vec::new();
     if table.table_type.is_per_user() {
-        conds.push(format!("_owner = {}", quote_literal(&ctx.effective.user_id)));
+        conds.push(format!(
+            "_owner = {}",
+            quote_literal(&ctx.effective.user_id)
+        ));
     }
     if let (TableType::Stream, Some(ttl)) = (table.table_type, table.ttl_seconds) {
         conds.push(format!("_seq >= {}", stream_cutoff_seq(ttl)));
@@ -227,23 +269,41 @@ pub fn update(
         or: None,
         limit: None,
     };
-    rewrite_expressions(&mut stmt, &ctx.effective.user_id, ctx.effective.role.as_str());
+    rewrite_expressions(
+        &mut stmt,
+        &ctx.effective.user_id,
+        ctx.effective.role.as_str(),
+    );
     // Subqueries in SET/WHERE may read other tables: give them the same rewrite as SELECT.
     rewrite_tables(inner, ctx, &mut stmt)?;
-    let Statement::Update { assignments, selection, .. } = stmt else {
+    let Statement::Update {
+        assignments,
+        selection,
+        ..
+    } = stmt
+    else {
         return Err(ExecError::Other("not an update".into()));
     };
     let mut targets = Vec::new();
     let mut exprs = Vec::new();
     for a in &assignments {
         let AssignmentTarget::ColumnName(name) = &a.target else {
-            return Err(ExecError::InvalidSql("Tuple assignments are not supported".into()));
+            return Err(ExecError::InvalidSql(
+                "Tuple assignments are not supported".into(),
+            ));
         };
         let col_name = name.0.last().map(|p| p.to_string()).unwrap_or_default();
         let col_name = unquote(&col_name);
-        let pos = table.columns.iter().position(|c| c.name.eq_ignore_ascii_case(&col_name)).ok_or_else(|| {
-            ExecError::InvalidOperation(format!("Column '{col_name}' not found in table {}", table.id()))
-        })?;
+        let pos = table
+            .columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(&col_name))
+            .ok_or_else(|| {
+                ExecError::InvalidOperation(format!(
+                    "Column '{col_name}' not found in table {}",
+                    table.id()
+                ))
+            })?;
         targets.push(pos);
         exprs.push(a.value.to_string());
     }
@@ -255,8 +315,11 @@ pub fn update(
         let old = values[..ncols].to_vec();
         let mut new = old.clone();
         for (i, &pos) in targets.iter().enumerate() {
-            let v = coerce(&table.columns[pos], values[ncols + i].clone()).map_err(ExecError::InvalidOperation)?;
-            if v == SqlValue::Null && (table.columns[pos].not_null || table.columns[pos].primary_key) {
+            let v = coerce(&table.columns[pos], values[ncols + i].clone())
+                .map_err(ExecError::InvalidOperation)?;
+            if v == SqlValue::Null
+                && (table.columns[pos].not_null || table.columns[pos].primary_key)
+            {
                 return Err(ExecError::Constraint(format!(
                     "Column '{}' of table {} cannot be null",
                     table.columns[pos].name,
@@ -294,16 +357,29 @@ pub fn update(
                 {
                     let mut stmt = inner.conn.prepare_cached(&sql)?;
                     let mut bind = values.clone();
-                    bind.extend([SqlValue::Integer(seq), SqlValue::Integer(commit_seq), SqlValue::Integer(rowid)]);
-                    stmt.execute(rusqlite::params_from_iter(bind)).map_err(|e| constraint_error(&table, e))?;
+                    bind.extend([
+                        SqlValue::Integer(seq),
+                        SqlValue::Integer(commit_seq),
+                        SqlValue::Integer(rowid),
+                    ]);
+                    stmt.execute(rusqlite::params_from_iter(bind))
+                        .map_err(|e| constraint_error(&table, e))?;
                 }
-                published.push(ChangedRow { values, seq, deleted: false, owner: owner.clone() });
+                published.push(ChangedRow {
+                    values,
+                    seq,
+                    deleted: false,
+                    owner: owner.clone(),
+                });
             }
             publish(inner, &table, "update", &published, commit_seq)?;
             Ok(())
         })?;
     }
-    Ok(Outcome::Dml { kind: DmlKind::Updated, count })
+    Ok(Outcome::Dml {
+        kind: DmlKind::Updated,
+        count,
+    })
 }
 
 pub fn delete(inner: &mut Inner, ctx: &StmtCtx, del: Delete) -> Result<Outcome, ExecError> {
@@ -311,11 +387,17 @@ pub fn delete(inner: &mut Inner, ctx: &StmtCtx, del: Delete) -> Result<Outcome, 
         FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
     };
     let [twj] = from.as_slice() else {
-        return Err(ExecError::InvalidSql("DELETE supports exactly one table".into()));
+        return Err(ExecError::InvalidSql(
+            "DELETE supports exactly one table".into(),
+        ));
     };
     let table = writable_table(inner, ctx, &table_name_of(twj)?)?;
     let mut stmt = Statement::Delete(del);
-    rewrite_expressions(&mut stmt, &ctx.effective.user_id, ctx.effective.role.as_str());
+    rewrite_expressions(
+        &mut stmt,
+        &ctx.effective.user_id,
+        ctx.effective.role.as_str(),
+    );
     rewrite_tables(inner, ctx, &mut stmt)?;
     let Statement::Delete(del) = stmt else {
         return Err(ExecError::Other("not a delete".into()));
@@ -331,11 +413,19 @@ pub fn delete(inner: &mut Inner, ctx: &StmtCtx, del: Delete) -> Result<Outcome, 
             let mut published = Vec::with_capacity(rows.len());
             for (rowid, values) in rows {
                 inner.conn.prepare_cached(&sql)?.execute([rowid])?;
-                published.push(ChangedRow { values, seq: crate::ids::snowflake_id(), deleted: true, owner: owner.clone() });
+                published.push(ChangedRow {
+                    values,
+                    seq: crate::ids::snowflake_id(),
+                    deleted: true,
+                    owner: owner.clone(),
+                });
             }
             publish(inner, &table, "delete", &published, commit_seq)?;
             Ok(())
         })?;
     }
-    Ok(Outcome::Dml { kind: DmlKind::Deleted, count })
+    Ok(Outcome::Dml {
+        kind: DmlKind::Deleted,
+        count,
+    })
 }

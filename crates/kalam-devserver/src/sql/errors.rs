@@ -40,7 +40,12 @@ pub const REDACTED_MESSAGE: &str = "An internal error occurred while executing t
 
 impl SqlFailure {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> SqlFailure {
-        SqlFailure { status, code, message: message.into(), details: None }
+        SqlFailure {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// `n` is the 1-based statement number, `sql` the statement text (for `details`).
@@ -49,18 +54,64 @@ impl SqlFailure {
         let (status, code, message, safe) = match err {
             ExecError::InvalidSql(m) => (400, "INVALID_SQL", m, true),
             ExecError::InvalidInput(m) => (400, "INVALID_INPUT", m, true),
-            ExecError::PermissionDenied(m) => (403, "PERMISSION_DENIED", format!("Statement {n} failed: Permission denied: {m}"), true),
-            ExecError::AlreadyExists(m) => (400, "SQL_EXECUTION_ERROR", format!("Statement {n} failed: Already exists: {m}"), true),
-            ExecError::NotFound(m) => (400, "SQL_EXECUTION_ERROR", format!("Statement {n} failed: Not found: {m}"), true),
-            ExecError::InvalidOperation(m) => {
-                (400, "SQL_EXECUTION_ERROR", format!("Statement {n} failed: Invalid operation: {m}"), true)
-            }
-            ExecError::Constraint(m) => (400, "SQL_EXECUTION_ERROR", format!("Statement {n} failed: {m}"), true),
-            ExecError::TableNotFound(t) => (400, "SQL_EXECUTION_ERROR", format!("Statement {n} failed: Table not found: {t}"), false),
-            ExecError::Other(m) => (400, "SQL_EXECUTION_ERROR", format!("Statement {n} failed: {m}"), false),
+            ExecError::PermissionDenied(m) => (
+                403,
+                "PERMISSION_DENIED",
+                format!("Statement {n} failed: Permission denied: {m}"),
+                true,
+            ),
+            ExecError::AlreadyExists(m) => (
+                400,
+                "SQL_EXECUTION_ERROR",
+                format!("Statement {n} failed: Already exists: {m}"),
+                true,
+            ),
+            ExecError::NotFound(m) => (
+                400,
+                "SQL_EXECUTION_ERROR",
+                format!("Statement {n} failed: Not found: {m}"),
+                true,
+            ),
+            ExecError::InvalidOperation(m) => (
+                400,
+                "SQL_EXECUTION_ERROR",
+                format!("Statement {n} failed: Invalid operation: {m}"),
+                true,
+            ),
+            ExecError::Constraint(m) => (
+                400,
+                "SQL_EXECUTION_ERROR",
+                format!("Statement {n} failed: {m}"),
+                true,
+            ),
+            ExecError::TableNotFound(t) => (
+                400,
+                "SQL_EXECUTION_ERROR",
+                format!("Statement {n} failed: Table not found: {t}"),
+                false,
+            ),
+            ExecError::Other(m) => (
+                400,
+                "SQL_EXECUTION_ERROR",
+                format!("Statement {n} failed: {m}"),
+                false,
+            ),
         };
-        let message = if safe || admin { message } else { format!("Statement {n} failed: {REDACTED_MESSAGE}") };
-        let details = if admin && code != "INVALID_INPUT" { Some(sql.to_string()) } else { None };
-        SqlFailure { status, code, message, details }
+        let message = if safe || admin {
+            message
+        } else {
+            format!("Statement {n} failed: {REDACTED_MESSAGE}")
+        };
+        let details = if admin && code != "INVALID_INPUT" {
+            Some(sql.to_string())
+        } else {
+            None
+        };
+        SqlFailure {
+            status,
+            code,
+            message,
+            details,
+        }
     }
 }

@@ -10,7 +10,9 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
 pub fn execute(inner: &mut Inner, ctx: &StmtCtx, sql: &str) -> Result<Outcome, ExecError> {
-    match kalam_parser::parse(sql).map_err(|e| ExecError::InvalidSql(format!("sql parser error: {e}")))? {
+    match kalam_parser::parse(sql)
+        .map_err(|e| ExecError::InvalidSql(format!("sql parser error: {e}")))?
+    {
         Some(stmt) => execute_kalam(inner, ctx, stmt),
         None => {
             let stmt = parse_one(sql)?;
@@ -22,33 +24,67 @@ pub fn execute(inner: &mut Inner, ctx: &StmtCtx, sql: &str) -> Result<Outcome, E
 /// One standard statement through sqlparser. `CURRENT_USER()` is accepted like KalamDB does.
 fn parse_one(sql: &str) -> Result<Statement, ExecError> {
     let sql = super::split::strip_call_parens(sql, &["current_user", "current_role"]);
-    let mut parsed = Parser::parse_sql(&GenericDialect {}, &sql).map_err(|e| ExecError::InvalidSql(e.to_string()))?;
+    let mut parsed = Parser::parse_sql(&GenericDialect {}, &sql)
+        .map_err(|e| ExecError::InvalidSql(e.to_string()))?;
     if parsed.len() != 1 {
-        return Err(ExecError::InvalidSql("Expected exactly one statement".into()));
+        return Err(ExecError::InvalidSql(
+            "Expected exactly one statement".into(),
+        ));
     }
     Ok(parsed.remove(0))
 }
 
-fn execute_kalam(inner: &mut Inner, ctx: &StmtCtx, stmt: KalamStatement) -> Result<Outcome, ExecError> {
+fn execute_kalam(
+    inner: &mut Inner,
+    ctx: &StmtCtx,
+    stmt: KalamStatement,
+) -> Result<Outcome, ExecError> {
     use KalamStatement as K;
     match stmt {
-        K::CreateNamespace { name, if_not_exists } => ddl::create_namespace(inner, ctx, &name, if_not_exists),
+        K::CreateNamespace {
+            name,
+            if_not_exists,
+        } => ddl::create_namespace(inner, ctx, &name, if_not_exists),
         K::DropNamespace { name, if_exists } => ddl::drop_namespace(inner, ctx, &name, if_exists),
-        K::CreateTypedTable { table_type, standard_sql } => {
+        K::CreateTypedTable {
+            table_type,
+            standard_sql,
+        } => {
             let stmt = parse_one(&standard_sql)?;
             execute_standard(inner, ctx, stmt, TableType::parse(&table_type))
         }
-        K::CreateUser { name, auth, role, email } => ddl::create_user(inner, ctx, &name, auth, role, email),
+        K::CreateUser {
+            name,
+            auth,
+            role,
+            email,
+        } => ddl::create_user(inner, ctx, &name, auth, role, email),
         K::AlterUser { name, change } => ddl::alter_user(inner, ctx, &name, change),
         K::DropUser { name, if_exists } => ddl::drop_user(inner, ctx, &name, if_exists),
-        K::CreateTopic { topic, partitions } => topic_sql::create_topic(inner, ctx, &topic, partitions),
+        K::CreateTopic { topic, partitions } => {
+            topic_sql::create_topic(inner, ctx, &topic, partitions)
+        }
         K::DropTopic { topic, if_exists } => topic_sql::drop_topic(inner, ctx, &topic, if_exists),
         K::ClearTopic { topic } => topic_sql::clear_topic(inner, ctx, &topic),
-        K::AddTopicSource { topic, table, op, payload_mode, filter } => {
-            topic_sql::add_source(inner, ctx, &topic, &table, &op, &payload_mode, filter)
-        }
-        K::Consume { topic, group, position, limit } => topic_sql::consume(inner, ctx, &topic, group, position, limit),
-        K::Ack { topic, group, partition, offset } => topic_sql::ack(inner, ctx, &topic, &group, partition, offset),
+        K::AddTopicSource {
+            topic,
+            table,
+            op,
+            payload_mode,
+            filter,
+        } => topic_sql::add_source(inner, ctx, &topic, &table, &op, &payload_mode, filter),
+        K::Consume {
+            topic,
+            group,
+            position,
+            limit,
+        } => topic_sql::consume(inner, ctx, &topic, group, position, limit),
+        K::Ack {
+            topic,
+            group,
+            partition,
+            offset,
+        } => topic_sql::ack(inner, ctx, &topic, &group, partition, offset),
     }
 }
 
@@ -61,15 +97,25 @@ fn execute_standard(
     match stmt {
         Statement::Query(q) => select::run_query(inner, ctx, *q),
         Statement::Insert(ins) => dml::insert(inner, ctx, ins),
-        Statement::Update { table, assignments, selection, .. } => dml::update(inner, ctx, table, assignments, selection),
+        Statement::Update {
+            table,
+            assignments,
+            selection,
+            ..
+        } => dml::update(inner, ctx, table, assignments, selection),
         Statement::Delete(del) => dml::delete(inner, ctx, del),
         Statement::CreateTable(ct) => ddl::create_table(inner, ctx, ct, typed),
-        Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => {
-            ddl::drop_tables(inner, ctx, &names, if_exists)
-        }
+        Statement::Drop {
+            object_type: ObjectType::Table,
+            if_exists,
+            names,
+            ..
+        } => ddl::drop_tables(inner, ctx, &names, if_exists),
         Statement::StartTransaction { .. } => {
             if inner.explicit_tx {
-                return Err(ExecError::InvalidOperation("A transaction is already open".into()));
+                return Err(ExecError::InvalidOperation(
+                    "A transaction is already open".into(),
+                ));
             }
             inner.begin_explicit()?;
             Ok(Outcome::Message("Transaction started".into()))
@@ -91,7 +137,9 @@ fn execute_standard(
         other => {
             let text = other.to_string();
             let head: String = text.chars().take(40).collect();
-            Err(ExecError::InvalidSql(format!("Unsupported statement: {head}")))
+            Err(ExecError::InvalidSql(format!(
+                "Unsupported statement: {head}"
+            )))
         }
     }
 }
@@ -117,7 +165,10 @@ pub fn check_access(ctx: &StmtCtx, table: &TableDef, write: bool) -> Result<(), 
     match table.table_type {
         TableType::System => {
             if write {
-                return Err(ExecError::PermissionDenied(format!("System table '{}' is read-only", table.id())));
+                return Err(ExecError::PermissionDenied(format!(
+                    "System table '{}' is read-only",
+                    table.id()
+                )));
             }
             if !role.is_admin() {
                 return Err(ExecError::PermissionDenied(format!(

@@ -6,20 +6,64 @@ use crate::users::Role;
 
 #[derive(Debug, PartialEq)]
 pub enum KalamStatement {
-    CreateNamespace { name: String, if_not_exists: bool },
-    DropNamespace { name: String, if_exists: bool },
+    CreateNamespace {
+        name: String,
+        if_not_exists: bool,
+    },
+    DropNamespace {
+        name: String,
+        if_exists: bool,
+    },
     /// A table-type keyword (`USER`, `SHARED`, `STREAM`) was removed; `standard_sql` is the
     /// remaining `CREATE TABLE ...` for sqlparser.
-    CreateTypedTable { table_type: String, standard_sql: String },
-    CreateUser { name: String, auth: UserAuth, role: Role, email: Option<String> },
-    AlterUser { name: String, change: UserChange },
-    DropUser { name: String, if_exists: bool },
-    CreateTopic { topic: String, partitions: u32 },
-    DropTopic { topic: String, if_exists: bool },
-    ClearTopic { topic: String },
-    AddTopicSource { topic: String, table: String, op: String, payload_mode: String, filter: Option<String> },
-    Consume { topic: String, group: Option<String>, position: ConsumePosition, limit: u64 },
-    Ack { topic: String, group: String, partition: u32, offset: u64 },
+    CreateTypedTable {
+        table_type: String,
+        standard_sql: String,
+    },
+    CreateUser {
+        name: String,
+        auth: UserAuth,
+        role: Role,
+        email: Option<String>,
+    },
+    AlterUser {
+        name: String,
+        change: UserChange,
+    },
+    DropUser {
+        name: String,
+        if_exists: bool,
+    },
+    CreateTopic {
+        topic: String,
+        partitions: u32,
+    },
+    DropTopic {
+        topic: String,
+        if_exists: bool,
+    },
+    ClearTopic {
+        topic: String,
+    },
+    AddTopicSource {
+        topic: String,
+        table: String,
+        op: String,
+        payload_mode: String,
+        filter: Option<String>,
+    },
+    Consume {
+        topic: String,
+        group: Option<String>,
+        position: ConsumePosition,
+        limit: u64,
+    },
+    Ack {
+        topic: String,
+        group: String,
+        partition: u32,
+        offset: u64,
+    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -97,7 +141,12 @@ fn tokenize(sql: &str) -> Result<Vec<Tok>, String> {
             toks.push(Tok::Num(chars[start..i].iter().collect()));
         } else if c.is_alphanumeric() || c == '_' {
             let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.' || chars[i] == '-') {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric()
+                    || chars[i] == '_'
+                    || chars[i] == '.'
+                    || chars[i] == '-')
+            {
                 i += 1;
             }
             toks.push(Tok::Word(chars[start..i].iter().collect()));
@@ -165,7 +214,10 @@ impl Cursor {
                 self.pos += 1;
                 Ok(s)
             }
-            _ => Err(format!("Expected a quoted string, found {}", self.describe())),
+            _ => Err(format!(
+                "Expected a quoted string, found {}",
+                self.describe()
+            )),
         }
     }
     fn number(&mut self) -> Result<u64, String> {
@@ -181,7 +233,10 @@ impl Cursor {
         if self.pos >= self.toks.len() {
             Ok(())
         } else {
-            Err(format!("Unexpected {} after end of statement", self.describe()))
+            Err(format!(
+                "Unexpected {} after end of statement",
+                self.describe()
+            ))
         }
     }
     fn if_not_exists(&mut self) -> bool {
@@ -246,13 +301,19 @@ pub fn parse(sql: &str) -> Result<Option<KalamStatement>, String> {
     if h(0) == "CREATE" && matches!(h(1), "SHARED" | "STREAM") {
         return Err(format!("Expected TABLE after CREATE {}", h(1)));
     }
-    let mut c = Cursor { toks: tokenize(sql)?, pos: 0 };
+    let mut c = Cursor {
+        toks: tokenize(sql)?,
+        pos: 0,
+    };
     let verb = c.name()?.to_ascii_uppercase();
     let object = c.name()?.to_ascii_uppercase();
     let stmt = match (verb.as_str(), object.as_str()) {
         ("CREATE", "NAMESPACE") => {
             let if_not_exists = c.if_not_exists();
-            KalamStatement::CreateNamespace { name: c.name()?, if_not_exists }
+            KalamStatement::CreateNamespace {
+                name: c.name()?,
+                if_not_exists,
+            }
         }
         ("DROP", "NAMESPACE") => {
             let if_exists = c.if_exists();
@@ -271,25 +332,41 @@ pub fn parse(sql: &str) -> Result<Option<KalamStatement>, String> {
             } else if c.eat_kw("EMAIL") {
                 UserChange::Email(c.string()?)
             } else {
-                return Err(format!("Expected PASSWORD, ROLE or EMAIL, found {}", c.describe()));
+                return Err(format!(
+                    "Expected PASSWORD, ROLE or EMAIL, found {}",
+                    c.describe()
+                ));
             };
             KalamStatement::AlterUser { name, change }
         }
         ("DROP", "USER") => {
             let if_exists = c.if_exists();
-            KalamStatement::DropUser { name: c.name()?, if_exists }
+            KalamStatement::DropUser {
+                name: c.name()?,
+                if_exists,
+            }
         }
         ("CREATE", "TOPIC") => {
             let topic = c.name()?;
-            let partitions = if c.eat_kw("PARTITIONS") { c.number()? } else { 1 };
+            let partitions = if c.eat_kw("PARTITIONS") {
+                c.number()?
+            } else {
+                1
+            };
             if partitions == 0 || partitions > 1024 {
                 return Err("PARTITIONS must be between 1 and 1024".into());
             }
-            KalamStatement::CreateTopic { topic, partitions: partitions as u32 }
+            KalamStatement::CreateTopic {
+                topic,
+                partitions: partitions as u32,
+            }
         }
         ("DROP", "TOPIC") => {
             let if_exists = c.if_exists();
-            KalamStatement::DropTopic { topic: c.name()?, if_exists }
+            KalamStatement::DropTopic {
+                topic: c.name()?,
+                if_exists,
+            }
         }
         ("CLEAR", "TOPIC") => KalamStatement::ClearTopic { topic: c.name()? },
         ("ALTER", "TOPIC") => parse_add_source(&mut c)?,
@@ -299,11 +376,20 @@ pub fn parse(sql: &str) -> Result<Option<KalamStatement>, String> {
             let topic = object_original(&c, 1);
             c.expect_kw("GROUP")?;
             let group = c.name()?;
-            let partition = if c.eat_kw("PARTITION") { c.number()? as u32 } else { 0 };
+            let partition = if c.eat_kw("PARTITION") {
+                c.number()? as u32
+            } else {
+                0
+            };
             c.expect_kw("UPTO")?;
             c.expect_kw("OFFSET")?;
             let offset = c.number()?;
-            KalamStatement::Ack { topic, group, partition, offset }
+            KalamStatement::Ack {
+                topic,
+                group,
+                partition,
+                offset,
+            }
         }
         _ => return Ok(None),
     };
@@ -343,7 +429,10 @@ fn parse_create_user(c: &mut Cursor) -> Result<KalamStatement, String> {
     } else if c.eat_kw("INTERNAL") {
         UserAuth::Internal
     } else {
-        return Err(format!("Expected PASSWORD, OAUTH or INTERNAL, found {}", c.describe()));
+        return Err(format!(
+            "Expected PASSWORD, OAUTH or INTERNAL, found {}",
+            c.describe()
+        ));
     };
     let mut role = Role::User;
     let mut email = None;
@@ -356,7 +445,12 @@ fn parse_create_user(c: &mut Cursor) -> Result<KalamStatement, String> {
             break;
         }
     }
-    Ok(KalamStatement::CreateUser { name, auth, role, email })
+    Ok(KalamStatement::CreateUser {
+        name,
+        auth,
+        role,
+        email,
+    })
 }
 
 fn parse_add_source(c: &mut Cursor) -> Result<KalamStatement, String> {
@@ -404,7 +498,13 @@ fn parse_add_source(c: &mut Cursor) -> Result<KalamStatement, String> {
             return Err("Expected ) after WITH options".into());
         }
     }
-    Ok(KalamStatement::AddTopicSource { topic, table, op, payload_mode, filter })
+    Ok(KalamStatement::AddTopicSource {
+        topic,
+        table,
+        op,
+        payload_mode,
+        filter,
+    })
 }
 
 fn parse_consume(c: &mut Cursor) -> Result<KalamStatement, String> {
@@ -429,7 +529,12 @@ fn parse_consume(c: &mut Cursor) -> Result<KalamStatement, String> {
             break;
         }
     }
-    Ok(KalamStatement::Consume { topic, group, position, limit })
+    Ok(KalamStatement::Consume {
+        topic,
+        group,
+        position,
+        limit,
+    })
 }
 
 #[cfg(test)]
@@ -440,7 +545,10 @@ mod tests {
     fn parses_namespace_user_topic_statements() {
         assert_eq!(
             parse("CREATE NAMESPACE IF NOT EXISTS app").unwrap(),
-            Some(KalamStatement::CreateNamespace { name: "app".into(), if_not_exists: true })
+            Some(KalamStatement::CreateNamespace {
+                name: "app".into(),
+                if_not_exists: true
+            })
         );
         assert_eq!(
             parse("CREATE USER 'worker1' WITH PASSWORD 'it''s' ROLE service EMAIL 'w@x'").unwrap(),
@@ -453,10 +561,14 @@ mod tests {
         );
         assert_eq!(
             parse("create topic app.events partitions 4").unwrap(),
-            Some(KalamStatement::CreateTopic { topic: "app.events".into(), partitions: 4 })
+            Some(KalamStatement::CreateTopic {
+                topic: "app.events".into(),
+                partitions: 4
+            })
         );
         assert_eq!(
-            parse("ALTER TOPIC app.events ADD SOURCE app.orders ON UPDATE WITH (payload = 'key')").unwrap(),
+            parse("ALTER TOPIC app.events ADD SOURCE app.orders ON UPDATE WITH (payload = 'key')")
+                .unwrap(),
             Some(KalamStatement::AddTopicSource {
                 topic: "app.events".into(),
                 table: "app.orders".into(),
@@ -467,11 +579,19 @@ mod tests {
         );
         assert_eq!(
             parse("ACK app.events GROUP 'g' PARTITION 1 UPTO OFFSET 7").unwrap(),
-            Some(KalamStatement::Ack { topic: "app.events".into(), group: "g".into(), partition: 1, offset: 7 })
+            Some(KalamStatement::Ack {
+                topic: "app.events".into(),
+                group: "g".into(),
+                partition: 1,
+                offset: 7
+            })
         );
         assert_eq!(
             parse("ALTER USER bob SET ROLE admin").unwrap(),
-            Some(KalamStatement::AlterUser { name: "bob".into(), change: UserChange::Role(Role::Dba) })
+            Some(KalamStatement::AlterUser {
+                name: "bob".into(),
+                change: UserChange::Role(Role::Dba)
+            })
         );
         assert!(parse("SELECT 1").unwrap().is_none());
         assert!(parse("CREATE TABLE app.t (id INT)").unwrap().is_none());
@@ -481,9 +601,15 @@ mod tests {
     #[test]
     fn strips_table_type_keyword() {
         match parse("CREATE STREAM TABLE app.s (k TEXT) WITH (TTL_SECONDS = 10)").unwrap() {
-            Some(KalamStatement::CreateTypedTable { table_type, standard_sql }) => {
+            Some(KalamStatement::CreateTypedTable {
+                table_type,
+                standard_sql,
+            }) => {
                 assert_eq!(table_type, "STREAM");
-                assert_eq!(standard_sql, "CREATE TABLE app.s (k TEXT) WITH (TTL_SECONDS = 10)");
+                assert_eq!(
+                    standard_sql,
+                    "CREATE TABLE app.s (k TEXT) WITH (TTL_SECONDS = 10)"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -53,9 +53,15 @@ pub enum DmlKind {
 }
 
 pub enum Outcome {
-    Rows { schema: Vec<Json>, rows: Vec<Vec<Json>> },
+    Rows {
+        schema: Vec<Json>,
+        rows: Vec<Vec<Json>>,
+    },
     Message(String),
-    Dml { kind: DmlKind, count: u64 },
+    Dml {
+        kind: DmlKind,
+        count: u64,
+    },
 }
 
 pub struct SqlRequest {
@@ -89,7 +95,8 @@ pub fn execute_request(inner: &mut Inner, caller: &Identity, req: SqlRequest) ->
     };
     match outcome {
         Ok((results, single_select)) => {
-            let mut body = json!({ "status": "success", "results": results, "took": took_ms(started) });
+            let mut body =
+                json!({ "status": "success", "results": results, "took": took_ms(started) });
             if single_select {
                 body["error"] = Json::Null;
             }
@@ -111,17 +118,38 @@ pub fn took_ms(started: Instant) -> f64 {
     (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
-fn run(inner: &mut Inner, caller: &Identity, req: SqlRequest) -> Result<(Vec<Json>, bool), SqlFailure> {
+fn run(
+    inner: &mut Inner,
+    caller: &Identity,
+    req: SqlRequest,
+) -> Result<(Vec<Json>, bool), SqlFailure> {
     if req.sql.len() > MAX_SQL_LENGTH {
-        return Err(SqlFailure::new(400, "INVALID_SQL", format!("SQL query too long (max {MAX_SQL_LENGTH} bytes)")));
+        return Err(SqlFailure::new(
+            400,
+            "INVALID_SQL",
+            format!("SQL query too long (max {MAX_SQL_LENGTH} bytes)"),
+        ));
     }
     if req.sql.trim().is_empty() {
-        return Err(SqlFailure::new(400, "EMPTY_SQL", "SQL query cannot be empty"));
+        return Err(SqlFailure::new(
+            400,
+            "EMPTY_SQL",
+            "SQL query cannot be empty",
+        ));
     }
-    let statements = split::split_statements(&req.sql)
-        .map_err(|e| SqlFailure::new(400, "BATCH_PARSE_ERROR", format!("Failed to parse SQL batch: {e}")))?;
+    let statements = split::split_statements(&req.sql).map_err(|e| {
+        SqlFailure::new(
+            400,
+            "BATCH_PARSE_ERROR",
+            format!("Failed to parse SQL batch: {e}"),
+        )
+    })?;
     if statements.is_empty() {
-        return Err(SqlFailure::new(400, "EMPTY_SQL", "SQL query cannot be empty"));
+        return Err(SqlFailure::new(
+            400,
+            "EMPTY_SQL",
+            "SQL query cannot be empty",
+        ));
     }
     let raw_params = req.params.unwrap_or_default();
     if !raw_params.is_empty() && statements.len() > 1 {
@@ -132,20 +160,36 @@ fn run(inner: &mut Inner, caller: &Identity, req: SqlRequest) -> Result<(Vec<Jso
         ));
     }
     if raw_params.len() > MAX_PARAMS {
-        return Err(SqlFailure::new(400, "INVALID_PARAMETER", format!("Too many parameters (max {MAX_PARAMS})")));
+        return Err(SqlFailure::new(
+            400,
+            "INVALID_PARAMETER",
+            format!("Too many parameters (max {MAX_PARAMS})"),
+        ));
     }
     let mut params = Vec::with_capacity(raw_params.len());
     for (i, p) in raw_params.iter().enumerate() {
-        if p.as_str().map(|s| s.len() > MAX_PARAM_BYTES).unwrap_or(false) {
+        if p.as_str()
+            .map(|s| s.len() > MAX_PARAM_BYTES)
+            .unwrap_or(false)
+        {
             return Err(SqlFailure::new(
                 400,
                 "INVALID_PARAMETER",
-                format!("Parameter ${} invalid: value exceeds {MAX_PARAM_BYTES} bytes", i + 1),
+                format!(
+                    "Parameter ${} invalid: value exceeds {MAX_PARAM_BYTES} bytes",
+                    i + 1
+                ),
             ));
         }
-        params.push(values::json_param(i + 1, p).map_err(|m| SqlFailure::new(400, "INVALID_PARAMETER", m))?);
+        params.push(
+            values::json_param(i + 1, p)
+                .map_err(|m| SqlFailure::new(400, "INVALID_PARAMETER", m))?,
+        );
     }
-    let namespace = req.namespace_id.unwrap_or_else(|| "default".into()).to_ascii_lowercase();
+    let namespace = req
+        .namespace_id
+        .unwrap_or_else(|| "default".into())
+        .to_ascii_lowercase();
     let batch = statements.len() > 1;
 
     let mut results = Vec::new();
@@ -153,13 +197,23 @@ fn run(inner: &mut Inner, caller: &Identity, req: SqlRequest) -> Result<(Vec<Jso
     let mut single_select = false;
     for (i, stmt_sql) in statements.iter().enumerate() {
         let n = i + 1;
-        let (outcome, as_user) = run_one(inner, caller, stmt_sql, &params, &raw_params, &namespace, &req.prehashed)
-            .map_err(|e| SqlFailure::from_exec(e, n, stmt_sql, caller.role))?;
+        let (outcome, as_user) = run_one(
+            inner,
+            caller,
+            stmt_sql,
+            &params,
+            &raw_params,
+            &namespace,
+            &req.prehashed,
+        )
+        .map_err(|e| SqlFailure::from_exec(e, n, stmt_sql, caller.role))?;
         match outcome {
-            Outcome::Dml { kind, count } if batch => match sums.iter_mut().find(|(k, _)| *k == kind) {
-                Some(entry) => entry.1 += count,
-                None => sums.push((kind, count)),
-            },
+            Outcome::Dml { kind, count } if batch => {
+                match sums.iter_mut().find(|(k, _)| *k == kind) {
+                    Some(entry) => entry.1 += count,
+                    None => sums.push((kind, count)),
+                }
+            }
             Outcome::Dml { kind, count } => results.push(dml_result(kind, count, &as_user)),
             Outcome::Rows { schema, rows } => {
                 single_select = !batch;
@@ -168,7 +222,10 @@ fn run(inner: &mut Inner, caller: &Identity, req: SqlRequest) -> Result<(Vec<Jso
                     obj.insert("schema".into(), Json::Array(schema));
                 }
                 obj.insert("row_count".into(), json!(rows.len()));
-                obj.insert("rows".into(), Json::Array(rows.into_iter().map(Json::Array).collect()));
+                obj.insert(
+                    "rows".into(),
+                    Json::Array(rows.into_iter().map(Json::Array).collect()),
+                );
                 obj.insert("as_user".into(), Json::String(as_user));
                 results.push(Json::Object(obj));
             }
@@ -220,11 +277,25 @@ fn run_one(
                     )));
                 }
             }
-            (Identity { user_id: w.user, role: Role::User }, w.inner, true)
+            (
+                Identity {
+                    user_id: w.user,
+                    role: Role::User,
+                },
+                w.inner,
+                true,
+            )
         }
     };
     let as_user = effective.user_id.clone();
-    let ctx = StmtCtx { effective, impersonating, params, raw_params, namespace, prehashed };
+    let ctx = StmtCtx {
+        effective,
+        impersonating,
+        params,
+        raw_params,
+        namespace,
+        prehashed,
+    };
     let outcome = exec::execute(inner, &ctx, &inner_sql)?;
     Ok((outcome, as_user))
 }

@@ -22,8 +22,14 @@ pub fn prehash_passwords(sql: &str) -> HashMap<String, String> {
             Err(_) => continue,
         };
         let password = match kalam_parser::parse(&inner) {
-            Ok(Some(KalamStatement::CreateUser { auth: UserAuth::Password(pw), .. })) => pw,
-            Ok(Some(KalamStatement::AlterUser { change: UserChange::Password(pw), .. })) => pw,
+            Ok(Some(KalamStatement::CreateUser {
+                auth: UserAuth::Password(pw),
+                ..
+            })) => pw,
+            Ok(Some(KalamStatement::AlterUser {
+                change: UserChange::Password(pw),
+                ..
+            })) => pw,
             _ => continue,
         };
         if !out.contains_key(&password) {

@@ -22,7 +22,11 @@ pub fn table_source(table: &TableDef, owner: &str) -> String {
         return src.clone();
     }
     let cols: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
-    let mut sql = format!("SELECT {} FROM main.{}", cols.join(", "), table.sqlite_name());
+    let mut sql = format!(
+        "SELECT {} FROM main.{}",
+        cols.join(", "),
+        table.sqlite_name()
+    );
     let mut conds = Vec::new();
     if table.table_type.is_per_user() {
         conds.push(format!("_owner = {}", quote_literal(owner)));
@@ -55,7 +59,9 @@ pub fn quote_literal(s: &str) -> String {
 pub fn rewrite_expressions(stmt: &mut Statement, current_user: &str, current_role: &str) {
     let _ = sqlparser::ast::visit_expressions_mut(stmt, |expr| {
         match expr {
-            Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("current_role") => {
+            Expr::Identifier(id)
+                if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("current_role") =>
+            {
                 *expr = Expr::value(Value::SingleQuotedString(current_role.to_string()));
             }
             Expr::Value(v) => {
@@ -72,7 +78,10 @@ pub fn rewrite_expressions(stmt: &mut Statement, current_user: &str, current_rol
                 if matches!(name.as_str(), "current_user" | "kdb_current_user") {
                     *expr = Expr::value(Value::SingleQuotedString(current_user.to_string()));
                 } else if name == "current_timestamp" {
-                    if let Ok(e) = Parser::new(&GenericDialect {}).try_with_sql("now()").and_then(|mut p| p.parse_expr()) {
+                    if let Ok(e) = Parser::new(&GenericDialect {})
+                        .try_with_sql("now()")
+                        .and_then(|mut p| p.parse_expr())
+                    {
                         *expr = e;
                     }
                 }
@@ -125,24 +134,43 @@ impl VisitorMut for TableRewriter<'_> {
             Ok(q) => q,
             Err(e) => return ControlFlow::Break(e),
         };
-        let alias = alias.clone().unwrap_or(TableAlias { name: Ident::new(table.name.clone()), columns: vec![] });
+        let alias = alias.clone().unwrap_or(TableAlias {
+            name: Ident::new(table.name.clone()),
+            columns: vec![],
+        });
         self.used.push(table);
-        *tf = TableFactor::Derived { lateral: false, subquery: Box::new(subquery), alias: Some(alias) };
+        *tf = TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(subquery),
+            alias: Some(alias),
+        };
         ControlFlow::Continue(())
     }
 }
 
 fn parse_query(sql: &str) -> Result<Query, ExecError> {
-    let mut stmts = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| ExecError::Other(e.to_string()))?;
+    let mut stmts =
+        Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| ExecError::Other(e.to_string()))?;
     match stmts.pop() {
         Some(Statement::Query(q)) => Ok(*q),
-        _ => Err(ExecError::Other("internal table source is not a query".into())),
+        _ => Err(ExecError::Other(
+            "internal table source is not a query".into(),
+        )),
     }
 }
 
 /// Rewrites every table reference of a statement; returns the KalamDB tables it reads.
-pub fn rewrite_tables(inner: &Inner, ctx: &StmtCtx, stmt: &mut Statement) -> Result<Vec<TableDef>, ExecError> {
-    let mut rw = TableRewriter { inner, ctx, ctes: HashSet::new(), used: Vec::new() };
+pub fn rewrite_tables(
+    inner: &Inner,
+    ctx: &StmtCtx,
+    stmt: &mut Statement,
+) -> Result<Vec<TableDef>, ExecError> {
+    let mut rw = TableRewriter {
+        inner,
+        ctx,
+        ctes: HashSet::new(),
+        used: Vec::new(),
+    };
     match stmt.visit(&mut rw) {
         ControlFlow::Break(e) => Err(e),
         ControlFlow::Continue(()) => Ok(rw.used),
@@ -177,7 +205,11 @@ pub fn bind_params(stmt: &mut rusqlite::Statement, params: &[SqlValue]) -> Resul
             .parameter_name(idx)
             .and_then(|name| name.trim_start_matches(['?', '$']).parse().ok())
             .unwrap_or(idx);
-        let value = n.checked_sub(1).and_then(|i| params.get(i)).cloned().unwrap_or(SqlValue::Null);
+        let value = n
+            .checked_sub(1)
+            .and_then(|i| params.get(i))
+            .cloned()
+            .unwrap_or(SqlValue::Null);
         stmt.raw_bind_parameter(idx, value).map_err(sqlite_error)?;
     }
     Ok(())
@@ -189,7 +221,9 @@ pub fn sqlite_error(e: rusqlite::Error) -> ExecError {
     // SQLite appends " in <the rewritten SQL> at offset N"; that text is internal, drop it.
     let full = e.to_string();
     let text = match full.find(" in ") {
-        Some(i) if full[i..].contains(" at offset ") || full[i..].starts_with(" in SELECT") => full[..i].to_string(),
+        Some(i) if full[i..].contains(" at offset ") || full[i..].starts_with(" in SELECT") => {
+            full[..i].to_string()
+        }
         _ => full,
     };
     if let Some(col) = text.strip_prefix("no such column: ") {

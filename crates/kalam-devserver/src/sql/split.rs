@@ -101,9 +101,13 @@ pub fn strip_call_parens(sql: &str, names: &[&str]) -> String {
             }
         } else if c == b'\'' || c == b'"' {
             quote = Some(c);
-        } else if c.is_ascii_alphabetic() && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')) {
+        } else if c.is_ascii_alphabetic()
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
+        {
             if let Some(name) = names.iter().find(|n| {
-                sql.len() >= i + n.len() && sql.is_char_boundary(i + n.len()) && sql[i..i + n.len()].eq_ignore_ascii_case(n)
+                sql.len() >= i + n.len()
+                    && sql.is_char_boundary(i + n.len())
+                    && sql[i..i + n.len()].eq_ignore_ascii_case(n)
             }) {
                 let rest = &sql[i + name.len()..];
                 let trimmed = rest.trim_start();
@@ -211,7 +215,10 @@ pub fn parse_execute_as(stmt: &str) -> Result<Option<ExecuteAs>, String> {
         Ok(_) => return Err("EXECUTE AS USER accepts exactly one statement".into()),
         Err(e) => return Err(e),
     }
-    Ok(Some(ExecuteAs { user: user.trim().to_string(), inner: inner.to_string() }))
+    Ok(Some(ExecuteAs {
+        user: user.trim().to_string(),
+        inner: inner.to_string(),
+    }))
 }
 
 /// Byte index of the `)` closing an already-opened parenthesis, respecting quotes.
@@ -246,28 +253,43 @@ mod tests {
 
     #[test]
     fn splits_outside_quotes_and_parens() {
-        let parts = split_statements("INSERT INTO a VALUES ('x;y'); SELECT 1 ;; -- c;\n SELECT 2").unwrap();
-        assert_eq!(parts, vec!["INSERT INTO a VALUES ('x;y')", "SELECT 1", "SELECT 2"]);
+        let parts =
+            split_statements("INSERT INTO a VALUES ('x;y'); SELECT 1 ;; -- c;\n SELECT 2").unwrap();
+        assert_eq!(
+            parts,
+            vec!["INSERT INTO a VALUES ('x;y')", "SELECT 1", "SELECT 2"]
+        );
         assert!(split_statements("SELECT 'oops").is_err());
-        let wrapped = split_statements("EXECUTE AS USER a (INSERT INTO t VALUES (1);); SELECT 1").unwrap();
+        let wrapped =
+            split_statements("EXECUTE AS USER a (INSERT INTO t VALUES (1);); SELECT 1").unwrap();
         assert_eq!(wrapped.len(), 2);
     }
 
     #[test]
     fn strips_current_user_call_parens() {
         assert_eq!(
-            strip_call_parens("SELECT CURRENT_USER() AS u, 'current_user()' , é", &["current_user"]),
+            strip_call_parens(
+                "SELECT CURRENT_USER() AS u, 'current_user()' , é",
+                &["current_user"]
+            ),
             "SELECT CURRENT_USER AS u, 'current_user()' , é"
         );
-        assert_eq!(strip_call_parens("SELECT my_current_user()", &["current_user"]), "SELECT my_current_user()");
+        assert_eq!(
+            strip_call_parens("SELECT my_current_user()", &["current_user"]),
+            "SELECT my_current_user()"
+        );
     }
 
     #[test]
     fn unwraps_execute_as() {
-        let w = parse_execute_as("EXECUTE AS USER 'o''brien' (SELECT * FROM t WHERE a = ')')").unwrap().unwrap();
+        let w = parse_execute_as("EXECUTE AS USER 'o''brien' (SELECT * FROM t WHERE a = ')')")
+            .unwrap()
+            .unwrap();
         assert_eq!(w.user, "o'brien");
         assert_eq!(w.inner, "SELECT * FROM t WHERE a = ')'");
-        let bare = parse_execute_as("execute as user alice(INSERT INTO t (a) VALUES (1));").unwrap().unwrap();
+        let bare = parse_execute_as("execute as user alice(INSERT INTO t (a) VALUES (1));")
+            .unwrap()
+            .unwrap();
         assert_eq!(bare.user, "alice");
         assert!(parse_execute_as("SELECT 1").unwrap().is_none());
         assert!(parse_execute_as("EXECUTE AS USER alice (SELECT 1) extra").is_err());

@@ -17,7 +17,9 @@ fn require_admin(ctx: &StmtCtx, what: &str) -> Result<(), ExecError> {
     if ctx.effective.role.is_admin() {
         Ok(())
     } else {
-        Err(ExecError::PermissionDenied(format!("{what} requires role dba or system")))
+        Err(ExecError::PermissionDenied(format!(
+            "{what} requires role dba or system"
+        )))
     }
 }
 
@@ -32,11 +34,18 @@ fn require_topic(inner: &Inner, topic: &str) -> Result<(), ExecError> {
     if inner.topics.contains_key(topic) {
         Ok(())
     } else {
-        Err(ExecError::NotFound(format!("Topic '{topic}' does not exist")))
+        Err(ExecError::NotFound(format!(
+            "Topic '{topic}' does not exist"
+        )))
     }
 }
 
-pub fn create_topic(inner: &mut Inner, ctx: &StmtCtx, topic: &str, partitions: u32) -> Result<Outcome, ExecError> {
+pub fn create_topic(
+    inner: &mut Inner,
+    ctx: &StmtCtx,
+    topic: &str,
+    partitions: u32,
+) -> Result<Outcome, ExecError> {
     require_admin(ctx, "CREATE TOPIC")?;
     let Some((ns, name)) = topic.split_once('.') else {
         return Err(ExecError::InvalidOperation(format!(
@@ -44,32 +53,66 @@ pub fn create_topic(inner: &mut Inner, ctx: &StmtCtx, topic: &str, partitions: u
         )));
     };
     if !inner.namespaces.contains(&ns.to_ascii_lowercase()) {
-        return Err(ExecError::NotFound(format!("Namespace '{ns}' does not exist")));
+        return Err(ExecError::NotFound(format!(
+            "Namespace '{ns}' does not exist"
+        )));
     }
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return Err(ExecError::InvalidOperation(format!("Invalid topic name '{topic}'")));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ExecError::InvalidOperation(format!(
+            "Invalid topic name '{topic}'"
+        )));
     }
     if inner.topics.contains_key(topic) {
-        return Err(ExecError::AlreadyExists(format!("Topic '{topic}' already exists")));
+        return Err(ExecError::AlreadyExists(format!(
+            "Topic '{topic}' already exists"
+        )));
     }
     insert_topic(&inner.conn, topic, partitions)?;
-    inner.topics.insert(topic.to_string(), TopicDef { topic_id: topic.to_string(), partitions, routes: vec![] });
-    Ok(Outcome::Message(format!("Created topic '{topic}' with {partitions} partition(s)")))
+    inner.topics.insert(
+        topic.to_string(),
+        TopicDef {
+            topic_id: topic.to_string(),
+            partitions,
+            routes: vec![],
+        },
+    );
+    Ok(Outcome::Message(format!(
+        "Created topic '{topic}' with {partitions} partition(s)"
+    )))
 }
 
-pub fn drop_topic(inner: &mut Inner, ctx: &StmtCtx, topic: &str, if_exists: bool) -> Result<Outcome, ExecError> {
+pub fn drop_topic(
+    inner: &mut Inner,
+    ctx: &StmtCtx,
+    topic: &str,
+    if_exists: bool,
+) -> Result<Outcome, ExecError> {
     require_admin(ctx, "DROP TOPIC")?;
     if !inner.topics.contains_key(topic) {
         return if if_exists {
             Ok(Outcome::Message(format!("Topic '{topic}' does not exist")))
         } else {
-            Err(ExecError::NotFound(format!("Topic '{topic}' does not exist")))
+            Err(ExecError::NotFound(format!(
+                "Topic '{topic}' does not exist"
+            )))
         };
     }
     inner.in_transaction(|inner| -> Result<(), ExecError> {
-        inner.conn.execute("DELETE FROM topics WHERE topic_id = ?1", params![topic])?;
-        inner.conn.execute("DELETE FROM topic_messages WHERE topic_id = ?1", params![topic])?;
-        inner.conn.execute("DELETE FROM topic_offsets WHERE topic_id = ?1", params![topic])?;
+        inner
+            .conn
+            .execute("DELETE FROM topics WHERE topic_id = ?1", params![topic])?;
+        inner.conn.execute(
+            "DELETE FROM topic_messages WHERE topic_id = ?1",
+            params![topic],
+        )?;
+        inner.conn.execute(
+            "DELETE FROM topic_offsets WHERE topic_id = ?1",
+            params![topic],
+        )?;
         Ok(())
     })?;
     // Offset counters and group cursors stay, like the real server (§10.17).
@@ -81,8 +124,14 @@ pub fn clear_topic(inner: &mut Inner, ctx: &StmtCtx, topic: &str) -> Result<Outc
     require_admin(ctx, "CLEAR TOPIC")?;
     require_topic(inner, topic)?;
     inner.in_transaction(|inner| -> Result<(), ExecError> {
-        inner.conn.execute("DELETE FROM topic_messages WHERE topic_id = ?1", params![topic])?;
-        inner.conn.execute("DELETE FROM topic_offsets WHERE topic_id = ?1", params![topic])?;
+        inner.conn.execute(
+            "DELETE FROM topic_messages WHERE topic_id = ?1",
+            params![topic],
+        )?;
+        inner.conn.execute(
+            "DELETE FROM topic_offsets WHERE topic_id = ?1",
+            params![topic],
+        )?;
         Ok(())
     })?;
     Ok(Outcome::Message(format!("Cleared topic '{topic}'")))
@@ -102,7 +151,11 @@ pub fn add_source(
     // A bare table name means namespace `default`, not the request namespace (§4.1).
     let (ns, t) = split_table_name(table, "default");
     let table_id = format!("{ns}.{t}");
-    let mut routes = inner.topics.get(topic).map(|d| d.routes.clone()).unwrap_or_default();
+    let mut routes = inner
+        .topics
+        .get(topic)
+        .map(|d| d.routes.clone())
+        .unwrap_or_default();
     if routes.iter().any(|r| r.table_id == table_id && r.op == op) {
         return Err(ExecError::AlreadyExists(format!(
             "Topic '{topic}' already has a source for {table_id} ON {}",
@@ -142,7 +195,9 @@ pub fn consume(
     limit: u64,
 ) -> Result<Outcome, ExecError> {
     if !ctx.effective.role.may_consume() {
-        return Err(ExecError::PermissionDenied("CONSUME requires role service, dba or system".into()));
+        return Err(ExecError::PermissionDenied(
+            "CONSUME requires role service, dba or system".into(),
+        ));
     }
     require_topic(inner, topic)?;
     let start = match position {
@@ -197,9 +252,18 @@ pub fn consume(
     })
 }
 
-pub fn ack(inner: &mut Inner, ctx: &StmtCtx, topic: &str, group: &str, partition: u32, offset: u64) -> Result<Outcome, ExecError> {
+pub fn ack(
+    inner: &mut Inner,
+    ctx: &StmtCtx,
+    topic: &str,
+    group: &str,
+    partition: u32,
+    offset: u64,
+) -> Result<Outcome, ExecError> {
     if !ctx.effective.role.may_consume() {
-        return Err(ExecError::PermissionDenied("ACK requires role service, dba or system".into()));
+        return Err(ExecError::PermissionDenied(
+            "ACK requires role service, dba or system".into(),
+        ));
     }
     consume::ack(inner, topic, group, partition, offset).map_err(topic_error)?;
     Ok(Outcome::Rows {
@@ -209,6 +273,11 @@ pub fn ack(inner: &mut Inner, ctx: &StmtCtx, topic: &str, group: &str, partition
             ("partition", KalamType::Int),
             ("committed_offset", KalamType::BigInt),
         ]),
-        rows: vec![vec![json!(topic), json!(group), json!(partition), json!(offset.to_string())]],
+        rows: vec![vec![
+            json!(topic),
+            json!(group),
+            json!(partition),
+            json!(offset.to_string()),
+        ]],
     })
 }

@@ -43,7 +43,8 @@ impl Engine {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         let path = data_dir.join("kalam.db");
-        let conn = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let conn =
+            Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
@@ -66,8 +67,13 @@ impl Engine {
         inner.bootstrap_namespaces()?;
         inner.reload_catalog()?;
         inner.reload_topics()?;
-        inner.commit_seq = inner.meta_get("commit_seq")?.and_then(|s| s.parse().ok()).unwrap_or(0);
-        Ok(Engine { inner: Mutex::new(inner) })
+        inner.commit_seq = inner
+            .meta_get("commit_seq")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Ok(Engine {
+            inner: Mutex::new(inner),
+        })
     }
 
     /// Locks the engine. A poisoned lock (a panic while holding it) is recovered, and whatever
@@ -156,7 +162,9 @@ impl Inner {
 
     pub fn meta_get(&self, key: &str) -> rusqlite::Result<Option<String>> {
         self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
             .optional()
     }
 
@@ -241,7 +249,11 @@ impl Inner {
     /// Next offset for (topic, partition) without allocating it: "Latest" in §3.3.
     pub fn next_offset(&mut self, topic: &str, partition: u32) -> rusqlite::Result<u64> {
         let key = (topic.to_string(), partition);
-        if let Some(v) = self.pending_counters.get(&key).or_else(|| self.counters.get(&key)) {
+        if let Some(v) = self
+            .pending_counters
+            .get(&key)
+            .or_else(|| self.counters.get(&key))
+        {
             return Ok(*v);
         }
         let max: Option<i64> = self.conn.query_row(
@@ -257,7 +269,8 @@ impl Inner {
     /// Allocates one offset inside the current transaction.
     pub fn allocate_offset(&mut self, topic: &str, partition: u32) -> rusqlite::Result<u64> {
         let next = self.next_offset(topic, partition)?;
-        self.pending_counters.insert((topic.to_string(), partition), next + 1);
+        self.pending_counters
+            .insert((topic.to_string(), partition), next + 1);
         Ok(next)
     }
 }

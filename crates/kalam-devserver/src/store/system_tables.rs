@@ -5,7 +5,13 @@ use crate::catalog::{ColumnDef, TableDef, TableType};
 use crate::types::KalamType;
 
 fn col(name: &str, ty: KalamType, pk: bool) -> ColumnDef {
-    ColumnDef { name: name.into(), ty, not_null: pk, primary_key: pk, default: None }
+    ColumnDef {
+        name: name.into(),
+        ty,
+        not_null: pk,
+        primary_key: pk,
+        default: None,
+    }
 }
 
 fn table(name: &str, columns: Vec<ColumnDef>, source: &str) -> TableDef {

@@ -27,7 +27,10 @@ pub struct GroupState {
 
 impl GroupState {
     pub fn new(cursor: u64) -> GroupState {
-        GroupState { cursor, claims: Vec::new() }
+        GroupState {
+            cursor,
+            claims: Vec::new(),
+        }
     }
 
     /// Drops claims older than `timeout` and rewinds the cursor to the smallest expired start.
@@ -49,19 +52,31 @@ impl GroupState {
     /// cursor up to (excluding) the start of the next live claim, if any.
     pub fn window(&mut self) -> (u64, Option<u64>) {
         loop {
-            let inside = self.claims.iter().find(|c| c.start <= self.cursor && self.cursor < c.end);
+            let inside = self
+                .claims
+                .iter()
+                .find(|c| c.start <= self.cursor && self.cursor < c.end);
             match inside {
                 Some(c) => self.cursor = c.end,
                 None => break,
             }
         }
-        let bound = self.claims.iter().filter(|c| c.start >= self.cursor).map(|c| c.start).min();
+        let bound = self
+            .claims
+            .iter()
+            .filter(|c| c.start >= self.cursor)
+            .map(|c| c.start)
+            .min();
         (self.cursor, bound)
     }
 
     /// Records a delivered batch [first, last] as claimed and moves the cursor past it.
     pub fn claim(&mut self, first: u64, last: u64, now: Instant) {
-        self.claims.push(Claim { start: first, end: last + 1, claimed_at: now });
+        self.claims.push(Claim {
+            start: first,
+            end: last + 1,
+            claimed_at: now,
+        });
         self.cursor = self.cursor.max(last + 1);
     }
 

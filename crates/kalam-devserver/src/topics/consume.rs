@@ -44,11 +44,18 @@ fn require_topic(inner: &Inner, topic: &str) -> Result<(), TopicError> {
     if inner.topics.contains_key(topic) {
         Ok(())
     } else {
-        Err(TopicError::NotFound(format!("Topic '{topic}' does not exist")))
+        Err(TopicError::NotFound(format!(
+            "Topic '{topic}' does not exist"
+        )))
     }
 }
 
-pub fn committed_offset(inner: &Inner, topic: &str, group: &str, partition: u32) -> rusqlite::Result<Option<u64>> {
+pub fn committed_offset(
+    inner: &Inner,
+    topic: &str,
+    group: &str,
+    partition: u32,
+) -> rusqlite::Result<Option<u64>> {
     inner
         .conn
         .prepare_cached(
@@ -76,10 +83,17 @@ pub fn consume(
             StartPos::Latest => inner.next_offset(topic, partition)?,
         },
     };
-    let key = GroupKey { topic: topic.to_string(), group: group.to_string(), partition };
+    let key = GroupKey {
+        topic: topic.to_string(),
+        group: group.to_string(),
+        partition,
+    };
     let now = Instant::now();
     let timeout = inner.visibility_timeout;
-    let state = inner.groups.entry(key.clone()).or_insert_with(|| GroupState::new(start_offset));
+    let state = inner
+        .groups
+        .entry(key.clone())
+        .or_insert_with(|| GroupState::new(start_offset));
     state.expire(now, timeout);
     let (from, bound) = state.window();
     let messages = read_messages(inner, topic, partition, from, bound, limit)?;
@@ -94,10 +108,20 @@ pub fn consume(
         _ => start_offset,
     };
     let has_more = messages.len() as u64 == limit;
-    Ok(Delivery { messages, next_offset, has_more })
+    Ok(Delivery {
+        messages,
+        next_offset,
+        has_more,
+    })
 }
 
-pub fn ack(inner: &mut Inner, topic: &str, group: &str, partition: u32, upto: u64) -> Result<(), TopicError> {
+pub fn ack(
+    inner: &mut Inner,
+    topic: &str,
+    group: &str,
+    partition: u32,
+    upto: u64,
+) -> Result<(), TopicError> {
     require_topic(inner, topic)?;
     let stored = sql_offset(upto);
     inner
@@ -108,7 +132,11 @@ pub fn ack(inner: &mut Inner, topic: &str, group: &str, partition: u32, upto: u6
              last_acked_offset = MAX(last_acked_offset, excluded.last_acked_offset), updated_at = excluded.updated_at",
         )?
         .execute(params![topic, group, partition, stored, crate::ids::now_millis()])?;
-    let key = GroupKey { topic: topic.to_string(), group: group.to_string(), partition };
+    let key = GroupKey {
+        topic: topic.to_string(),
+        group: group.to_string(),
+        partition,
+    };
     inner
         .groups
         .entry(key)
@@ -138,17 +166,20 @@ pub fn read_messages(
          WHERE topic_id = ?1 AND partition_id = ?2 AND offset >= ?3 AND offset < ?4 \
          ORDER BY offset LIMIT ?5",
     )?;
-    let rows = stmt.query_map(params![topic, partition, sql_offset(from), upper, sql_offset(limit)], |r| {
-        Ok(StoredMessage {
-            partition_id: partition,
-            offset: r.get::<_, i64>(0)? as u64,
-            key: r.get(1)?,
-            payload: r.get(2)?,
-            timestamp_ms: r.get(3)?,
-            user_id: r.get(4)?,
-            op: r.get(5)?,
-        })
-    })?;
+    let rows = stmt.query_map(
+        params![topic, partition, sql_offset(from), upper, sql_offset(limit)],
+        |r| {
+            Ok(StoredMessage {
+                partition_id: partition,
+                offset: r.get::<_, i64>(0)? as u64,
+                key: r.get(1)?,
+                payload: r.get(2)?,
+                timestamp_ms: r.get(3)?,
+                user_id: r.get(4)?,
+                op: r.get(5)?,
+            })
+        },
+    )?;
     rows.collect()
 }
 

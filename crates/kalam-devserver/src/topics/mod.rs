@@ -33,13 +33,24 @@ pub const RETENTION_MAX_BYTES: i64 = 1_073_741_824;
 pub fn load_topics(conn: &Connection) -> anyhow::Result<HashMap<String, TopicDef>> {
     let mut stmt = conn.prepare("SELECT topic_id, partitions, routes FROM topics")?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+        ))
     })?;
     let mut out = HashMap::new();
     for r in rows {
         let (topic_id, partitions, routes) = r?;
         let routes: Vec<Route> = serde_json::from_str(&routes).unwrap_or_default();
-        out.insert(topic_id.clone(), TopicDef { topic_id, partitions: partitions.max(1) as u32, routes });
+        out.insert(
+            topic_id.clone(),
+            TopicDef {
+                topic_id,
+                partitions: partitions.max(1) as u32,
+                routes,
+            },
+        );
     }
     Ok(out)
 }

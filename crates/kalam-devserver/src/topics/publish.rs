@@ -57,7 +57,9 @@ pub fn publish(
             let bytes = serde_json::to_vec(&payload).unwrap_or_default();
             let partition = match &key {
                 Some(k) => super::partition::partition_for(k, *partitions),
-                None => super::partition::partition_for(&String::from_utf8_lossy(&bytes), *partitions),
+                None => {
+                    super::partition::partition_for(&String::from_utf8_lossy(&bytes), *partitions)
+                }
             };
             let offset = inner.allocate_offset(topic_id, partition)?;
             inner

@@ -292,9 +292,19 @@ impl Server {
 
     // ---------------------------------------------------------------------------- HTTP
 
-    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
-        http(&self.base, method, path, headers, body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}\nserver stderr:\n{}", self.stderr_tail()))
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
+        http(&self.base, method, path, headers, body).unwrap_or_else(|e| {
+            panic!(
+                "{method} {path}: {e}\nserver stderr:\n{}",
+                self.stderr_tail()
+            )
+        })
     }
 
     pub fn get(&self, path: &str, token: Option<&str>) -> Resp {
@@ -324,7 +334,11 @@ impl Server {
     // ---------------------------------------------------------------------------- auth
 
     pub fn login(&self, user: &str, password: &str) -> Resp {
-        self.post("/v1/api/auth/login", None, &json!({"user": user, "password": password}))
+        self.post(
+            "/v1/api/auth/login",
+            None,
+            &json!({"user": user, "password": password}),
+        )
     }
 
     /// Log in and return the access token (asserts 200).
@@ -332,7 +346,10 @@ impl Server {
         let r = self.login(user, password);
         assert_eq!(r.status, 200, "login {user}: {r}");
         assert_json_content_type(&r);
-        r.json()["access_token"].as_str().expect("access_token").to_string()
+        r.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 
     /// The root access token (logged in once per server start).
@@ -351,7 +368,10 @@ impl Server {
     }
 
     pub fn create_user(&self, name: &str, role: &str) {
-        self.sql_ok(&self.root(), &format!("CREATE USER {name} WITH PASSWORD '{name}-pw' ROLE {role}"));
+        self.sql_ok(
+            &self.root(),
+            &format!("CREATE USER {name} WITH PASSWORD '{name}-pw' ROLE {role}"),
+        );
     }
 
     // ---------------------------------------------------------------------------- SQL
@@ -365,7 +385,11 @@ impl Server {
     }
 
     pub fn sql_params(&self, token: &str, sql: &str, params: Value) -> Resp {
-        self.post("/v1/api/sql", Some(token), &json!({ "sql": sql, "params": params }))
+        self.post(
+            "/v1/api/sql",
+            Some(token),
+            &json!({ "sql": sql, "params": params }),
+        )
     }
 
     /// Run SQL, assert HTTP 200 and `status: success`, return the body.
@@ -403,7 +427,15 @@ impl Server {
         self.post("/v1/api/topics/consume", Some(token), body)
     }
 
-    pub fn consume(&self, token: &str, topic: &str, group: &str, start: Value, limit: u64, partition: u32) -> Batch {
+    pub fn consume(
+        &self,
+        token: &str,
+        topic: &str,
+        group: &str,
+        start: Value,
+        limit: u64,
+        partition: u32,
+    ) -> Batch {
         let body = json!({"topic_id": topic, "group_id": group, "start": start, "limit": limit, "partition_id": partition});
         let r = self.consume_raw(token, &body);
         assert_eq!(r.status, 200, "consume {body}: {r}");
@@ -416,7 +448,14 @@ impl Server {
         self.consume(token, topic, group, json!("Earliest"), limit, 0)
     }
 
-    pub fn ack_raw(&self, token: &str, topic: &str, group: &str, partition: u32, upto: u64) -> Resp {
+    pub fn ack_raw(
+        &self,
+        token: &str,
+        topic: &str,
+        group: &str,
+        partition: u32,
+        upto: u64,
+    ) -> Resp {
         self.post(
             "/v1/api/topics/ack",
             Some(token),
@@ -426,14 +465,24 @@ impl Server {
 
     pub fn ack(&self, token: &str, topic: &str, group: &str, partition: u32, upto: u64) {
         let r = self.ack_raw(token, topic, group, partition, upto);
-        assert_eq!(r.status, 200, "ack {topic}/{group}/{partition} upto {upto}: {r}");
+        assert_eq!(
+            r.status, 200,
+            "ack {topic}/{group}/{partition} upto {upto}: {r}"
+        );
         let b = r.json();
         assert_eq!(b["success"], json!(true), "{b}");
         assert_eq!(b["acknowledged_offset"], json!(upto), "{b}");
     }
 
     /// Drain a partition for `group` (limit per poll), acking each batch; returns all messages.
-    pub fn drain(&self, token: &str, topic: &str, group: &str, partition: u32, limit: u64) -> Vec<Msg> {
+    pub fn drain(
+        &self,
+        token: &str,
+        topic: &str,
+        group: &str,
+        partition: u32,
+        limit: u64,
+    ) -> Vec<Msg> {
         let mut out = Vec::new();
         for _ in 0..10_000 {
             let b = self.consume(token, topic, group, json!("Earliest"), limit, partition);
@@ -449,7 +498,14 @@ impl Server {
 
     /// Create namespace, table, topic and routes in one go (root).
     /// `table_ddl` is the full CREATE TABLE statement; `ops` e.g. `["INSERT","UPDATE","DELETE"]`.
-    pub fn source_topic(&self, namespace: &str, table_ddl: &str, table: &str, topic: &str, ops: &[&str]) {
+    pub fn source_topic(
+        &self,
+        namespace: &str,
+        table_ddl: &str,
+        table: &str,
+        topic: &str,
+        ops: &[&str],
+    ) {
         self.root_sql(&format!("CREATE NAMESPACE IF NOT EXISTS {namespace}"));
         self.root_sql(table_ddl);
         self.root_sql(&format!("CREATE TOPIC {topic}"));
@@ -466,7 +522,10 @@ impl Drop for Server {
             let _ = c.wait();
         }
         if std::thread::panicking() {
-            eprintln!("---- kalam-devserver stderr (last start) ----\n{}", self.stderr_tail());
+            eprintln!(
+                "---- kalam-devserver stderr (last start) ----\n{}",
+                self.stderr_tail()
+            );
         }
     }
 }
@@ -494,7 +553,10 @@ pub fn parse_listening_line(line: &str) -> Option<u16> {
 /// JSON bodies are sent as `application/json` (what actix's `.json()` sets).
 pub fn assert_json_content_type(r: &Resp) {
     let ct = r.header("content-type").unwrap_or("");
-    assert!(ct.starts_with("application/json"), "Content-Type must be application/json, got {ct:?}: {r}");
+    assert!(
+        ct.starts_with("application/json"),
+        "Content-Type must be application/json, got {ct:?}: {r}"
+    );
 }
 
 pub fn expect_sql_ok(r: &Resp, what: &str) -> Value {
@@ -514,7 +576,10 @@ pub fn expect_sql_error(r: &Resp, status: u16, code: &str) -> Value {
     let b = r.json();
     assert_eq!(b["status"], json!("error"), "{b}");
     assert_eq!(b["error"]["code"], json!(code), "{b}");
-    assert!(b["error"]["message"].is_string(), "error.message must be a string: {b}");
+    assert!(
+        b["error"]["message"].is_string(),
+        "error.message must be a string: {b}"
+    );
     assert_eq!(b["results"], json!([]), "results must be []: {b}");
     assert!(b["took"].is_number(), "took must be a number: {b}");
     b
@@ -600,13 +665,19 @@ pub struct Batch {
 
 impl Batch {
     pub fn decode(b: &Value) -> Batch {
-        let msgs = b["messages"].as_array().unwrap_or_else(|| panic!("messages must be an array: {b}"));
+        let msgs = b["messages"]
+            .as_array()
+            .unwrap_or_else(|| panic!("messages must be an array: {b}"));
         let messages = msgs.iter().map(Msg::decode).collect();
         Batch {
             raw: b.clone(),
             messages,
-            next_offset: b["next_offset"].as_u64().unwrap_or_else(|| panic!("next_offset must be a number: {b}")),
-            has_more: b["has_more"].as_bool().unwrap_or_else(|| panic!("has_more must be a bool: {b}")),
+            next_offset: b["next_offset"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("next_offset must be a number: {b}")),
+            has_more: b["has_more"]
+                .as_bool()
+                .unwrap_or_else(|| panic!("has_more must be a bool: {b}")),
         }
     }
 
@@ -617,7 +688,9 @@ impl Batch {
 
 impl Msg {
     pub fn decode(m: &Value) -> Msg {
-        let obj = m.as_object().unwrap_or_else(|| panic!("message must be an object: {m}"));
+        let obj = m
+            .as_object()
+            .unwrap_or_else(|| panic!("message must be an object: {m}"));
         let key = match obj.get("key") {
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Null) => None,
@@ -628,21 +701,39 @@ impl Msg {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => panic!("`user` must be a string or omitted, got {other} in {m}"),
         };
-        let p64 = m["payload"].as_str().unwrap_or_else(|| panic!("payload must be a base64 string: {m}"));
+        let p64 = m["payload"]
+            .as_str()
+            .unwrap_or_else(|| panic!("payload must be a base64 string: {m}"));
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(p64)
             .unwrap_or_else(|e| panic!("payload is not standard padded base64 ({e}): {m}"));
-        let payload: Value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("payload is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        let payload: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "payload is not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
         Msg {
             raw: m.clone(),
-            topic_id: m["topic_id"].as_str().unwrap_or_else(|| panic!("topic_id missing: {m}")).to_string(),
-            partition: m["partition_id"].as_u64().unwrap_or_else(|| panic!("partition_id must be a number: {m}")),
-            offset: m["offset"].as_u64().unwrap_or_else(|| panic!("offset must be a number: {m}")),
+            topic_id: m["topic_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("topic_id missing: {m}"))
+                .to_string(),
+            partition: m["partition_id"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("partition_id must be a number: {m}")),
+            offset: m["offset"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("offset must be a number: {m}")),
             key,
             user,
-            op: m["op"].as_str().unwrap_or_else(|| panic!("op missing: {m}")).to_string(),
-            timestamp_ms: m["timestamp_ms"].as_u64().unwrap_or_else(|| panic!("timestamp_ms must be a number: {m}")),
+            op: m["op"]
+                .as_str()
+                .unwrap_or_else(|| panic!("op missing: {m}"))
+                .to_string(),
+            timestamp_ms: m["timestamp_ms"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("timestamp_ms must be a number: {m}")),
             payload,
         }
     }
@@ -653,11 +744,17 @@ impl Msg {
 // ------------------------------------------------------------------------------------------
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn b64url_decode(s: &str) -> Vec<u8> {
@@ -694,7 +791,9 @@ pub fn forge_jwt(secret: &str, claims: &Value) -> String {
 
 /// Does the token's signature verify with `secret`?
 pub fn jwt_verifies(token: &str, secret: &str) -> bool {
-    let Some((signing, sig)) = token.rsplit_once('.') else { return false };
+    let Some((signing, sig)) = token.rsplit_once('.') else {
+        return false;
+    };
     let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     match e.decode(sig) {
         Ok(s) => s == hs256(secret, signing.as_bytes()),
@@ -731,8 +830,13 @@ impl Resp {
     }
     /// Parse the body as JSON (panics with the body text when it is not).
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}); status {}: {}", self.status, self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}); status {}: {}",
+                self.status,
+                self.text()
+            )
+        })
     }
     pub fn try_json(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()
@@ -742,7 +846,11 @@ impl Resp {
 impl std::fmt::Display for Resp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let t = self.text();
-        let t = if t.len() > 3000 { format!("{}...", &t[..3000]) } else { t };
+        let t = if t.len() > 3000 {
+            format!("{}...", &t[..3000])
+        } else {
+            t
+        };
         write!(f, "HTTP {} {}", self.status, t)
     }
 }
@@ -756,8 +864,16 @@ impl std::fmt::Debug for Resp {
 /// One request on a fresh connection (`Connection: close`), the whole response read to EOF.
 /// A write error (the server answering early, e.g. 413) does not abort: the response is
 /// still read.
-pub fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Result<Resp, String> {
-    let addr = base.strip_prefix("http://").ok_or("base must start with http://")?;
+pub fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Resp, String> {
+    let addr = base
+        .strip_prefix("http://")
+        .ok_or("base must start with http://")?;
     let mut s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(60))).unwrap();
@@ -820,7 +936,8 @@ fn find(h: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 pub fn parse_response(buf: &[u8]) -> Result<Resp, String> {
-    let end = find(buf, b"\r\n\r\n").ok_or_else(|| format!("no header end in {:?}", String::from_utf8_lossy(buf)))?;
+    let end = find(buf, b"\r\n\r\n")
+        .ok_or_else(|| format!("no header end in {:?}", String::from_utf8_lossy(buf)))?;
     let head = std::str::from_utf8(&buf[..end]).map_err(|e| format!("header not UTF-8: {e}"))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or("");
@@ -840,12 +957,15 @@ pub fn parse_response(buf: &[u8]) -> Result<Resp, String> {
         }
     }
     let rest = &buf[end + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked"));
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked")
+    });
     let body = if chunked {
         dechunk(rest)?
-    } else if let Some((_, v)) = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")) {
+    } else if let Some((_, v)) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
         let n: usize = v.parse().map_err(|_| format!("bad content-length {v}"))?;
         if rest.len() < n {
             return Err(format!("body truncated: {} of {n} bytes", rest.len()));
@@ -854,7 +974,11 @@ pub fn parse_response(buf: &[u8]) -> Result<Resp, String> {
     } else {
         rest.to_vec()
     };
-    Ok(Resp { status, headers, body })
+    Ok(Resp {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, String> {
@@ -863,7 +987,8 @@ fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, String> {
         let le = find(b, b"\r\n").ok_or("chunk size line missing")?;
         let size_str = std::str::from_utf8(&b[..le]).map_err(|_| "chunk size not text")?;
         let size_str = size_str.split(';').next().unwrap().trim();
-        let size = usize::from_str_radix(size_str, 16).map_err(|_| format!("bad chunk size {size_str:?}"))?;
+        let size = usize::from_str_radix(size_str, 16)
+            .map_err(|_| format!("bad chunk size {size_str:?}"))?;
         b = &b[le + 2..];
         if size == 0 {
             return Ok(out);
@@ -906,15 +1031,27 @@ impl Conn {
         Conn { s, host }
     }
 
-    pub fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n", self.host, body.len());
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Resp {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.host,
+            body.len()
+        );
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
         let mut bytes = req.into_bytes();
         bytes.extend_from_slice(body);
-        self.s.write_all(&bytes).expect("write on keep-alive connection");
+        self.s
+            .write_all(&bytes)
+            .expect("write on keep-alive connection");
         let mut buf = Vec::new();
         let mut chunk = [0u8; 64 * 1024];
         loop {
@@ -923,8 +1060,15 @@ impl Conn {
                     return r;
                 }
             }
-            let n = self.s.read(&mut chunk).expect("read on keep-alive connection");
-            assert!(n > 0, "server closed a keep-alive connection after {} bytes", buf.len());
+            let n = self
+                .s
+                .read(&mut chunk)
+                .expect("read on keep-alive connection");
+            assert!(
+                n > 0,
+                "server closed a keep-alive connection after {} bytes",
+                buf.len()
+            );
             buf.extend_from_slice(&chunk[..n]);
         }
     }
@@ -940,7 +1084,10 @@ fn complete_response(buf: &[u8], header_end: usize) -> Option<Resp> {
     }
     let len = head
         .lines()
-        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
         .unwrap_or(0);
     if rest.len() >= len {
         parse_response(&buf[..header_end + 4 + len]).ok()
