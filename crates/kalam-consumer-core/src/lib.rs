@@ -37,6 +37,7 @@ pub use decode::{
 pub use envelope::{parse_error_body, ErrorEnvelope};
 pub use legacy::{legacy_row, unwrap_legacy_row};
 pub use retry::{
-    ConnectionBackoff, ConnectionRetryPolicy, MessageRetry, PolicyInput, RetryDecision, RetryPolicy,
+    ConnectionBackoff, ConnectionRetryPolicy, MessageRetry, PolicyInput, PolicyProblem,
+    RetryDecision, RetryPolicy,
 };
 pub use start::{normalize_start, StartError, StartInput, WireStart};

@@ -9,12 +9,15 @@
 //!
 //! Delays are milliseconds as `f64` (not rounded: `setTimeout` accepts fractions).
 //!
-//! **Bad policies are normalised, never rejected** (the rules of §7.3): an absent, NaN or
-//! (for backoffs and multiplier) infinite field takes its default; `maxAttempts` is floored
-//! and raised to at least 1 (`Infinity` means unlimited); backoffs are raised to at least 0
-//! and `maxBackoffMs` to at least `initialBackoffMs`; `multiplier` is raised to at least 1;
-//! `jitterRatio` is clamped to `[0, 1]`. A `random` outside `[0, 1)` is clamped into it (NaN
-//! counts as 0).
+//! **One set of rules for both policies.** [`PolicyInput::validate`] rejects what a caller
+//! cannot have meant (the wasm constructors call it, so `retry` and `connectionRetry` get the
+//! same checks and the same errors): `maxAttempts` a whole number >= 1 or `Infinity`;
+//! backoffs finite and >= 0, `maxBackoffMs` >= `initialBackoffMs` (after defaults);
+//! `multiplier` finite and >= 1; `jitterRatio` in `[0, 1]` (message retries only). The
+//! `normalize` functions fill defaults and stay total (they clamp anything that slipped past),
+//! so the state machines never see a nonsensical policy. A `random` outside `[0, 1)` is
+//! clamped into it (NaN counts as 0). A jittered delay never exceeds `maxBackoffMs`: the
+//! README calls it a cap.
 
 use crate::classify::FailureKind;
 
@@ -31,6 +34,66 @@ pub struct PolicyInput {
     pub multiplier: Option<f64>,
     /// Jitter ratio (message retries only; connection retries always use full jitter).
     pub jitter_ratio: Option<f64>,
+}
+
+/// Why a policy was rejected: the field (JS spelling) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyProblem {
+    /// `maxAttempts`, `initialBackoffMs`, `maxBackoffMs`, `multiplier` or `jitterRatio`.
+    pub field: &'static str,
+    /// A sentence fragment: "must be a whole number >= 1 or Infinity".
+    pub problem: &'static str,
+}
+
+impl PolicyInput {
+    /// Checks a caller's policy against the rules in the module docs. `defaults` are the
+    /// values absent fields take (so `maxBackoffMs: 100` alone is checked against the default
+    /// initial backoff); `jitter_allowed` is false for connection retries (full jitter, always).
+    pub fn validate(
+        &self,
+        default_initial_ms: f64,
+        jitter_allowed: bool,
+    ) -> Result<(), PolicyProblem> {
+        let bad = |field, problem| Err(PolicyProblem { field, problem });
+        if let Some(n) = self.max_attempts {
+            if !(n == f64::INFINITY || (n.is_finite() && n.fract() == 0.0 && n >= 1.0)) {
+                return bad("maxAttempts", "must be a whole number >= 1 or Infinity");
+            }
+        }
+        for (field, value) in [
+            ("initialBackoffMs", self.initial_backoff_ms),
+            ("maxBackoffMs", self.max_backoff_ms),
+        ] {
+            if let Some(ms) = value {
+                if !(ms.is_finite() && ms >= 0.0) {
+                    return bad(field, "must be a finite number >= 0");
+                }
+            }
+        }
+        let initial = self.initial_backoff_ms.unwrap_or(default_initial_ms);
+        if let Some(max) = self.max_backoff_ms {
+            if max < initial {
+                return bad("maxBackoffMs", "must be >= initialBackoffMs");
+            }
+        }
+        if let Some(m) = self.multiplier {
+            if !(m.is_finite() && m >= 1.0) {
+                return bad("multiplier", "must be a finite number >= 1");
+            }
+        }
+        if let Some(r) = self.jitter_ratio {
+            if !jitter_allowed {
+                return bad(
+                    "jitterRatio",
+                    "is not an option here: connection retries always use full jitter",
+                );
+            }
+            if !(0.0..=1.0).contains(&r) {
+                return bad("jitterRatio", "must be between 0 and 1");
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What to do after a failure.
@@ -152,7 +215,20 @@ impl RetryPolicy {
     pub fn delay_before(&self, attempt: u32, random: f64) -> f64 {
         let d = self.base_delay(attempt);
         let spread = d * self.jitter_ratio;
-        (d - spread + unit_random(random) * 2.0 * spread).max(0.0)
+        (d - spread + unit_random(random) * 2.0 * spread).clamp(0.0, self.max_backoff_ms)
+    }
+
+    /// The pause before round `round` (>= 2) of attempts, when a message exhausted its
+    /// attempts and its dead-letter hook failed too: the same capped exponential as between
+    /// attempts, counted in rounds, at least 1 ms so a zero policy still yields to timers.
+    pub fn round_pause(&self, round: u32) -> f64 {
+        capped_exponential(
+            self.initial_backoff_ms,
+            self.max_backoff_ms,
+            self.multiplier,
+            round.saturating_sub(2),
+        )
+        .max(1.0)
     }
 }
 
@@ -188,6 +264,15 @@ impl MessageRetry {
     /// Whether a previous failure gave up.
     pub fn is_given_up(&self) -> bool {
         self.given_up
+    }
+
+    /// Starts another round of attempts after giving up (the message could not be
+    /// dead-lettered and must not be skipped): attempt 1 again, and the pause to wait first.
+    /// `round` counts rounds, the first being 1.
+    pub fn next_round(&mut self, round: u32) -> f64 {
+        self.attempt = 1;
+        self.given_up = false;
+        self.policy.round_pause(round)
     }
 
     /// Event: the current attempt failed. `retryable` is the caller's verdict (its

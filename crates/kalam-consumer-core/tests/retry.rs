@@ -402,3 +402,99 @@ proptest! {
         prop_assert_eq!(b.on_failure(FailureKind::Transient, 0.5), retry(0.5 * initial, 2));
     }
 }
+
+// --- one set of rules for `retry` and `connectionRetry` (issue 11 item 8) ---
+
+fn input(f: impl FnOnce(&mut PolicyInput)) -> PolicyInput {
+    let mut i = PolicyInput::default();
+    f(&mut i);
+    i
+}
+
+#[test]
+fn validate_accepts_defaults_zero_backoffs_and_infinite_attempts() {
+    for jitter in [true, false] {
+        assert_eq!(PolicyInput::default().validate(300.0, jitter), Ok(()));
+        let zero = input(|i| {
+            i.initial_backoff_ms = Some(0.0);
+            i.max_backoff_ms = Some(0.0);
+            i.max_attempts = Some(f64::INFINITY);
+        });
+        assert_eq!(zero.validate(300.0, jitter), Ok(()));
+    }
+}
+
+#[test]
+fn validate_rejects_each_bad_field_with_its_name() {
+    let cases: [(PolicyInput, &str); 9] = [
+        (input(|i| i.max_attempts = Some(0.0)), "maxAttempts"),
+        (input(|i| i.max_attempts = Some(2.5)), "maxAttempts"),
+        (input(|i| i.max_attempts = Some(f64::NAN)), "maxAttempts"),
+        (input(|i| i.initial_backoff_ms = Some(-1.0)), "initialBackoffMs"),
+        (input(|i| i.max_backoff_ms = Some(f64::INFINITY)), "maxBackoffMs"),
+        // Checked against the default initial backoff when only the cap is given.
+        (input(|i| i.max_backoff_ms = Some(100.0)), "maxBackoffMs"),
+        (input(|i| i.multiplier = Some(0.5)), "multiplier"),
+        (input(|i| i.jitter_ratio = Some(1.5)), "jitterRatio"),
+        (input(|i| i.jitter_ratio = Some(f64::NAN)), "jitterRatio"),
+    ];
+    for (policy, field) in cases {
+        let problem = policy.validate(300.0, true).unwrap_err();
+        assert_eq!(problem.field, field, "{policy:?}");
+    }
+}
+
+#[test]
+fn connection_policies_take_no_jitter_ratio() {
+    let with_jitter = input(|i| i.jitter_ratio = Some(0.5));
+    assert_eq!(with_jitter.validate(250.0, true), Ok(()));
+    assert_eq!(
+        with_jitter.validate(250.0, false).unwrap_err().field,
+        "jitterRatio"
+    );
+}
+
+#[test]
+fn jitter_never_exceeds_the_cap() {
+    let p = RetryPolicy::normalize(&input(|i| {
+        i.initial_backoff_ms = Some(1000.0);
+        i.max_backoff_ms = Some(1000.0);
+        i.jitter_ratio = Some(1.0);
+    }));
+    for attempt in 2..6 {
+        for random in [0.0, 0.5, 0.999_999] {
+            let d = p.delay_before(attempt, random);
+            assert!(d <= 1000.0, "attempt {attempt} random {random}: {d}");
+        }
+    }
+    // Below the cap the spread still works both ways.
+    let p = RetryPolicy::normalize(&input(|i| {
+        i.initial_backoff_ms = Some(100.0);
+        i.jitter_ratio = Some(0.5);
+    }));
+    assert_eq!(p.delay_before(2, 0.0), 50.0);
+    assert!(p.delay_before(2, 0.999_999) > 149.0);
+}
+
+#[test]
+fn next_round_restarts_attempts_after_a_growing_pause_of_at_least_one_ms() {
+    let zero = RetryPolicy::normalize(&input(|i| {
+        i.initial_backoff_ms = Some(0.0);
+        i.max_backoff_ms = Some(0.0);
+    }));
+    let mut r = MessageRetry::new(zero);
+    assert!(matches!(
+        r.on_failure(false, 0.0),
+        RetryDecision::GiveUp { attempt: 1 }
+    ));
+    // A zero policy must still yield to timers between rounds.
+    assert_eq!(r.next_round(2), 1.0);
+    assert_eq!(r.attempt(), 1);
+    assert!(!r.is_given_up());
+
+    let p = RetryPolicy::default();
+    let mut r = MessageRetry::new(p);
+    assert_eq!(r.next_round(2), 300.0);
+    assert_eq!(r.next_round(3), 600.0);
+    assert_eq!(r.next_round(30), 5000.0);
+}

@@ -9,19 +9,26 @@ use crate::interop::{decision_to_js, read_policy};
 /// Consecutive failures of the poll loop. `onFailure` returns a full-jitter delay
 /// (`random * min(max, initial * multiplier^(failures-1))`) or gives up: at once for a
 /// `'permanent'` failure, or when `maxAttempts` (default `Infinity`) is reached. `onSuccess`
-/// resets. Defaults: 250 ms initial, 30000 ms max, multiplier 2; bad values are normalised
-/// like `MessageRetry`'s. Call `free()` when done; a finalizer frees it otherwise.
+/// resets. Defaults: 250 ms initial, 30000 ms max, multiplier 2; bad values throw
+/// `INVALID_OPTION` by the same rules as `MessageRetry`'s (`jitterRatio` is not accepted:
+/// the delay is always full jitter). Call `free()` when done; a finalizer frees it otherwise.
 #[wasm_bindgen(js_name = "ConnectionBackoff")]
 pub struct ConnectionBackoff(CoreBackoff);
 
 #[wasm_bindgen(js_class = "ConnectionBackoff")]
 impl ConnectionBackoff {
-    /// Creates the state; throws `INVALID_OPTION` if `policy` has non-numeric fields.
+    /// Creates the state; throws `INVALID_OPTION` for a bad policy.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "ConnectionRetryPolicy")] policy: JsValue,
     ) -> Result<ConnectionBackoff, JsValue> {
-        let input = read_policy(&policy, "connection retry policy")?;
+        let defaults = ConnectionRetryPolicy::default();
+        let input = read_policy(
+            &policy,
+            "connectionRetry",
+            defaults.initial_backoff_ms,
+            false,
+        )?;
         Ok(ConnectionBackoff(CoreBackoff::new(
             ConnectionRetryPolicy::normalize(&input),
         )))

@@ -245,7 +245,7 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| invalid(self.what, key, "is missing"))
     }
 
-    /// An optional number (NaN and infinities pass through: the policies normalise them).
+    /// An optional number (NaN and infinities pass through: the policy checks judge them).
     pub fn number(&self, key: &str) -> Result<Option<f64>, ConsumerError> {
         let Some(value) = self.present(key) else {
             return Ok(None);
@@ -286,18 +286,29 @@ impl<'a> Fields<'a> {
 
 /// A retry policy object (`RetryPolicy` / `ConnectionRetryPolicy`): every field an optional
 /// number, extra keys (`shouldRetry`) ignored; `undefined`/`null` is the default policy.
-pub fn read_policy(value: &JsValue, what: &'static str) -> Result<PolicyInput, ConsumerError> {
+/// The policy is then checked by the core's one set of rules (`PolicyInput::validate`), so
+/// `retry` and `connectionRetry` are rejected for the same mistakes with the same words.
+pub fn read_policy(
+    value: &JsValue,
+    what: &'static str,
+    default_initial_ms: f64,
+    jitter_allowed: bool,
+) -> Result<PolicyInput, ConsumerError> {
     if value.is_undefined() || value.is_null() {
         return Ok(PolicyInput::default());
     }
     let fields = Fields::of(value, what)?;
-    Ok(PolicyInput {
+    let input = PolicyInput {
         max_attempts: fields.number("maxAttempts")?,
         initial_backoff_ms: fields.number("initialBackoffMs")?,
         max_backoff_ms: fields.number("maxBackoffMs")?,
         multiplier: fields.number("multiplier")?,
         jitter_ratio: fields.number("jitterRatio")?,
-    })
+    };
+    input
+        .validate(default_initial_ms, jitter_allowed)
+        .map_err(|p| invalid(what, p.field, p.problem))?;
+    Ok(input)
 }
 
 /// Appends a wire start position as JSON (`"Latest"`, `"Earliest"`, `{"Offset":n}`).

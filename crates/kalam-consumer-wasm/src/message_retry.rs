@@ -6,9 +6,11 @@ use wasm_bindgen::prelude::*;
 use crate::interop::{decision_to_js, read_policy};
 
 /// Attempts of one message's handler. Starts at attempt 1; after a failure `onFailure` says
-/// whether to retry (and after how long) or give up; giving up is final. The policy is
-/// normalised, never rejected (attempts >= 1, backoffs >= 0, max >= initial, multiplier >= 1,
-/// jitter clamped to [0, 1]; NaN/absent fields take the defaults 3, 300, 5000, 2, 0).
+/// whether to retry (and after how long) or give up; `nextRound` starts over after a pause.
+/// Absent fields take the defaults 3, 300, 5000, 2, 0; a value no caller can have meant
+/// (attempts not a whole number >= 1 or Infinity, a negative or NaN backoff, max below
+/// initial, multiplier < 1, jitter outside [0, 1]) throws `INVALID_OPTION`, with the same
+/// rules and words as `ConnectionBackoff`.
 /// Call `free()` when done; a finalizer frees it otherwise.
 ///
 /// @example
@@ -21,13 +23,13 @@ pub struct MessageRetry(CoreMessageRetry);
 
 #[wasm_bindgen(js_class = "MessageRetry")]
 impl MessageRetry {
-    /// Creates the state for one message; throws `INVALID_OPTION` if `policy` has
-    /// non-numeric fields.
+    /// Creates the state for one message; throws `INVALID_OPTION` for a bad policy.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "RetryPolicy")] policy: JsValue,
     ) -> Result<MessageRetry, JsValue> {
-        let input = read_policy(&policy, "retry policy")?;
+        let defaults = RetryPolicy::default();
+        let input = read_policy(&policy, "retry option", defaults.initial_backoff_ms, true)?;
         Ok(MessageRetry(CoreMessageRetry::new(RetryPolicy::normalize(
             &input,
         ))))
@@ -37,6 +39,23 @@ impl MessageRetry {
     #[wasm_bindgen(getter, js_name = "attempt")]
     pub fn attempt(&self) -> u32 {
         self.0.attempt()
+    }
+
+    /// Attempts per round the policy allows (`Infinity` when unlimited).
+    #[wasm_bindgen(getter, js_name = "maxAttempts")]
+    pub fn max_attempts(&self) -> f64 {
+        match self.0.policy().max_attempts {
+            u32::MAX => f64::INFINITY,
+            n => f64::from(n),
+        }
+    }
+
+    /// After giving up, when the message may be neither skipped nor dead-lettered: starts
+    /// round `round` (the first round is 1) at attempt 1 and returns the pause in ms to wait
+    /// first (capped exponential, at least 1 ms).
+    #[wasm_bindgen(js_name = "nextRound")]
+    pub fn next_round(&mut self, round: u32) -> f64 {
+        self.0.next_round(round)
     }
 
     /// The current attempt failed. `retryable`: the caller's `shouldRetry` verdict; `random`:
