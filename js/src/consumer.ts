@@ -1,13 +1,17 @@
 import type { ClientInternals, ConsumerClient } from './client.js';
-import { CommitTracker } from './commit-tracker.js';
-import { STOPPED, connectionPolicy, newBackoff, withConnectionRetry, type ConnectionRetryOptions } from './connection.js';
+import { newBackoff, type ConnectionRetryOptions } from './connection.js';
 import { KalamConsumerError, invalidOption } from './errors.js';
+import { describeFailure } from './failure-reason.js';
 import { IdleBackoff, type IdleBackoffOptions } from './idle.js';
-import type { ConsumeBatchResult, ConsumerMessage, StartPosition } from './messages.js';
-import { GAP_TIMEOUT_DEFAULT_MS, OffsetSequencer, type OffsetGap } from './sequencer.js';
-import { sleep } from './timing.js';
-import { nonBlank, nonNegativeInt, nonNegativeNumber, positiveInt } from './validate.js';
-import type { WasmRuntime, WireStart } from './wasm-contract.js';
+import { resolveLogger, type LoggerOption } from './logger.js';
+import type { ConsumerMessage, StartPosition } from './messages.js';
+import { GAP_TIMEOUT_DEFAULT_MS, type OffsetGap } from './sequencer.js';
+import { nonBlank, nonNegativeInt, nonNegativeNumber, optionalFunction, positiveInt } from './validate.js';
+import type { WasmRuntime } from './wasm-contract.js';
+import { ConnectionWatch } from './worker/connection-watch.js';
+import { safely } from './worker/handler-policy.js';
+import { PartitionLoop, type MessagePolicy, type PartitionHandle } from './worker/partition-loop.js';
+import { StopControl } from './worker/stop-control.js';
 
 export interface ConsumerOptions {
   topic: string;
@@ -37,6 +41,22 @@ export interface ConsumerOptions {
   gap_timeout_ms?: number;
   /** Called with an OFFSET_GAP error (its range in `gap`) when such offsets are given up. */
   on_gap?: (error: KalamConsumerError, gap: OffsetGap) => void;
+  /**
+   * Called for every failure the loop handles on its own: a poll or ack that will be retried
+   * (phase 'connection' / 'commit', with `retryInMs`), offsets given up (phase 'gap'), a final
+   * ack that did not land. The loop goes on; errors it cannot handle reject `run()` instead.
+   */
+  on_error?: (info: LowLevelErrorInfo) => void;
+  /** Where the loop logs (default the console; `false` for none). `{ debug, info, warn, error }`. */
+  logger?: LoggerOption;
+}
+
+export interface LowLevelErrorInfo {
+  error: KalamConsumerError;
+  phase: 'connection' | 'commit' | 'gap';
+  partitionId: number;
+  retryInMs?: number;
+  gap?: OffsetGap;
 }
 
 export interface ConsumerContext<T = Record<string, unknown>> {
@@ -78,166 +98,68 @@ export function createLowLevelConsumer<T>(
   const partition = nonNegativeInt('partition_id', options.partition_id, 0);
   const timeoutSeconds = nonNegativeNumber('timeout_seconds', options.timeout_seconds, 10);
   const autoAck = options.auto_ack === true;
-  const policy = connectionPolicy(options.connection_retry);
   const gapTimeoutMs = nonNegativeNumber('gap_timeout_ms', options.gap_timeout_ms, GAP_TIMEOUT_DEFAULT_MS);
-  if (options.on_gap !== undefined && typeof options.on_gap !== 'function') throw invalidOption('on_gap must be a function');
-  const onGap = options.on_gap;
+  const onGap = optionalFunction<NonNullable<ConsumerOptions['on_gap']>>('on_gap', options.on_gap);
+  const onError = optionalFunction<NonNullable<ConsumerOptions['on_error']>>('on_error', options.on_error);
+  const logger = resolveLogger(options.logger, `consumer ${topic}[${partition}] group ${group}`);
   new IdleBackoff(options.idle_backoff); // validates now rather than at run()
 
-  let controller: AbortController | undefined;
+  let stopControl: StopControl | undefined;
   let running = false;
 
   async function run(handler: ConsumerHandler<T>): Promise<void> {
     if (typeof handler !== 'function') throw invalidOption('run() needs a handler function');
     if (running) throw invalidOption('this consumer is already running');
     running = true;
-    const stop = new AbortController();
-    controller = stop;
-    const signal = stop.signal;
-    const tracker = new CommitTracker();
-    // Same ordering rule as runConsumer (engine.ts, sequencer.ts): a batch that starts beyond
-    // the offset we expect follows a claim we never received; handing it out would let the
-    // handler's cumulative ack commit that claim unprocessed.
-    const sequencer = new OffsetSequencer<ConsumerMessage<T>>(tracker, gapTimeoutMs);
-    const idle = new IdleBackoff(options.idle_backoff);
-    const gapPoll = new IdleBackoff({ initialMs: 10, maxMs: GAP_POLL_MAX_MS });
+    // No drain deadline here: run() resolves after the running handler returns, as documented.
+    const stop = new StopControl(Number.POSITIVE_INFINITY);
+    stopControl = stop;
     try {
-      const start: WireStart = await client.normalizeStart(options.start);
+      const start = await client.normalizeStart(options.start);
       await runtime.ready();
-      const backoff = newBackoff(runtime.bindings, policy);
-
-      const probe = (at: WireStart): Promise<number | typeof STOPPED> =>
-        withConnectionRetry(backoff, signal, () => client.probe(topic, group, partition, at, signal), () => {});
-
-      const commit = async (finalCommit: boolean): Promise<void> => {
-        const upto = tracker.committable();
-        if (upto === undefined || upto <= tracker.committed) return;
-        if (finalCommit) {
-          // After stop: one bounded attempt; an unacked batch is simply delivered again later.
-          try {
-            await client.ack(topic, group, partition, upto, { signal: AbortSignal.timeout(FINAL_ACK_TIMEOUT_MS) });
-            tracker.committedUpTo(upto);
-          } catch {
-            /* redelivered after the visibility timeout: at-least-once */
-          }
-          return;
-        }
-        // The ack itself is not tied to stop(): one already on the wire should land.
-        const result = await withConnectionRetry(backoff, signal, () => client.ack(topic, group, partition, upto), () => {});
-        if (result !== STOPPED) tracker.committedUpTo(upto);
+      const watch = new ConnectionWatch(logger);
+      const report = (info: LowLevelErrorInfo): void => {
+        if (onError) safely(() => onError(info));
       };
-
-      // Where the group stands: the same rules as runConsumer (learnBeforeFirstFetch and
-      // learnFromFirstBatch in engine.ts): a probe before the first fetch only for 'Latest',
-      // and after it only when the first batch starts beyond the start position.
-      if (start === 'Latest') {
-        const next = await probe(start);
-        if (next === STOPPED) return;
-        tracker.expect(next);
-      }
-      let firstBatch = true;
-      const position = start === 'Earliest' ? 0 : typeof start === 'object' ? start.Offset : undefined;
-
-      let catchingUp = false;
-      while (!signal.aborted) {
-        const waiting: boolean = sequencer.gap !== undefined && !catchingUp;
-        const expected: number | undefined = tracker.expected;
-        if (waiting && expected !== undefined) {
-          // The missing range may have been committed by another consumer meanwhile.
-          const next = await probe({ Offset: expected });
-          if (next === STOPPED) break;
-          if (next !== expected) tracker.committedUpTo(next - 1);
-        }
-        const from: number | undefined = tracker.expected;
-        const batch: ConsumeBatchResult<T> | typeof STOPPED = await withConnectionRetry(
-          backoff,
-          signal,
-          (): Promise<ConsumeBatchResult<T>> =>
-            client.consumeBatch<T>({
-              topic,
-              group_id: group,
-              // Matters only when the server forgot the group (restart) and it never committed.
-              start: from === undefined ? start : { Offset: from },
-              batch_size: waiting ? 1 : batchSize,
-              partition_id: partition,
-              timeout_seconds: timeoutSeconds,
-              signal,
-            }),
-          () => {},
-        );
-        if (batch === STOPPED) break;
-        if (firstBatch && batch.messages.length > 0) {
-          firstBatch = false;
-          const first = batch.messages.reduce((low, m) => Math.min(low, m.offset), Infinity);
-          if (position !== undefined && first > position) {
-            const next = await probe(start);
-            if (next === STOPPED) break;
-            tracker.expect(next);
-            if (next !== position) tracker.committedUpTo(next - 1);
-          }
-        }
-        const { ready, accepted, skipped } = sequencer.offer(batch.messages);
-        for (const gap of skipped) {
-          const error = new KalamConsumerError(
-            `offsets ${gap.from}..${gap.to} of ${topic} partition ${partition} were never delivered within ${gapTimeoutMs} ms; continuing after them`,
-            { code: 'OFFSET_GAP', kind: 'permanent' },
-          );
-          try {
-            onGap?.(error, gap);
-          } catch {
-            /* a throwing reporter must not stop the consumer */
-          }
-        }
-        for (const message of ready) {
-          if (signal.aborted) break;
-          let acked = false;
-          let acking: Promise<void> | undefined;
-          const ack = (): Promise<void> => {
-            if (acked) return Promise.resolve();
-            // The flag flips only after the server confirmed, so a failed ack can be retried
-            // (the old SDK flipped it first and never re-sent, PROTOCOL.md §10.16).
-            acking ??= client
-              .ack(topic, group, partition, message.offset)
-              .then(() => {
-                acked = true;
-                tracker.committedUpTo(message.offset);
-              })
-              .finally(() => {
-                acking = undefined;
-              });
-            return acking;
-          };
-          try {
-            await handler({ message, user: message.user, ack });
-          } catch (error) {
-            if (autoAck) await commit(true);
-            throw error;
-          }
-          if (autoAck) tracker.finish(message.offset);
-          // Without auto_ack an unacked message stays the handler's business: forgetting it
-          // lets a redelivery (after the claim expired) reach the handler again.
-          else if (!acked) tracker.forget(message.offset);
-        }
-        if (autoAck && !signal.aborted) await commit(false);
-        if (sequencer.gap !== undefined) {
-          catchingUp = accepted && batch.messages.length > 0;
-          if (!catchingUp) await sleep(gapPoll.next(), signal);
-        } else {
-          catchingUp = false;
-          gapPoll.reset();
-          if (batch.messages.length === 0) await sleep(idle.next(), signal);
-          else idle.reset();
-        }
-      }
-      if (autoAck) await commit(true);
+      const loop = new PartitionLoop({
+        client,
+        topic,
+        groupId: group,
+        partition,
+        start,
+        batchSize,
+        timeoutSeconds,
+        gapTimeoutMs,
+        idle: options.idle_backoff,
+        backoff: newBackoff(runtime.bindings, options.connection_retry, 'connection_retry'),
+        stop,
+        reporter: {
+          connectionFailed(error, retryInMs, phase) {
+            watch.failed(error, retryInMs, `${phase === 'commit' ? 'ack' : 'consume'} ${topic}[${partition}]`);
+            report({ error, phase, partitionId: partition, retryInMs });
+          },
+          connectionRecovered: () => watch.recovered(),
+          gapSkipped(error, gap) {
+            logger.warn(error.message);
+            if (onGap) safely(() => onGap(error, gap));
+            report({ error, phase: 'gap', partitionId: partition, gap });
+          },
+          commitFailed(error, upto) {
+            logger.warn(`could not commit ${topic}[${partition}] up to offset ${upto}: ${describeFailure(error)}; those messages will be delivered again`);
+            report({ error, phase: 'commit', partitionId: partition });
+          },
+        },
+      });
+      await loop.run(manualPolicy(handler, autoAck));
     } finally {
       running = false;
-      if (controller === stop) controller = undefined;
+      stop.dispose();
+      if (stopControl === stop) stopControl = undefined;
     }
   }
 
   const stop = (): void => {
-    controller?.abort();
+    stopControl?.stop();
   };
   return {
     run,
@@ -246,5 +168,43 @@ export function createLowLevelConsumer<T>(
       return running;
     },
     [Symbol.dispose]: stop,
+  };
+}
+
+/**
+ * consumer().run's per-message policy: the handler's own `ctx.ack()` (an immediate ack of
+ * that offset), or with auto_ack one ack per batch after every handler returned. A handler
+ * that throws ends `run()` with its error, after what finished is committed.
+ */
+function manualPolicy<T>(handler: ConsumerHandler<T>, autoAck: boolean): MessagePolicy {
+  return {
+    async handle(ready: ConsumerMessage<unknown>[], partition: PartitionHandle): Promise<void> {
+      const { tracker } = partition;
+      for (const raw of ready) {
+        if (partition.stop.halted) return;
+        const message = raw as ConsumerMessage<T>;
+        let acked = false;
+        let acking: Promise<void> | undefined;
+        const ack = (): Promise<void> => {
+          if (acked) return Promise.resolve();
+          // The flag flips only after the server confirmed, so a failed ack can be retried
+          // (the old SDK flipped it first and never re-sent, docs/PROTOCOL.md §10.16).
+          acking ??= partition
+            .ackOffset(message.offset)
+            .then(() => {
+              acked = true;
+            })
+            .finally(() => {
+              acking = undefined;
+            });
+          return acking;
+        };
+        await handler({ message, user: message.user, ack });
+        if (autoAck) tracker.finish(message.offset);
+        // Without auto_ack an unacked message stays the handler's business: forgetting it
+        // lets a redelivery (after the claim expired) reach the handler again.
+        else if (!acked) tracker.forget(message.offset);
+      }
+    },
   };
 }

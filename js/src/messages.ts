@@ -53,23 +53,19 @@ export interface AckResult {
   acknowledged_offset: number;
 }
 
+/**
+ * Turns the decoder's message into the public one in place: the wasm side (assemble.js) already
+ * builds each object in its final key order, so only the `value` alias is added and, for the
+ * rare undecodable payload, the error text becomes a typed error. Rebuilding every message in a
+ * new literal cost a second object per message and lost the key order (docs/STYLE.md 22).
+ */
 export function toMessage<T>(wire: WireMessage): ConsumerMessage<T> {
-  const payload = wire.payload as T;
-  const message: ConsumerMessage<T> = {
-    topic: wire.topic,
-    group_id: wire.group_id,
-    partition_id: wire.partition_id,
-    offset: wire.offset,
-    key: wire.key ?? null,
-    timestamp_ms: wire.timestamp_ms,
-    op: wire.op,
-    payload,
-    value: payload,
-  };
-  if (typeof wire.user === 'string') message.user = wire.user;
+  const message = wire as unknown as ConsumerMessage<T> & { raw_payload?: string; decode_error?: unknown };
+  message.value = message.payload;
   if (typeof wire.decode_error === 'string') {
     const init: ConstructorParameters<typeof KalamConsumerError>[1] = { code: 'DECODE_ERROR', kind: 'permanent' };
     if (typeof wire.raw_payload === 'string') init.body = wire.raw_payload;
+    delete message.raw_payload;
     message.decode_error = new KalamConsumerError(
       `payload of ${wire.topic}[${wire.partition_id}]@${wire.offset} could not be decoded: ${wire.decode_error}`,
       init,
@@ -79,9 +75,7 @@ export function toMessage<T>(wire: WireMessage): ConsumerMessage<T> {
 }
 
 export function toBatch<T>(wire: WireBatch): ConsumeBatchResult<T> {
-  return {
-    messages: (wire.messages ?? []).map((m) => toMessage<T>(m)),
-    next_offset: wire.next_offset,
-    has_more: wire.has_more,
-  };
+  const messages = wire.messages ?? [];
+  for (let i = 0; i < messages.length; i++) toMessage<T>(messages[i]!);
+  return wire as unknown as ConsumeBatchResult<T>;
 }

@@ -1,8 +1,9 @@
 import { runEngine, type BaseContext, type EngineOptions } from './engine.js';
 import { KalamConsumerError, invalidOption } from './errors.js';
+import { unwrapLegacyRow } from './legacy-row.js';
 import { checkAdapter, llmHelpers, type LlmAdapter, type LlmHelpers } from './llm.js';
 import type { ConsumerMessage } from './messages.js';
-import { optionalFunction } from './validate.js';
+import { nonNegativeInt, optionalFunction } from './validate.js';
 import type { WasmRuntime } from './wasm-contract.js';
 
 /** @deprecated The context of `runAgent`'s `onRow`; use runConsumer's `ConsumerContext`. */
@@ -20,6 +21,10 @@ export interface AgentContext<TRow = Record<string, unknown>> extends BaseContex
 
 /** @deprecated Options of `runAgent`; use `runConsumer` with `onChange(ctx, change)`. */
 export interface RunAgentOptions<TRow = Record<string, unknown>> extends EngineOptions {
+  /** 0.4.x: the one partition to poll; the same as `partitions: [partitionId]`. */
+  partitionId?: number;
+  /** 0.4.x: builds each message's runKey (default `<name>:<topic>:<partition>:<offset>`). */
+  runKeyFactory?: (input: { name: string; message: ConsumerMessage<unknown> }) => string;
   onRow: (ctx: AgentContext<TRow>, row: TRow) => void | Promise<void>;
   /** Returns the row, or null/undefined to skip the message. Default: payload with `{ row }` unwrapped. */
   rowParser?: (message: ConsumerMessage<unknown>) => TRow | null | undefined;
@@ -58,8 +63,19 @@ export function makeRunAgent(runtime: WasmRuntime) {
     const adapter = checkAdapter(options.llm);
     const systemPrompt = options.systemPrompt;
 
-    const contextOf = (base: BaseContext, item: AgentItem<TRow>): AgentContext<TRow> => ({
-      ...base,
+    const runKeyFactory = optionalFunction<NonNullable<RunAgentOptions<TRow>['runKeyFactory']>>('runKeyFactory', options.runKeyFactory);
+    let engineOptions: EngineOptions = options;
+    if (options.partitionId !== undefined) {
+      if (options.partitions !== undefined || options.partitionCount !== undefined) {
+        throw invalidOption('pass partitionId (0.4.x) or partitions / partitionCount, not both');
+      }
+      engineOptions = { ...options, partitions: [nonNegativeInt('partitionId', options.partitionId, 0)] };
+    }
+    const name = options.name;
+
+    // The context object is the attempt's own (its `signal` is a getter): add to it, never copy it.
+    const contextOf = (base: BaseContext, item: AgentItem<TRow>): AgentContext<TRow> =>
+      Object.assign(base, {
       topic: options.topic,
       groupId: options.groupId,
       message: item.message,
@@ -67,14 +83,24 @@ export function makeRunAgent(runtime: WasmRuntime) {
       user: item.message.user,
       systemPrompt,
       llm: adapter ? llmHelpers(adapter, systemPrompt, base.runKey, item.row) : null,
-    });
+      });
 
-    return runEngine<AgentItem<TRow>>(runtime, options, {
-      prepare: (message, bindings) => {
+    return runEngine<AgentItem<TRow>>(runtime, engineOptions, {
+      deadLetterOption: 'onFailed',
+      ...(runKeyFactory
+        ? {
+            runKey: (message: ConsumerMessage<unknown>) => {
+              const key = runKeyFactory({ name, message });
+              if (typeof key !== 'string' || key === '') throw invalidOption(`runKeyFactory must return a non-empty string, got ${String(key)}`);
+              return key;
+            },
+          }
+        : {}),
+      prepare: (message) => {
         if (message.decode_error) return { item: { message, row: undefined as TRow }, error: message.decode_error };
         let row: TRow | null | undefined;
         try {
-          row = parser ? parser(message) : (bindings.unwrapLegacyRow(message.payload) as TRow);
+          row = parser ? parser(message) : (unwrapLegacyRow(message.payload) as TRow);
         } catch (cause) {
           const error = new KalamConsumerError(`rowParser failed at offset ${message.offset}: ${cause instanceof Error ? cause.message : String(cause)}`, {
             code: 'DECODE_ERROR',
@@ -88,14 +114,11 @@ export function makeRunAgent(runtime: WasmRuntime) {
         if (row === null || row === undefined) return { item: { message, row: row as TRow }, skip: true };
         return { item: { message, row } };
       },
-      invoke: async (base, item) => {
-        await onRow(contextOf(base, item), item.row);
-      },
+      invoke: (base, item) => onRow(contextOf(base, item), item.row),
       ...(onFailed
         ? {
-            failed: async (base: BaseContext, item: AgentItem<TRow>, error: unknown) => {
-              await onFailed({ ...contextOf(base, item), error }, item.row, error);
-            },
+            failed: (base: BaseContext, item: AgentItem<TRow>, error: unknown) =>
+              onFailed(Object.assign(contextOf(base, item), { error }), item.row, error),
           }
         : {}),
       ...(onRetry

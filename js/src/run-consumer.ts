@@ -1,20 +1,24 @@
 import { runEngine, type BaseContext, type EngineErrorInfo, type EngineOptions, type EngineRetryInfo, type ErrorPhase } from './engine.js';
 import { KalamConsumerError, invalidOption } from './errors.js';
+import { unwrapLegacyRow } from './legacy-row.js';
 import type { OffsetGap } from './sequencer.js';
 import { checkAdapter, llmHelpers, type LlmAdapter, type LlmHelpers } from './llm.js';
-import type { ConsumerMessage, TopicOp } from './messages.js';
+import { TopicOp, type ConsumerMessage } from './messages.js';
 import { optionalFunction } from './validate.js';
-import type { WasmBindings, WasmRuntime } from './wasm-contract.js';
+import type { WasmRuntime } from './wasm-contract.js';
 
 /** A topic message without its payload: what `change.message` holds. */
 export type MessageMetadata = Omit<ConsumerMessage<unknown>, 'payload' | 'value' | 'decode_error'>;
 
 /** One row change, as `onChange` receives it. */
-export interface Change<TRow = Record<string, unknown>> {
+export interface Change<TRow = Record<string, unknown>, TUser extends string | undefined = string> {
   /** The row (a legacy `{ row: {...} }` envelope is unwrapped). */
   data: TRow;
-  /** The user whose write produced the change; always a string here. */
-  user: string;
+  /**
+   * The user whose write produced the change: always a string by default. With
+   * `requireUser: false` (SHARED-table sources) it is `undefined` for messages without one.
+   */
+  user: TUser;
   op: TopicOp;
   key: string | null;
   timestampMs: number;
@@ -66,6 +70,12 @@ export interface ErrorInfo<TRow = Record<string, unknown>> {
 
 export interface RunConsumerOptions<TRow = Record<string, unknown>> extends EngineOptions {
   onChange: (ctx: ConsumerContext, change: Change<TRow>) => void | Promise<void>;
+  /**
+   * Default true: a message without a `user` (a SHARED-table source, or a producer that no
+   * longer exists, docs/PROTOCOL.md §3.2) is invalid metadata. Use the `runConsumer` overload
+   * with `requireUser: false` to receive such messages with `change.user` undefined.
+   */
+  requireUser?: true;
   /** Turns a message into `change.data`; default: the payload with `{ row }` unwrapped. Throwing makes it an invalid message. */
   changeParser?: (message: ConsumerMessage<unknown>) => TRow;
   /** Dead-letter hook, after the last attempt (or at once for an invalid message). */
@@ -90,36 +100,45 @@ function metadataOf(message: ConsumerMessage<unknown>): MessageMetadata {
   return meta;
 }
 
+const KNOWN_OPS: ReadonlySet<string> = new Set(Object.values(TopicOp));
+
 /** Builds the change, or the reason the message cannot be handed over. */
 export function prepareChange<TRow>(
   message: ConsumerMessage<unknown>,
   groupId: string,
-  bindings: WasmBindings,
   parser: ((message: ConsumerMessage<unknown>) => TRow) | undefined,
-): { item: Change<TRow>; error?: KalamConsumerError } {
+  requireUser: boolean,
+): { item: Change<TRow, string | undefined>; error?: KalamConsumerError } {
   let error: KalamConsumerError | undefined = message.decode_error;
   let data: TRow = undefined as TRow;
+  const where = `${message.topic}[${message.partition_id}]@${message.offset}`;
   if (!error) {
     try {
-      data = parser ? parser(message) : (bindings.unwrapLegacyRow(message.payload) as TRow);
+      data = parser ? parser(message) : (unwrapLegacyRow(message.payload) as TRow);
     } catch (cause) {
-      error = new KalamConsumerError(`changeParser failed at offset ${message.offset}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      error = new KalamConsumerError(`changeParser failed for ${where}: ${cause instanceof Error ? cause.message : String(cause)}`, {
         code: 'DECODE_ERROR',
         kind: 'permanent',
         cause,
       });
     }
   }
-  if (!error && (typeof message.user !== 'string' || message.user === '')) {
+  if (!error && !KNOWN_OPS.has(message.op)) {
+    error = new KalamConsumerError(`message ${where} has an unknown op '${String(message.op)}' (expected Insert, Update or Delete)`, {
+      code: 'INVALID_METADATA',
+      kind: 'permanent',
+    });
+  }
+  if (!error && requireUser && (typeof message.user !== 'string' || message.user === '')) {
     error = new KalamConsumerError(
-      `message ${message.topic}[${message.partition_id}]@${message.offset} has no user (shared-table source or unknown producer)`,
+      `message ${where} has no user (a SHARED-table source, or a producer that no longer exists); ` +
+        `pass requireUser: false to receive such messages with change.user undefined`,
       { code: 'INVALID_METADATA', kind: 'permanent' },
     );
   }
-  const item: Change<TRow> = {
+  const item: Change<TRow, string | undefined> = {
     data,
-    // Only reachable by onFailed for an invalid message: a string, never undefined.
-    user: message.user ?? '',
+    user: message.user === '' ? undefined : message.user,
     op: message.op,
     key: message.key,
     timestampMs: message.timestamp_ms,
@@ -139,10 +158,17 @@ export function makeRunConsumer(runtime: WasmRuntime) {
    * Resolves after `stopSignal` aborts and in-flight work drained; rejects with a typed error
    * on a permanent failure (403, 404, bad credentials, invalid options).
    */
-  return async function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptions<TRow>): Promise<void> {
+  function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptions<TRow>): Promise<void>;
+  function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptionsWithoutUser<TRow>): Promise<void>;
+  async function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptions<TRow> | RunConsumerOptionsWithoutUser<TRow>): Promise<void> {
     if (typeof options !== 'object' || options === null) throw invalidOption('runConsumer needs an options object');
+    if (options.onChange === undefined && (options as { onMessage?: unknown }).onMessage !== undefined) {
+      throw invalidOption('runConsumer takes onChange(ctx, change), not onMessage (the 0.4.x name): rename onMessage to onChange; the change carries data, user, op, key and offset');
+    }
     const onChange = optionalFunction<RunConsumerOptions<TRow>['onChange']>('onChange', options.onChange);
     if (!onChange) throw invalidOption('onChange(ctx, change) is required');
+    const requireUser = options.requireUser;
+    if (requireUser !== undefined && typeof requireUser !== 'boolean') throw invalidOption('requireUser must be true or false');
     const parser = optionalFunction<(message: ConsumerMessage<unknown>) => TRow>('changeParser', options.changeParser);
     const onFailed = optionalFunction<NonNullable<RunConsumerOptions<TRow>['onFailed']>>('onFailed', options.onFailed);
     const onRetry = optionalFunction<NonNullable<RunConsumerOptions<TRow>['onRetry']>>('onRetry', options.onRetry);
@@ -152,37 +178,49 @@ export function makeRunConsumer(runtime: WasmRuntime) {
     if (systemPrompt !== undefined && typeof systemPrompt !== 'string') throw invalidOption('systemPrompt must be a string');
     const groupId = options.groupId;
 
-    const contextOf = (base: BaseContext, change: Change<TRow>): ConsumerContext =>
-      adapter ? { ...base, llm: llmHelpers(adapter, systemPrompt, base.runKey, change.data) } : base;
+    // The context object is the attempt's own (its `signal` is a getter): add to it, never copy it.
+    const contextOf = (base: BaseContext, change: Change<TRow, string | undefined>): ConsumerContext =>
+      adapter ? Object.assign(base, { llm: llmHelpers(adapter, systemPrompt, base.runKey, change.data) }) : base;
+    type Item = Change<TRow, string | undefined>;
+    const handler = onChange as unknown as (ctx: ConsumerContext, change: Item) => unknown;
+    const deadLetter = onFailed as unknown as ((ctx: ConsumerContext, change: Item, error: unknown) => unknown) | undefined;
 
-    return runEngine<Change<TRow>>(runtime, options, {
-      prepare: (message, bindings) => prepareChange(message, groupId, bindings, parser),
-      invoke: async (base, change) => {
-        await onChange(contextOf(base, change), change);
-      },
-      ...(onFailed
+    return runEngine<Item>(runtime, options, {
+      prepare: (message) => prepareChange(message, groupId, parser, requireUser !== false),
+      invoke: (base, change) => handler(contextOf(base, change), change),
+      deadLetterOption: 'onFailed',
+      ...(deadLetter
         ? {
-            failed: async (base: BaseContext, change: Change<TRow>, error: unknown) => {
-              await onFailed(contextOf(base, change), change, error);
-            },
+            failed: (base: BaseContext, change: Item, error: unknown) => deadLetter(contextOf(base, change), change, error),
           }
         : {}),
       ...(onRetry
         ? {
-            onRetry: (info: EngineRetryInfo<Change<TRow>>) => {
+            onRetry: (info: EngineRetryInfo<Item>) => {
               const { item, ...rest } = info;
-              onRetry({ ...rest, change: item });
+              onRetry({ ...rest, change: item as Change<TRow> });
             },
           }
         : {}),
       ...(onError
         ? {
-            onError: (info: EngineErrorInfo<Change<TRow>>) => {
+            onError: (info: EngineErrorInfo<Item>) => {
               const { item, ...rest } = info;
-              onError(item ? { ...rest, change: item } : rest);
+              onError(item ? { ...rest, change: item as Change<TRow> } : rest);
             },
           }
         : {}),
     });
-  };
+  }
+  return runConsumer;
+}
+
+/** `runConsumer` options for sources whose messages may carry no user (SHARED tables). */
+export interface RunConsumerOptionsWithoutUser<TRow = Record<string, unknown>> extends Omit<RunConsumerOptions<TRow>, 'onChange' | 'onFailed' | 'onRetry' | 'onError' | 'requireUser'> {
+  /** Messages without a `user` are delivered with `change.user` undefined. */
+  requireUser: false;
+  onChange: (ctx: ConsumerContext, change: Change<TRow, string | undefined>) => void | Promise<void>;
+  onFailed?: (ctx: ConsumerContext, change: Change<TRow, string | undefined>, error: unknown) => void | Promise<void>;
+  onRetry?: (info: RetryInfo<TRow>) => void;
+  onError?: (info: ErrorInfo<TRow>) => void;
 }

@@ -1,16 +1,20 @@
 // Small timing helpers shared by the runtime. All waits are abortable so `stop()` never has to
 // wait for a backoff or an idle sleep to run out.
 
-/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+/**
+ * Resolves after `ms`, or at once when `signal` aborts (never rejects). Always through a
+ * timer, even for 0 ms: a loop that waits `sleep(0)` between attempts must still let
+ * timers run (a stop signal's own timeout, a host's exit timer), or it spins a core forever.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted || ms <= 0) return Promise.resolve();
+  if (signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, ms);
+    const timer = setTimeout(done, Math.max(0, ms));
     signal?.addEventListener('abort', done, { once: true });
   });
 }

@@ -99,7 +99,7 @@ const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => from
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const fast = {
-  name: 'w', topic: 'app.t', groupId: 'g', start: 'earliest', batchSize: 10,
+  name: 'w', topic: 'app.t', groupId: 'g', start: 'earliest', batchSize: 10, partitions: [0],
   retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 5 },
   connectionRetry: { initialBackoffMs: 2, maxBackoffMs: 10 },
   idleBackoff: { initialMs: 2, maxMs: 10 },

@@ -39,7 +39,7 @@ function wire(offset, row, extra = {}) {
 }
 
 const fast = {
-  name: 'w', topic: 'app.t', groupId: 'g', start: 'earliest',
+  name: 'w', topic: 'app.t', groupId: 'g', start: 'earliest', partitions: [0],
   retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 5 },
   connectionRetry: { initialBackoffMs: 5, maxBackoffMs: 20 },
   idleBackoff: { initialMs: 2, maxMs: 10 },

@@ -1,0 +1,127 @@
+import type { StopControl } from './stop-control.js';
+
+/** How one handler attempt ended. */
+export type AttemptOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'failed'; readonly error: unknown }
+  /** Past `handlerTimeoutMs`: counts as a failed attempt; its `ctx.signal` was aborted. */
+  | { readonly kind: 'timed_out' }
+  /** Abandoned at the drain deadline after stop: the message stays uncommitted. */
+  | { readonly kind: 'drained' };
+
+const OK: AttemptOutcome = { kind: 'ok' };
+const TIMED_OUT: AttemptOutcome = { kind: 'timed_out' };
+const DRAINED: AttemptOutcome = { kind: 'drained' };
+
+/** The watchdog looks this often at most, and at least once per this share of the timeout. */
+const WATCHDOG_MIN_MS = 5;
+const WATCHDOG_MAX_MS = 1_000;
+const WATCHDOG_SHARE = 20;
+
+/**
+ * One running attempt. Its AbortSignal (`ctx.signal`) is made only when the handler asks for
+ * it: most handlers never do, and an AbortController per message is measurable.
+ */
+export class AttemptSlot {
+  startedAt = 0;
+  settle: ((outcome: AttemptOutcome) => void) | undefined;
+  private controller: AbortController | undefined;
+  private aborted = false;
+
+  signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort();
+  }
+}
+
+/**
+ * Runs handler attempts with the two limits every attempt has: `handlerTimeoutMs` and the drain
+ * deadline after stop. One per worker: a single watchdog timer checks every running attempt,
+ * instead of a timer per message, and it stays out of the way of handlers that finish
+ * synchronously.
+ */
+export class AttemptRunner {
+  private readonly running = new Set<AttemptSlot>();
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly stop: StopControl,
+    readonly timeoutMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    stop.halt.addEventListener('abort', () => this.forEach((slot) => slot.abort()), { once: true });
+    stop.drain.addEventListener('abort', () => this.forEach((slot) => slot.settle?.(DRAINED)), { once: true });
+    if (Number.isFinite(timeoutMs)) {
+      const every = Math.min(WATCHDOG_MAX_MS, Math.max(WATCHDOG_MIN_MS, timeoutMs / WATCHDOG_SHARE));
+      this.watchdog = setInterval(() => this.expire(), every);
+      // A worker that is otherwise done must be able to exit (Node); browsers have no unref.
+      (this.watchdog as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /** A fresh slot for one attempt; its signal may be handed to the handler before `run`. */
+  slot(): AttemptSlot {
+    return new AttemptSlot();
+  }
+
+  /**
+   * Calls `call` and waits for it within the limits. A handler that returns synchronously
+   * costs no promise and no registration.
+   */
+  run(slot: AttemptSlot, call: () => unknown): AttemptOutcome | Promise<AttemptOutcome> {
+    if (this.stop.drain.aborted) return DRAINED;
+    let result: unknown;
+    try {
+      result = call();
+    } catch (error) {
+      return { kind: 'failed', error };
+    }
+    if (!isThenable(result)) return OK;
+    slot.startedAt = this.now();
+    return new Promise<AttemptOutcome>((resolve) => {
+      let settled = false;
+      slot.settle = (outcome) => {
+        if (settled) return;
+        settled = true;
+        this.running.delete(slot);
+        slot.settle = undefined;
+        resolve(outcome);
+      };
+      this.running.add(slot);
+      result.then(
+        () => slot.settle?.(OK),
+        (error: unknown) => slot.settle?.({ kind: 'failed', error }),
+      );
+    });
+  }
+
+  dispose(): void {
+    if (this.watchdog !== undefined) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  private expire(): void {
+    const deadline = this.now() - this.timeoutMs;
+    this.forEach((slot) => {
+      if (slot.startedAt > deadline) return;
+      slot.abort();
+      slot.settle?.(TIMED_OUT);
+    });
+  }
+
+  private forEach(fn: (slot: AttemptSlot) => void): void {
+    for (const slot of [...this.running]) fn(slot);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}

@@ -1,0 +1,258 @@
+import type { SqlHelpers } from '../sql.js';
+import { KalamConsumerError, toConsumerError } from '../errors.js';
+import { describeFailure } from '../failure-reason.js';
+import type { Logger } from '../logger.js';
+import type { ConsumerMessage } from '../messages.js';
+import { sleep } from '../timing.js';
+import type { MessageRetryPolicy, WasmBindings, WasmMessageRetry } from '../wasm-contract.js';
+import type { AttemptRunner, AttemptSlot } from './attempts.js';
+import { KeyLanes } from './key-lanes.js';
+import type { MessagePolicy, PartitionHandle } from './partition-loop.js';
+import type { BaseContext, EngineHooks, Prepared } from './types.js';
+
+/** What the policy needs from the worker's settings. */
+export interface HandlerPolicySettings {
+  name: string;
+  topic: string;
+  retry: MessageRetryPolicy;
+  maxAttempts: number;
+  shouldRetry: (error: unknown, attempt: number) => boolean;
+  ackOnFailed: boolean;
+  concurrency: number;
+  sql: Pick<SqlHelpers, 'query' | 'queryOne' | 'queryAll'>;
+  bindings: WasmBindings;
+  attempts: AttemptRunner;
+  logger: Logger;
+}
+
+/** The context of one attempt. A class: `signal` is made on first use, not per message. */
+class AttemptContext implements BaseContext {
+  constructor(
+    readonly name: string,
+    readonly runKey: string,
+    readonly attempt: number,
+    readonly maxAttempts: number,
+    readonly sql: BaseContext['sql'],
+    readonly queryOne: BaseContext['queryOne'],
+    readonly queryAll: BaseContext['queryAll'],
+    readonly ack: () => Promise<void>,
+    private readonly slot: AttemptSlot,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.slot.signal();
+  }
+}
+
+/**
+ * runConsumer's and runAgent's per-message policy: attempts with retries and a timeout, the
+ * dead-letter hook, and what happens when a message can be neither handled nor dead-lettered
+ * (the worker stops, loudly, with everything before it committed). Handles a batch one message
+ * at a time, or `concurrency` at a time with per-key order (KeyLanes).
+ */
+export class HandlerPolicy<TItem> implements MessagePolicy {
+  private readonly sql: BaseContext['sql'];
+  private readonly queryOne: BaseContext['queryOne'];
+  private readonly queryAll: BaseContext['queryAll'];
+
+  constructor(
+    private readonly s: HandlerPolicySettings,
+    private readonly hooks: EngineHooks<TItem>,
+  ) {
+    // Made once per worker and shared by every context: a closure set per message is waste.
+    this.sql = (sql, params) => s.sql.query(sql, params);
+    this.queryOne = (sql, params) => s.sql.queryOne(sql, params);
+    this.queryAll = (sql, params) => s.sql.queryAll(sql, params);
+  }
+
+  async handle(ready: ConsumerMessage<unknown>[], partition: PartitionHandle): Promise<void> {
+    if (this.s.concurrency <= 1) {
+      for (const message of ready) {
+        if (partition.stop.halted) return;
+        await this.process(message, partition);
+      }
+      return;
+    }
+    await this.handleConcurrently(ready, partition);
+  }
+
+  /** Up to `concurrency` at once; the first fatal error stops scheduling and is rethrown. */
+  private async handleConcurrently(ready: ConsumerMessage<unknown>[], partition: PartitionHandle): Promise<void> {
+    const lanes = new KeyLanes(this.s.concurrency);
+    let fatal: unknown;
+    let failedOnce = false;
+    const runs = ready.map((message) =>
+      lanes.schedule(message.key, async () => {
+        if (failedOnce || partition.stop.halted) return;
+        try {
+          await this.process(message, partition);
+        } catch (error) {
+          if (!failedOnce) fatal = error;
+          failedOnce = true;
+        }
+      }),
+    );
+    await Promise.all(runs);
+    if (failedOnce) throw fatal;
+  }
+
+  /** Handles one message until it is finished, the worker stops, or it must stop the worker (throws). */
+  private async process(message: ConsumerMessage<unknown>, partition: PartitionHandle): Promise<void> {
+    const { tracker } = partition;
+    const offset = message.offset;
+    let prepared: Prepared<TItem>;
+    try {
+      prepared = this.hooks.prepare(message);
+    } catch (error) {
+      throw toConsumerError(error, 'permanent');
+    }
+    if (prepared.skip) {
+      tracker.finish(offset);
+      return;
+    }
+    const item = prepared.item;
+    const runKey = this.hooks.runKey ? this.hooks.runKey(message) : `${this.s.name}:${this.s.topic}:${partition.partition}:${offset}`;
+    const where = `${this.s.topic}[${partition.partition}]@${offset}`;
+    let earlyAcked = false;
+    const ack = async (): Promise<void> => {
+      // An early commit request: this message is done as far as the handler is concerned.
+      earlyAcked = true;
+      tracker.finish(offset);
+      await partition.commit();
+    };
+    const context = (attempt: number, slot: AttemptSlot): AttemptContext =>
+      new AttemptContext(this.s.name, runKey, attempt, this.s.maxAttempts, this.sql, this.queryOne, this.queryAll, ack, slot);
+
+    let retry: WasmMessageRetry | undefined;
+    try {
+      let lastError: unknown = prepared.error;
+      let attempt = 1;
+      if (prepared.error) {
+        this.s.logger.error(`invalid message ${where}: ${prepared.error.message}`);
+        this.report({ error: prepared.error, phase: 'invalid', partitionId: partition.partition, offset, runKey, item });
+      }
+      for (let round = 1; ; round++) {
+        if (!prepared.error) {
+          // One round of attempts.
+          attempt = 1;
+          for (;;) {
+            if (partition.stop.halted) return;
+            const slot = this.s.attempts.slot();
+            let outcome = this.s.attempts.run(slot, () => this.hooks.invoke(context(attempt, slot), item));
+            if (outcome instanceof Promise) outcome = await outcome;
+            if (outcome.kind === 'ok') {
+              tracker.finish(offset);
+              return;
+            }
+            if (outcome.kind === 'drained') return;
+            lastError = outcome.kind === 'timed_out' ? this.timeoutError(where, attempt) : outcome.error;
+            if (outcome.kind === 'timed_out') this.s.logger.warn(`${(lastError as Error).message}`);
+            if (earlyAcked) {
+              // Already committed at the handler's request: report, never run it again.
+              this.s.logger.error(`handler failed for ${where} after it acked the message, which is not retried: ${describeFailure(lastError)}`);
+              this.report({ error: lastError, phase: 'handler', partitionId: partition.partition, offset, runKey, item });
+              tracker.finish(offset);
+              return;
+            }
+            let retryable: boolean;
+            try {
+              retryable = this.s.shouldRetry(lastError, attempt) !== false;
+            } catch {
+              retryable = false;
+            }
+            retry ??= new this.s.bindings.MessageRetry(this.s.retry);
+            const decision = retry.onFailure(retryable, Math.random());
+            if (decision.action === 'give_up') break;
+            this.s.logger.warn(`attempt ${attempt} of ${this.s.maxAttempts} failed for ${where}: ${describeFailure(lastError)}; retrying in ${Math.round(decision.delayMs)} ms`);
+            const onRetry = this.hooks.onRetry;
+            if (onRetry) {
+              safely(() =>
+                onRetry({ error: lastError, attempt, maxAttempts: this.s.maxAttempts, backoffMs: decision.delayMs, runKey, partitionId: partition.partition, offset, item }),
+              );
+            }
+            await sleep(decision.delayMs, partition.stop.halt);
+            attempt += 1;
+          }
+          this.s.logger.error(`message ${where} failed ${attempt} of ${this.s.maxAttempts} attempts: ${describeFailure(lastError)}`);
+        }
+
+        const failed = this.hooks.failed;
+        if (!failed) throw this.cannotContinue(prepared, lastError, where, offset, attempt, partition.partition, runKey, item);
+        if (partition.stop.halted) return;
+        const slot = this.s.attempts.slot();
+        let outcome = this.s.attempts.run(slot, () => failed(context(attempt, slot), item, lastError));
+        if (outcome instanceof Promise) outcome = await outcome;
+        if (outcome.kind === 'drained') return;
+        if (outcome.kind === 'ok') {
+          // The dead-letter hook returned: the message may be committed (ackOnFailed) or at
+          // least committed past by later messages.
+          tracker.finish(offset, { ack: this.s.ackOnFailed });
+          this.s.logger.warn(`message ${where} dead-lettered by ${this.hooks.deadLetterOption}${this.s.ackOnFailed ? '' : ' (ackOnFailed: false: later messages commit past it)'}`);
+          return;
+        }
+        const hookError = outcome.kind === 'timed_out' ? this.timeoutError(where, attempt, this.hooks.deadLetterOption) : outcome.error;
+        retry ??= new this.s.bindings.MessageRetry(this.s.retry);
+        const pause = retry.nextRound(round + 1);
+        // Not committed past, not skipped: the whole message is tried again after a pause.
+        this.s.logger.error(`${this.hooks.deadLetterOption} failed for ${where}: ${describeFailure(hookError)}; the message is not committed and is tried again in ${Math.round(pause)} ms`);
+        this.report({ error: hookError, phase: 'failed', partitionId: partition.partition, offset, runKey, item });
+        await sleep(pause, partition.stop.halt);
+        if (partition.stop.halted) return;
+      }
+    } finally {
+      retry?.free();
+    }
+  }
+
+  /** The error a worker stops with when a message can be neither handled nor dead-lettered. */
+  private cannotContinue(
+    prepared: Prepared<TItem>,
+    lastError: unknown,
+    where: string,
+    offset: number,
+    attempts: number,
+    partitionId: number,
+    runKey: string,
+    item: TItem,
+  ): KalamConsumerError {
+    const committed = `everything before offset ${offset} is committed, so a restart resumes at this message`;
+    const deadLetter = this.hooks.deadLetterOption;
+    let error: KalamConsumerError;
+    if (prepared.error) {
+      error = new KalamConsumerError(`${prepared.error.message}; the worker stops here (${committed}). Pass ${deadLetter} to dead-letter such messages.`, {
+        code: prepared.error.code,
+        kind: 'permanent',
+        cause: prepared.error,
+      });
+    } else {
+      error = new KalamConsumerError(
+        `message ${where} failed ${attempts} of ${this.s.maxAttempts} attempts (last error: ${describeFailure(lastError)}); the worker stops here (${committed}). Pass ${deadLetter} to dead-letter failing messages, or raise retry.maxAttempts.`,
+        { code: 'RETRIES_EXHAUSTED', kind: 'permanent', cause: lastError },
+      );
+      this.report({ error: lastError, phase: 'handler', partitionId, offset, runKey, item });
+    }
+    return error;
+  }
+
+  private timeoutError(where: string, attempt: number, what = 'handler'): KalamConsumerError {
+    return new KalamConsumerError(
+      `${what} for ${where} did not finish within handlerTimeoutMs (${this.s.attempts.timeoutMs} ms) on attempt ${attempt}; its ctx.signal was aborted and the attempt counts as failed`,
+      { code: 'HANDLER_TIMEOUT', kind: 'transient' },
+    );
+  }
+
+  private report(info: Parameters<NonNullable<EngineHooks<TItem>['onError']>>[0]): void {
+    const onError = this.hooks.onError;
+    if (onError) safely(() => onError(info));
+  }
+}
+
+/** Calls a user callback that must not break the loop (reporting hooks). */
+export function safely(fn: () => unknown): void {
+  try {
+    const result = fn();
+    if (result && typeof (result as Promise<unknown>).catch === 'function') (result as Promise<unknown>).catch(() => {});
+  } catch {
+    /* a throwing reporter must not stop the worker */
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The two stages of stopping a worker. `halt` fires at once: no new fetch, no new attempt,
+ * sleeps end. `drain` fires `drainTimeoutMs` later: handlers still running are abandoned (their
+ * messages stay uncommitted and come back after the visibility timeout).
+ */
+export class StopControl {
+  private readonly haltController = new AbortController();
+  private readonly drainController = new AbortController();
+  private drainTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly drainTimeoutMs: number) {}
+
+  get halt(): AbortSignal {
+    return this.haltController.signal;
+  }
+
+  get drain(): AbortSignal {
+    return this.drainController.signal;
+  }
+
+  get halted(): boolean {
+    return this.haltController.signal.aborted;
+  }
+
+  stop(): void {
+    if (this.halted) return;
+    this.haltController.abort();
+    this.drainTimer = setTimeout(() => this.drainController.abort(), this.drainTimeoutMs);
+  }
+
+  /** Clears the drain timer once everything has finished (it must not keep a process alive). */
+  dispose(): void {
+    if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
+  }
+}
