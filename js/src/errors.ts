@@ -18,6 +18,10 @@ export type KalamConsumerErrorCode =
   | 'OFFSET_GAP'
   | 'WASM_LOAD_FAILED'
   | 'WASM_VERSION_MISMATCH'
+  /** Fleet: the partition lease table cannot be created or read by this account (the message names the DDL to run by hand). */
+  | 'LEASE_TABLE'
+  /** Fleet: a partition's lease ran out before it was renewed, or another worker took a newer epoch of it. */
+  | 'LEASE_LOST'
   | (string & {});
 
 export type KalamConsumerErrorKind = FailureKind;
