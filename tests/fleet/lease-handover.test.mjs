@@ -234,3 +234,36 @@ test('a new process reusing a worker id finds its old member row and its old lea
   assert.deepEqual((await second.tick()).acquired, [0]);
   await second.stop();
 });
+
+test('ticking more often than renewIntervalMs: writes stay at one per renewIntervalMs / 2, reads see a release at once', async () => {
+  const groupId = uniqueName('g');
+  const clock = new ManualClock();
+  const base = fx.sqlClient();
+  const updates = [];
+  const sql = {
+    queryAll: (text, params) => base.queryAll(text, params),
+    query(text, params) {
+      if (text.startsWith('UPDATE')) updates.push(clock.ms);
+      return base.query(text, params);
+    },
+  };
+  const a = leasesFor(fx, { groupId, partitions: [0, 1], clock, workerId: 'a', sql });
+  const b = leasesFor(fx, { groupId, partitions: [0, 1], clock, workerId: 'b' });
+  await a.ensureTable();
+  const t0 = clock.ms;
+  assert.deepEqual((await a.tick()).acquired, [0, 1]);
+  updates.length = 0;
+  // 30 ticks, 20 ms apart (600 ms): the 300 ms interval allows a write every 150 ms.
+  for (let i = 1; i <= 30; i += 1) {
+    clock.set(t0 + i * 20);
+    await a.tick();
+  }
+  // Per 160 ms (the first tick at or past 150 ms): 3 UPDATEs (heartbeat and two renewals), 3 times in 600 ms.
+  assert.deepEqual(updates, [160, 160, 160, 320, 320, 320, 480, 480, 480].map((ms) => t0 + ms));
+  assert.deepEqual((await b.tick()).acquired, []);
+  assert.deepEqual((await a.tick()).shouldRelease, [1]);
+  await a.release(1);
+  clock.advance(20);
+  assert.deepEqual((await b.tick()).acquired, [1], '20 ms later, on b\'s next tick');
+  await Promise.all([a.stop(), b.stop()]);
+});

@@ -64,7 +64,10 @@ export interface PartitionLeasesOptions {
   /** Unique per running process (see defaultWorkerId). */
   workerId: string;
   leaseMs: number;
-  /** How often the caller runs tick(); a renewal is sent when half of it has passed since the last one. */
+  /**
+   * How often the caller runs tick() at least. Renewals and heartbeats go out once half of it
+   * has passed since the last one, so ticking more often only adds a read of the table.
+   */
   renewIntervalMs: number;
   /** Default leaseMs / 5: must exceed the clock difference between workers plus a commit's time in flight. */
   safetyMarginMs?: number;
@@ -147,6 +150,8 @@ export class PartitionLeases {
   private readonly memberRowKey: string;
   private readonly leases = new Map<number, Held>();
   private memberWritten = false;
+  /** When the last heartbeat that got through was sent; undefined before the first. */
+  private heartbeatAtMs: number | undefined;
   private stopped = false;
   // tick, release and stop run one at a time: two writes of one row from this worker must never
   // overlap (on a server whose UPDATE is not atomic, one could undo the other).
@@ -319,9 +324,16 @@ export class PartitionLeases {
   }
 
   private async heartbeat(errors: KalamConsumerError[]): Promise<void> {
-    const expiresAtMs = this.now() + this.leaseMs;
+    const sentAtMs = this.now();
+    // Like renewals, heartbeats go out every renewIntervalMs / 2 at most, so the engine may
+    // tick more often (to see released partitions sooner) for the price of one read.
+    if (this.heartbeatAtMs !== undefined && sentAtMs - this.heartbeatAtMs < this.renewIntervalMs / 2) return;
+    const expiresAtMs = sentAtMs + this.leaseMs;
     try {
-      if (this.memberWritten && (await this.store.setExpiry(this.memberRowKey, expiresAtMs)) > 0) return;
+      if (this.memberWritten && (await this.store.setExpiry(this.memberRowKey, expiresAtMs)) > 0) {
+        this.heartbeatAtMs = sentAtMs;
+        return;
+      }
       const row: LeaseRow = {
         leaseKey: this.memberRowKey,
         partition: MEMBER_PARTITION,
@@ -339,6 +351,7 @@ export class PartitionLeases {
         await this.store.setExpiry(this.memberRowKey, expiresAtMs);
       }
       this.memberWritten = true;
+      this.heartbeatAtMs = sentAtMs;
     } catch (error) {
       errors.push(fail(error, 'heartbeat'));
     }
