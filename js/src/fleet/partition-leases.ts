@@ -54,6 +54,8 @@ import { checkTiming } from './options.js';
  * most (ties by id) one more (fair-share.ts). A worker over its share reports the extras in
  * `shouldRelease`; the engine drains them and calls release(). A worker under its share takes
  * free partitions. Partitions only move when the membership changes.
+ *
+ * docs/fleet.md has the whole design, the defaults and the contract with the engine.
  */
 export interface PartitionLeasesOptions {
   sql: SqlLike;
