@@ -267,3 +267,29 @@ test('ticking more often than renewIntervalMs: writes stay at one per renewInter
   assert.deepEqual((await b.tick()).acquired, [1], '20 ms later, on b\'s next tick');
   await Promise.all([a.stop(), b.stop()]);
 });
+
+test('a release that cannot be written still ends the lease locally and is reported to log.warn', async () => {
+  const groupId = uniqueName('g');
+  const clock = new ManualClock();
+  const base = fx.sqlClient();
+  let failReleases = false;
+  const sql = {
+    queryAll: (text, params) => base.queryAll(text, params),
+    query(text, params) {
+      if (failReleases && text.includes('SET released')) return Promise.reject(new Error('connection reset'));
+      return base.query(text, params);
+    },
+  };
+  const warnings = [];
+  const a = leasesFor(fx, { groupId, partitions: [0], clock, workerId: 'a', sql, log: { warn: (m) => warnings.push(m) } });
+  await a.ensureTable();
+  assert.deepEqual((await a.tick()).acquired, [0]);
+  failReleases = true;
+  await a.release(0);
+  assert.equal(a.canCommit(0), false);
+  assert.deepEqual(a.owned(), []);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /partition 0 released \(connection reset\)/);
+  assert.equal((await newestRow(groupId, 0)).released, false, 'the row waits for its expiry instead');
+  await a.stop();
+});

@@ -1,4 +1,5 @@
 import { invalidOption, KalamConsumerError, toConsumerError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { fairShare } from './fair-share.js';
 import { GroupSnapshot } from './group-snapshot.js';
 import { claimEpoch } from './epoch-claim.js';
@@ -76,11 +77,8 @@ export interface PartitionLeasesOptions {
   /** Default `<topic namespace>.consumer_leases`. */
   table?: string;
   now?: () => number;
-  log?: LeaseLogger;
-}
-
-export interface LeaseLogger {
-  warn(message: string, error?: unknown): void;
+  /** Where release() and stop() report what they could not write (they resolve anyway); silent by default. */
+  log?: Pick<Logger, 'warn'>;
 }
 
 export interface TickResult {
@@ -148,7 +146,7 @@ export class PartitionLeases {
   private readonly store: LeaseStore;
   private readonly sql: SqlLike;
   private readonly now: () => number;
-  private readonly log: LeaseLogger | undefined;
+  private readonly log: Pick<Logger, 'warn'> | undefined;
   private readonly memberRowKey: string;
   private readonly leases = new Map<number, Held>();
   private memberWritten = false;
@@ -255,7 +253,9 @@ export class PartitionLeases {
       try {
         await this.store.deleteRow(this.memberRowKey);
       } catch (error) {
-        this.log?.warn(`fleet: could not delete member row of ${this.workerId}; it expires after ${this.leaseMs} ms`, error);
+        this.log?.warn(
+          `fleet: could not delete member row of ${this.workerId} (${toConsumerError(error).message}); it expires after ${this.leaseMs} ms`,
+        );
       }
     });
   }
@@ -274,7 +274,9 @@ export class PartitionLeases {
     try {
       await this.store.markReleased(held.key);
     } catch (error) {
-      this.log?.warn(`fleet: could not mark partition ${partition} released; others take it when it expires`, error);
+      this.log?.warn(
+        `fleet: could not mark partition ${partition} released (${toConsumerError(error).message}); others take it when it expires`,
+      );
     }
   }
 
