@@ -10,6 +10,8 @@ import { workerSettings, type EngineOptions, type WorkerSettings } from './worke
 import { PartitionLoop, type PartitionReporter } from './worker/partition-loop.js';
 import { planPartitions, type PartitionPlan } from './worker/partitions.js';
 import { StopControl } from './worker/stop-control.js';
+import { PartitionLeases } from './fleet/index.js';
+import { superviseFleet } from './worker/fleet-supervisor.js';
 import type { EngineErrorInfo, EngineHooks } from './worker/types.js';
 
 export type { EngineOptions } from './worker/options.js';
@@ -67,7 +69,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
       },
       hooks,
     );
-    const runs = plan.partitions.map((partition) =>
+    const runPartition = (partition: number, control: StopControl, canCommit?: () => boolean): Promise<void> =>
       new PartitionLoop({
         client: s.client,
         topic: s.topic,
@@ -79,17 +81,38 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
         gapTimeoutMs: s.gapTimeoutMs,
         idle: s.idle,
         backoff: newBackoff(bindings, s.connectionRetry),
-        stop,
+        stop: control,
         reporter,
-      })
-        .run(policy)
-        .catch((error: unknown) => {
-          // The first error that no retry fixes stops every partition; it is what we reject with.
-          fatal ??= toConsumerError(error, 'permanent');
-          stop.stop();
-        }),
-    );
-    await Promise.all(runs);
+        ...(canCommit ? { canCommit } : {}),
+      }).run(policy);
+    if (s.fleet) {
+      const leases = new PartitionLeases({ sql: s.client, topic: s.topic, groupId: s.groupId, partitions: plan.partitions, ...s.fleet, log: s.logger });
+      const ready = await withConnectionRetry(newBackoff(bindings, s.connectionRetry), stop.halt, () => leases.ensureTable(), {
+        failed: (error, delayMs) => reporter.connectionFailed(error, delayMs, 'connection', -1),
+        recovered: () => reporter.connectionRecovered(),
+      });
+      if (ready === STOPPED) return;
+      s.logger.info(`fleet: worker ${s.fleet.workerId}, leases in ${s.fleet.table} (lease ${s.fleet.leaseMs} ms)`);
+      await superviseFleet({
+        leases,
+        stop,
+        runPartition,
+        logger: s.logger,
+        reportLease: (error, partition) => report({ error, phase: 'lease', partitionId: partition }),
+      });
+    } else {
+      const runs = plan.partitions.map((partition) => {
+        const control = stop.child();
+        return runPartition(partition, control)
+          .catch((error: unknown) => {
+            // The first error that no retry fixes stops every partition; it is what we reject with.
+            fatal ??= toConsumerError(error, 'permanent');
+            stop.stop();
+          })
+          .finally(() => control.dispose());
+      });
+      await Promise.all(runs);
+    }
   } catch (error) {
     fatal ??= toConsumerError(error, 'permanent');
   } finally {

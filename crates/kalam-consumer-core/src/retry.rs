@@ -215,7 +215,10 @@ impl RetryPolicy {
     pub fn delay_before(&self, attempt: u32, random: f64) -> f64 {
         let d = self.base_delay(attempt);
         let spread = d * self.jitter_ratio;
-        (d - spread + unit_random(random) * 2.0 * spread).clamp(0.0, self.max_backoff_ms)
+        // max/min, not clamp: clamp's panic message formats f64, ~20 KB of the wasm module.
+        (d - spread + unit_random(random) * 2.0 * spread)
+            .max(0.0)
+            .min(self.max_backoff_ms)
     }
 
     /// The pause before round `round` (>= 2) of attempts, when a message exhausted its

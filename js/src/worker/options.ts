@@ -7,6 +7,7 @@ import type { StartPosition } from '../messages.js';
 import { GAP_TIMEOUT_DEFAULT_MS } from '../sequencer.js';
 import { nonBlank, nonNegativeInt, nonNegativeNumber, positiveInt } from '../validate.js';
 import type { MessageRetryPolicy, WasmBindings } from '../wasm-contract.js';
+import { resolveFleetOptions, type FleetOptions, type ResolvedFleetOptions } from '../fleet/index.js';
 import type { RetryOptions } from './types.js';
 
 // The one place that reads and checks the options of runConsumer and runAgent (HACKING.md,
@@ -64,6 +65,12 @@ export interface EngineOptions {
   concurrency?: number;
   /** Where the worker logs; default the console, `false` for none. `{ debug, info, warn, error }`. */
   logger?: LoggerOption;
+  /**
+   * Share the topic's partitions with every other worker that runs the same config on the same
+   * group (`true`, or options: lease table, lease time, worker id). Leases live in a KalamDB
+   * table (docs/fleet.md); each partition is handled by one worker at a time.
+   */
+  fleet?: boolean | FleetOptions;
 }
 
 export const HANDLER_TIMEOUT_DEFAULT_MS = 60_000;
@@ -93,6 +100,7 @@ export interface WorkerSettings {
   concurrency: number;
   logger: Logger;
   stopSignal: AbortSignal | undefined;
+  fleet: ResolvedFleetOptions | undefined;
 }
 
 /** Reads and checks every option before any request; throws INVALID_OPTION naming the option. */
@@ -132,6 +140,7 @@ export function workerSettings(options: EngineOptions, bindings: WasmBindings): 
     concurrency: positiveInt('concurrency', options.concurrency, 1),
     logger: resolveLogger(options.logger, name),
     stopSignal,
+    fleet: fleetSettings(options),
   };
 }
 
@@ -161,4 +170,11 @@ function retrySettings(options: RetryOptions | undefined, bindings: WasmBindings
     throw toConsumerError(error, 'permanent');
   }
   return { retry, maxAttempts, shouldRetry: shouldRetry ?? (() => true) };
+}
+
+function fleetSettings(options: EngineOptions): ResolvedFleetOptions | undefined {
+  const fleet = options.fleet;
+  if (fleet === undefined || fleet === false) return undefined;
+  if (fleet !== true && (typeof fleet !== 'object' || fleet === null)) throw invalidOption('fleet must be true, false or an options object');
+  return resolveFleetOptions(options.topic, fleet === true ? {} : fleet);
 }

@@ -140,6 +140,9 @@ export class PartitionLoop implements PartitionHandle {
       }
       const { ready, accepted, skipped } = this.sequencer.offer(messages);
       for (const gap of skipped) this.reportGap(gap);
+      // Fencing: a worker that may have lost the partition hands nothing more over (the new
+      // owner gets these messages once our claim expires).
+      if (this.s.canCommit && !this.s.canCommit()) break;
       if (ready.length > 0) await policy.handle(ready, this);
       await this.commit();
       if (stop.halted) break;

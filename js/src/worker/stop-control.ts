@@ -28,8 +28,30 @@ export class StopControl {
     this.drainTimer = setTimeout(() => this.drainController.abort(), this.drainTimeoutMs);
   }
 
+  /**
+   * A control for one partition: stopped with this one (and drained with it), or on its own
+   * (a fleet worker handing a partition over, or losing its lease).
+   */
+  child(): StopControl {
+    const child = new StopControl(this.drainTimeoutMs);
+    const onHalt = (): void => child.stop();
+    const onDrain = (): void => child.drainController.abort();
+    if (this.halted) child.stop();
+    else this.halt.addEventListener('abort', onHalt, { once: true });
+    if (this.drain.aborted) child.drainController.abort();
+    else this.drain.addEventListener('abort', onDrain, { once: true });
+    child.unlink = () => {
+      this.halt.removeEventListener('abort', onHalt);
+      this.drain.removeEventListener('abort', onDrain);
+    };
+    return child;
+  }
+
+  private unlink: (() => void) | undefined;
+
   /** Clears the drain timer once everything has finished (it must not keep a process alive). */
   dispose(): void {
     if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
+    this.unlink?.();
   }
 }
