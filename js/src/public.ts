@@ -15,3 +15,5 @@ export type { Change, ConsumerContext, ErrorInfo, MessageMetadata, RetryInfo, Ru
 export type { AgentContext, RunAgentOptions } from './run-agent.js';
 export type { LlmAdapter, LlmChatMessage, LlmHelpers, LlmInput, LlmRequest } from './llm.js';
 export { VERSION } from './version.js';
+export { topicLag } from './lag.js';
+export type { PartitionLag, TopicLag, TopicLagOptions } from './lag.js';
