@@ -11,7 +11,9 @@
  *   ts       tsc -p tsconfig.json (type check; unbundled output in build/tsc/ for tests of
  *            internal modules, never published), then esbuild bundles and minifies the entry
  *            points into dist/ (one shared chunk) and dts-bundle-generator rolls the public
- *            declarations into dist/index.d.ts; skipped while js/src holds no .ts file.
+ *            declarations into dist/index.d.ts, then checks and bundles the command line
+ *            (js/src/cli, tsconfig.cli.json) into dist/cli.js; skipped while js/src holds no
+ *            .ts file.
  *   package  wasm glue into dist/wasm/ (the .js bundled with its snippets and minified by
  *            esbuild, the .d.ts as generated),
  *            README.md + LICENSE, dist/package.json from pkg-template/ with the workspace
@@ -20,7 +22,7 @@
  * Node >= 18; node: builtins plus the typescript, esbuild and dts-bundle-generator devDependencies.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -43,6 +45,12 @@ const JS_ENTRIES = {
   'entry.browser': join(ROOT, 'js', 'src', 'entry.browser.ts'),
   'wasm.node': join(ROOT, 'js', 'src', 'wasm.node.ts'),
 };
+/**
+ * The command line (the package's `bin`): bundled on its own for Node, importing the package
+ * through the node entry at run time, so it adds only its own code to dist/.
+ */
+const CLI_ENTRY = join(ROOT, 'js', 'src', 'cli', 'main.ts');
+const CLI_OUT = 'cli.js';
 /** The `.` export's declarations (both conditions export the same names). */
 const TYPES_ENTRY = join(ROOT, 'js', 'src', 'entry.browser.ts');
 const TYPES_OUT = 'index.d.ts';
@@ -393,6 +401,37 @@ function bundleTypes() {
   log(`dts-bundle-generator: ${TYPES_OUT} ${statSync(join(DIST, TYPES_OUT)).size} B`);
 }
 
+/**
+ * Type-checks js/src/cli against the just-written dist/index.d.ts (tsconfig.cli.json, with
+ * Node's types) and bundles it into dist/cli.js with a shebang. `@kalamdb/consumer` stays an
+ * import of ./entry.node.js, so the CLI shares the package's one wasm instance and chunk.
+ */
+async function bundleCli() {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  run(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.cli.json')]);
+  const esbuild = await loadEsbuild();
+  /** @type {import('esbuild').Plugin} */
+  const packageExternal = {
+    name: 'kalam-cli-package-external',
+    setup(build) {
+      build.onResolve({ filter: /^@kalamdb\/consumer$/ }, () => ({ path: './entry.node.js', external: true }));
+    },
+  };
+  const outfile = join(DIST, CLI_OUT);
+  await esbuild.build({
+    ...ESBUILD_COMMON,
+    entryPoints: [CLI_ENTRY],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node18',
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [packageExternal],
+  });
+  chmodSync(outfile, 0o755);
+  log(`esbuild: ${CLI_OUT} ${statSync(outfile).size} B`);
+}
+
 async function stepTs() {
   if (!hasTsSources(join(ROOT, 'js', 'src'))) {
     warn('js/src has no .ts file yet: skipping tsc');
@@ -406,10 +445,11 @@ async function stepTs() {
   cleanDistModules();
   await bundleJs();
   bundleTypes();
+  await bundleCli();
 }
 
 /**
- * Every path pkg-template's `main`, `module`, `types` and `exports` name must exist in dist/,
+ * Every path pkg-template's `main`, `module`, `types`, `exports` and `bin` name must exist in dist/,
  * and be matched by `files` (npm pack ships nothing else).
  * @param {Record<string, unknown>} pkg
  */
@@ -420,7 +460,7 @@ function checkPackageTargets(pkg) {
     if (typeof value === 'string') targets.push(value);
     else if (value && typeof value === 'object') Object.values(value).forEach(collect);
   };
-  collect([pkg.main, pkg.module, pkg.types, pkg.exports]);
+  collect([pkg.main, pkg.module, pkg.types, pkg.exports, pkg.bin]);
   const files = /** @type {string[]} */ (pkg.files ?? []);
   const shipped = (/** @type {string} */ path) => files.some((pattern) =>
     pattern === path || (pattern.startsWith('*') && !path.includes('/') && path.endsWith(pattern.slice(1))));

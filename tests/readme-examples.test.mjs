@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
-import { createConsumerClient, Auth, runConsumer, initConsumerWasm, isKalamConsumerError, TopicOp, KalamConsumerError } from '@kalamdb/consumer';
+import { createConsumerClient, Auth, runConsumer, initConsumerWasm, isKalamConsumerError, TopicOp, KalamConsumerError, topicLag } from '@kalamdb/consumer';
 import init, { KalamConsumerClient } from '@kalamdb/consumer/wasm';
 import { useDevServer, committedOffset, devServerBinary, repoRoot, waitFor, within } from './support/devserver.mjs';
 
@@ -263,6 +263,18 @@ test('README One-shot polling: consumeBatch, then ack the last offset', async ()
   assert.equal(m.payload._table, 'app:messages');
   assert.equal(m.value, m.payload);
   assert.equal(await committedOffset(server, 'app.events', 'poller'), written - 1);
+});
+
+// README "Lag": the quick start's group, measured by its service account (consume probes).
+test('README Lag: topicLag per partition for the word-count group', async () => {
+  await write('one more, not counted yet'); // harness
+  const lag = await topicLag(client, 'app.events', 'word-count', { partitions: [0] });
+  console.log(lag.totalLag, lag.partitions);   // [{ partitionId: 0, committedOffset: 41, newestOffset: 45, lag: 4 }]
+
+  const committed = await committedOffset(server, 'app.events', 'word-count');
+  assert.equal(lag.method, 'consume-probe');
+  assert.deepEqual(lag.partitions, [{ partitionId: 0, committedOffset: committed, newestOffset: written - 1, lag: written - 1 - committed }]);
+  assert.ok(lag.totalLag >= 1, 'the message written above is not handled by anyone');
 });
 
 // README "Typed usage": type-checked, then run.

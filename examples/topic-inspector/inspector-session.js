@@ -1,6 +1,6 @@
-// The inspector's logic, with no DOM: log in, poll a topic, peek, ack, read committed offsets.
+// The inspector's logic, with no DOM: log in, poll a topic, peek, ack, read committed offsets and lag.
 // inspector.js wires it to the page; keeping the two apart keeps each small.
-import { Auth, createConsumerClient, isKalamConsumerError } from '@kalamdb/consumer';
+import { Auth, createConsumerClient, isKalamConsumerError, topicLag } from '@kalamdb/consumer';
 
 const IDLE_POLL_MS = 300;
 const BATCH_SIZE = 100;
@@ -76,6 +76,18 @@ export class InspectorSession {
     } catch {
       return null;
     }
+  }
+
+  /**
+   * The watched group's lag per partition (topicLag), or null when it is not shown: in peek
+   * mode the watched group must stay untouched, and for an account that may not read system
+   * tables topicLag probes the group with a consume, which creates the group's server cursor
+   * if the server has not seen it yet (docs/lag.md). Outside peek mode the inspector consumes
+   * the group itself, with start 'earliest', so the probe uses that start too.
+   */
+  async lag() {
+    if (this.peek && (await this.committedOffsets()) === null) return null;
+    return topicLag(this.client, this.topic, this.watchedGroup, { partitions: this.partitions, start: 'earliest' });
   }
 
   stop() {

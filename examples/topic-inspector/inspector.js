@@ -60,6 +60,8 @@ async function disconnect() {
   session?.stop();
   session = null;
   clearInterval(offsetTimer);
+  byId('lag').querySelector('tbody').replaceChildren();
+  byId('lag-note').textContent = 'Not connected.';
   byId('disconnect').disabled = true;
   setStatus('Not connected.');
 }
@@ -131,19 +133,48 @@ function ackCell(message) {
   return cell;
 }
 
+let refreshing = false;
+
+/** Redraws the committed offsets and the lag table; skipped while the previous refresh runs. */
 async function refreshCommitted() {
   const current = session;
-  if (!current) return;
-  const offsets = await current.committedOffsets();
+  if (!current || refreshing) return;
+  refreshing = true;
+  let lag;
+  try {
+    lag = await current.lag();
+  } catch (error) {
+    if (current === session) byId('lag-note').textContent = `Lag unavailable: ${describeError(error, current)}`;
+    return;
+  } finally {
+    refreshing = false;
+  }
   if (current !== session) return;
   const target = byId('committed');
-  if (offsets === null) {
+  const rows = byId('lag').querySelector('tbody');
+  if (lag === null) {
     target.textContent = 'not visible to this role (needs dba or system)';
-  } else if (offsets.size === 0) {
-    target.textContent = 'none yet';
-  } else {
-    target.textContent = [...offsets].sort(([a], [b]) => a - b).map(([partition, offset]) => `p${partition}: ${offset}`).join(', ');
+    byId('lag-note').textContent =
+      'Peek mode leaves the watched group alone: without access to system tables its lag would need a probe that can set where a new group starts.';
+    rows.replaceChildren();
+    return;
   }
+  const committed = lag.partitions.filter((p) => p.committedOffset !== null);
+  target.textContent = committed.length === 0 ? 'none yet' : committed.map((p) => `p${p.partitionId}: ${p.committedOffset}`).join(', ');
+  const source = lag.method === 'system-tables' ? 'read from system.topic_offsets' : 'probed with limit-0 consumes';
+  byId('lag-note').textContent = `Group ${lag.groupId} is ${lag.totalLag} behind in total (committed offsets ${source}).`;
+  rows.replaceChildren(...lag.partitions.map(lagRow));
+}
+
+function lagRow(partition) {
+  const row = document.createElement('tr');
+  row.dataset.partition = String(partition.partitionId);
+  for (const value of [partition.partitionId, partition.committedOffset ?? '–', partition.newestOffset ?? '–', partition.lag]) {
+    const cell = document.createElement('td');
+    cell.textContent = String(value);
+    row.append(cell);
+  }
+  return row;
 }
 
 function applyFilters() {

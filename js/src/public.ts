@@ -19,3 +19,5 @@ export type { LangChainModelLike } from './langchain-adapter.js';
 export type { AgentContext, RunAgentOptions } from './run-agent.js';
 export type { LlmAdapter, LlmChatMessage, LlmHelpers, LlmInput, LlmRequest } from './llm.js';
 export { VERSION } from './version.js';
+export { topicLag } from './lag.js';
+export type { PartitionLag, TopicLag, TopicLagOptions } from './lag.js';

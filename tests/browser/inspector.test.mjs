@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { committedOffsets, createServiceUser, repoRoot, setupTopic, uniqueName, useDevServer } from '../support/devserver.mjs';
+import { Auth, createConsumerClient } from '@kalamdb/consumer';
 import { startStaticServer } from '../../examples/topic-inspector/static-server.mjs';
 import { launchChromium } from './browser.mjs';
 import { distinctPixelBytes } from './screenshot.mjs';
@@ -53,6 +54,24 @@ async function shownOffsets() {
 
 async function waitForRows(count) {
   await page.waitForFunction((n) => document.querySelectorAll('#messages tbody tr').length >= n, count, { timeout: 15_000 });
+}
+
+/** The lag table's rows as text cells, e.g. [['0', '1', '2', '1']]. */
+async function lagTable() {
+  return page.$$eval('#lag tbody tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)));
+}
+
+/** Waits until the lag table reads `expected`: rows joined by '|', cells by spaces. */
+async function waitForLag(expected) {
+  try {
+    await page.waitForFunction(
+      (want) => [...document.querySelectorAll('#lag tbody tr')].map((row) => [...row.children].map((cell) => cell.textContent).join(' ')).join('|') === want,
+      expected,
+      { timeout: 10_000 },
+    );
+  } catch (error) {
+    throw new Error(`lag table ${JSON.stringify(await lagTable())}, expected ${expected}: ${error.message}`);
+  }
 }
 
 async function newTopic() {
@@ -117,7 +136,8 @@ describe('topic inspector page', () => {
     await connect({ topic, group, peek: true });
     await waitForRows(3);
     assert.equal(await page.isDisabled('#messages tbody tr:nth-child(1) button.ack'), true);
-    assert.equal(await page.textContent('#committed'), 'none yet');
+    // The offsets refresh once a second (and a refresh now also measures lag): wait for one.
+    await page.waitForFunction(() => document.querySelector('#committed').textContent === 'none yet', null, { timeout: 10_000 });
     assert.deepEqual(await committedOffsets(server, topic, group), {}, 'nothing committed for the watched group');
     const all = await server.rows('SELECT group_id FROM system.topic_offsets WHERE topic_id = $1', [topic]);
     assert.deepEqual(all, [], 'the throwaway group committed nothing either');
@@ -134,6 +154,51 @@ describe('topic inspector page', () => {
     await page.waitForFunction(() => document.querySelector('#committed').textContent === 'p0: 1', null, { timeout: 10_000 });
     const offsets = await committedOffsets(server, topic, group);
     assert.equal(Number(offsets[0]), 1);
+  });
+
+  test('shows lag per partition for the group, read from system tables by a system account', async () => {
+    const { table, topic } = await newTopic();
+    const group = uniqueName('g');
+    await server.sql(`INSERT INTO ${table} (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c')`);
+    await openPage();
+    await connect({ topic, group });
+    await waitForRows(3);
+    await page.click('#messages tbody tr:nth-child(2) button.ack');
+    await waitForLag('0 1 2 1');
+    assert.match(await page.textContent('#lag-note'), /is 1 behind in total \(committed offsets read from system\.topic_offsets\)/);
+    await server.sql(`INSERT INTO ${table} (id, name) VALUES (4, 'd'), (5, 'e')`);
+    await waitForLag('0 1 4 3');
+  });
+
+  test('a service account sees lag on every listed partition through consume probes', async () => {
+    const { table, topic } = await setupTopic(server, { kind: 'shared', columns: 'id TEXT PRIMARY KEY, name TEXT', partitions: 2 });
+    const worker = await createServiceUser(server);
+    const group = uniqueName('g');
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) await server.sql(`INSERT INTO ${table} (id, name) VALUES ('${id}', '${id}')`);
+    await openPage();
+    await connect({ topic, group, user: worker.user, password: worker.password, partitions: '0, 1' });
+    await waitForRows(8);
+    // Partition 0 holds b, c, e, g and partition 1 a, d, f, h (docs/PROTOCOL.md §11): offsets 0..3 each.
+    await page.click('#messages tbody tr[data-partition="1"][data-offset="0"] button.ack');
+    await waitForLag('0 – 3 4|1 0 3 3');
+    assert.match(await page.textContent('#lag-note'), /is 7 behind in total \(committed offsets probed with limit-0 consumes\)/);
+    assert.equal(await page.textContent('#committed'), 'p1: 0');
+  });
+
+  test('in peek mode a service account is not shown the lag, and the watched group is left unseeded', async () => {
+    const { table, topic } = await newTopic();
+    const worker = await createServiceUser(server);
+    const group = uniqueName('g');
+    await server.sql(`INSERT INTO ${table} (id, name) VALUES (1, 'a'), (2, 'b')`);
+    await openPage();
+    await connect({ topic, group, user: worker.user, password: worker.password, peek: true });
+    await waitForRows(2);
+    await page.waitForFunction(() => /Peek mode leaves the watched group alone/.test(document.querySelector('#lag-note').textContent), null, { timeout: 10_000 });
+    assert.deepEqual(await lagTable(), []);
+    // Had the page probed the group with start 'earliest', this first 'latest' consume would get the history.
+    const client = createConsumerClient({ url: server.url, authProvider: async () => Auth.basic(worker.user, worker.password) });
+    const batch = await client.consumeBatch({ topic, group_id: group, start: 'latest', batch_size: 10 });
+    assert.deepEqual(batch.messages, []);
   });
 
   test('wrong credentials, a missing topic, a user-role account and an unreachable server each get a clear error', async () => {
