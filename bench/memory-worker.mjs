@@ -53,6 +53,8 @@ async function runPackage() {
   try {
     await pkg.runConsumer({
       client, name: 'bench-memory', topic, groupId: 'memory', start: 'earliest', batchSize, stopSignal: stop.signal,
+      // The stub serves one partition and no SQL (system.topics), so the partition is named.
+      partitions: [0], logger: false,
       onChange: onMessage, onError: () => { errors++; },
     });
   } finally {

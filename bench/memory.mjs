@@ -105,7 +105,7 @@ function analyse(run, warmup, total) {
   };
 }
 
-function runChild(args) {
+export function runChild(args) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--expose-gc', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';

@@ -16,12 +16,13 @@ import { runLatency } from './latency.mjs';
 import { runMemory } from './memory.mjs';
 import { runSize } from './size.mjs';
 import { runThroughput } from './throughput.mjs';
+import { runVsPlain } from './vs-plain.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='));
-const ALL = ['decode', 'throughput', 'latency', 'size', 'memory'];
+const ALL = ['decode', 'vs_plain', 'throughput', 'latency', 'size', 'memory'];
 const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : ALL;
 for (const name of only) if (!ALL.includes(name)) throw new Error(`unknown figure group ${name}; known: ${ALL.join(', ')}`);
 
@@ -32,6 +33,7 @@ const options = {
   decode: { rounds: quick ? 3 : 7, roundMs: quick ? 150 : 300 },
   throughput: { messages: quick ? 5_000 : 20_000, naiveMessages: quick ? 2_000 : 5_000, rounds: quick ? 1 : 3 },
   latency: { count: quick ? 100 : 500, spacingMs: 20 },
+  vs_plain: { messages: quick ? 20_000 : 60_000, rounds: quick ? 1 : 3 },
   memory: { total: quick ? 50_000 : 200_000, warmup: quick ? 10_000 : 40_000, batchSize: 100, sampleEvery: quick ? 2_500 : 5_000 },
 };
 
@@ -53,6 +55,7 @@ const machine = { ...describeMachine(), package_version: packageVersion() };
 log(`machine: ${machine.cpu_model}, ${machine.cores} cores, ${machine.os}, node ${machine.node_version}`);
 
 await section('decode', () => runDecode({ ...options.decode, log }));
+await section('vs_plain', () => runVsPlain({ ...options.vs_plain, log }));
 
 if (only.includes('throughput') || only.includes('latency')) {
   let server;

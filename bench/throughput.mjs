@@ -75,6 +75,7 @@ async function timeRunConsumer(pkg, { url, topic, groupId, batchSize, n }) {
   let error;
   try {
     await pkg.runConsumer({
+      partitions: [0], logger: false,
       client, name: 'bench-throughput', topic, groupId, start: 'earliest', batchSize, stopSignal: stop.signal,
       onChange: (_ctx, change) => {
         const off = Number(change.offset);

@@ -64,11 +64,11 @@ describe('topicLag', { concurrency: true }, () => {
     assert.equal(dba2.totalLag, 3, 'three new rows, wherever they landed');
   });
 
-  test('a service account without partitions gets PARTITIONS_REQUIRED; a dba does not', async () => {
+  test('a service account without partitions gets PARTITIONS_UNKNOWN; a dba does not', async () => {
     const t = await eightRowTopic();
     await assert.rejects(topicLag(service, t.topic, 'g'), (error) => {
       assert.ok(isKalamConsumerError(error));
-      assert.equal(error.code, 'PARTITIONS_REQUIRED');
+      assert.equal(error.code, 'PARTITIONS_UNKNOWN');
       assert.match(error.message, /partitions or partitionCount/);
       return true;
     });

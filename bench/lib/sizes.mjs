@@ -7,7 +7,9 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export const WASM_BUDGET_BYTES = 150_000;
-export const UNPACKED_BUDGET_BYTES = 250_000;
+// Raised from 250 kB in the production round (issues 11-13): the CLI (dist/cli.js, ~21 kB),
+// partition leases, lag and the worker's logging came in; the .wasm budget is unchanged.
+export const UNPACKED_BUDGET_BYTES = 320_000;
 
 export function wasmSizes(file) {
   const bytes = readFileSync(file);

@@ -18,6 +18,12 @@ export type KalamConsumerErrorCode =
   | 'OFFSET_GAP'
   | 'WASM_LOAD_FAILED'
   | 'WASM_VERSION_MISMATCH'
+  /** runConsumer / topicLag: the topic's partition count cannot be read by this account; pass partitions or partitionCount. */
+  | 'PARTITIONS_UNKNOWN'
+  /** runConsumer: a message failed every attempt and there is no onFailed; the worker stopped at it. */
+  | 'RETRIES_EXHAUSTED'
+  /** runConsumer: a handler attempt passed handlerTimeoutMs (a failed attempt). */
+  | 'HANDLER_TIMEOUT'
   /** Fleet: the partition lease table cannot be created or read by this account (the message names the DDL to run by hand). */
   | 'LEASE_TABLE'
   /** Fleet: a partition's lease ran out before it was renewed, or another worker took a newer epoch of it. */

@@ -47,7 +47,7 @@ export interface TopicLag {
 const CONCURRENCY = 8;
 
 /**
- * How far `groupId` is behind on `topic`, per partition. Throws `PARTITIONS_REQUIRED` when the
+ * How far `groupId` is behind on `topic`, per partition. Throws `PARTITIONS_UNKNOWN` when the
  * account may not read system tables and neither `partitions` nor `partitionCount` was given
  * (a `service` account cannot learn the partition count), `NOT_FOUND` for a missing topic.
  */
@@ -70,7 +70,7 @@ export async function topicLag(client: ConsumerClient, topic: string, groupId: s
     if (committed === undefined) {
       throw new KalamConsumerError(
         'topicLag: this account may not read system.topics (only dba and system may), so the partition count is unknown: pass partitions or partitionCount',
-        { code: 'PARTITIONS_REQUIRED', kind: 'permanent' },
+        { code: 'PARTITIONS_UNKNOWN', kind: 'permanent' },
       );
     }
     const count = await partitionCountFromSql(client, topic);

@@ -39,7 +39,7 @@ export function describeError(error: unknown, url: string): Described {
     case 'INVALID_URL':
     case 'INVALID_OPTION':
       return { message: error.message, exitCode: 2 };
-    case 'PARTITIONS_REQUIRED':
+    case 'PARTITIONS_UNKNOWN':
       return {
         message: 'this account may not read system.topics (only dba and system may), so the partition count is unknown: pass --partitions or --partition-count',
         exitCode: 2,
