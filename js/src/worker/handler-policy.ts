@@ -25,23 +25,84 @@ export interface HandlerPolicySettings {
   logger: Logger;
 }
 
-/** The context of one attempt. A class: `signal` is made on first use, not per message. */
-class AttemptContext implements BaseContext {
+/**
+ * One message on its way through the policy. Its strings (runKey, the `topic[p]@offset` used in
+ * log lines) are made only when something reads them: on the success path of a handler that
+ * never looks at `ctx.runKey`, nothing is formatted per message.
+ */
+class MessageRun {
+  earlyAcked = false;
+  private key: string | undefined;
+
   constructor(
-    readonly name: string,
-    readonly runKey: string,
-    readonly attempt: number,
-    readonly maxAttempts: number,
-    readonly sql: BaseContext['sql'],
-    readonly queryOne: BaseContext['queryOne'],
-    readonly queryAll: BaseContext['queryAll'],
-    readonly ack: () => Promise<void>,
-    private readonly slot: AttemptSlot,
+    readonly policy: HandlerPolicy<unknown>,
+    readonly partition: PartitionHandle,
+    readonly message: ConsumerMessage<unknown>,
   ) {}
+
+  get offset(): number {
+    return this.message.offset;
+  }
+
+  get runKey(): string {
+    this.key ??= this.policy.runKeyOf(this.message, this.partition.partition);
+    return this.key;
+  }
+
+  get where(): string {
+    return `${this.message.topic}[${this.partition.partition}]@${this.message.offset}`;
+  }
+
+  /** An early commit request: this message is done as far as the handler is concerned. */
+  async ack(): Promise<void> {
+    this.earlyAcked = true;
+    this.partition.tracker.finish(this.message.offset);
+    await this.partition.commit();
+  }
+}
+
+/** The context of one attempt. A class: `signal` and `runKey` are made on first use, not per message. */
+class AttemptContext implements BaseContext {
+  readonly sql: BaseContext['sql'];
+  readonly queryOne: BaseContext['queryOne'];
+  readonly queryAll: BaseContext['queryAll'];
+  /** Own property (not a method), so `const { ack } = ctx` keeps working. */
+  readonly ack: () => Promise<void>;
+
+  constructor(
+    private readonly run: MessageRun,
+    readonly attempt: number,
+    private readonly slot: AttemptSlot,
+    shared: SharedHelpers,
+  ) {
+    this.sql = shared.sql;
+    this.queryOne = shared.queryOne;
+    this.queryAll = shared.queryAll;
+    this.ack = shared.ackOf(run);
+  }
+
+  get name(): string {
+    return this.run.policy.name;
+  }
+
+  get maxAttempts(): number {
+    return this.run.policy.maxAttempts;
+  }
+
+  get runKey(): string {
+    return this.run.runKey;
+  }
 
   get signal(): AbortSignal {
     return this.slot.signal();
   }
+}
+
+interface SharedHelpers {
+  sql: BaseContext['sql'];
+  queryOne: BaseContext['queryOne'];
+  queryAll: BaseContext['queryAll'];
+  ackOf(run: MessageRun): () => Promise<void>;
 }
 
 /**
@@ -51,18 +112,31 @@ class AttemptContext implements BaseContext {
  * at a time, or `concurrency` at a time with per-key order (KeyLanes).
  */
 export class HandlerPolicy<TItem> implements MessagePolicy {
-  private readonly sql: BaseContext['sql'];
-  private readonly queryOne: BaseContext['queryOne'];
-  private readonly queryAll: BaseContext['queryAll'];
+  private readonly shared: SharedHelpers;
 
   constructor(
     private readonly s: HandlerPolicySettings,
     private readonly hooks: EngineHooks<TItem>,
   ) {
     // Made once per worker and shared by every context: a closure set per message is waste.
-    this.sql = (sql, params) => s.sql.query(sql, params);
-    this.queryOne = (sql, params) => s.sql.queryOne(sql, params);
-    this.queryAll = (sql, params) => s.sql.queryAll(sql, params);
+    this.shared = {
+      sql: (sql, params) => s.sql.query(sql, params),
+      queryOne: (sql, params) => s.sql.queryOne(sql, params),
+      queryAll: (sql, params) => s.sql.queryAll(sql, params),
+      ackOf: (run) => () => run.ack(),
+    };
+  }
+
+  get name(): string {
+    return this.s.name;
+  }
+
+  get maxAttempts(): number {
+    return this.s.maxAttempts;
+  }
+
+  runKeyOf(message: ConsumerMessage<unknown>, partition: number): string {
+    return this.hooks.runKey ? this.hooks.runKey(message) : `${this.s.name}:${this.s.topic}:${partition}:${message.offset}`;
   }
 
   async handle(ready: ConsumerMessage<unknown>[], partition: PartitionHandle): Promise<void> {
@@ -111,25 +185,16 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
       return;
     }
     const item = prepared.item;
-    const runKey = this.hooks.runKey ? this.hooks.runKey(message) : `${this.s.name}:${this.s.topic}:${partition.partition}:${offset}`;
-    const where = `${this.s.topic}[${partition.partition}]@${offset}`;
-    let earlyAcked = false;
-    const ack = async (): Promise<void> => {
-      // An early commit request: this message is done as far as the handler is concerned.
-      earlyAcked = true;
-      tracker.finish(offset);
-      await partition.commit();
-    };
-    const context = (attempt: number, slot: AttemptSlot): AttemptContext =>
-      new AttemptContext(this.s.name, runKey, attempt, this.s.maxAttempts, this.sql, this.queryOne, this.queryAll, ack, slot);
+    const run = new MessageRun(this as HandlerPolicy<unknown>, partition, message);
+    const context = (attempt: number, slot: AttemptSlot): AttemptContext => new AttemptContext(run, attempt, slot, this.shared);
 
     let retry: WasmMessageRetry | undefined;
     try {
       let lastError: unknown = prepared.error;
       let attempt = 1;
       if (prepared.error) {
-        this.s.logger.error(`invalid message ${where}: ${prepared.error.message}`);
-        this.report({ error: prepared.error, phase: 'invalid', partitionId: partition.partition, offset, runKey, item });
+        this.s.logger.error(`invalid message ${run.where}: ${prepared.error.message}`);
+        this.report({ error: prepared.error, phase: 'invalid', partitionId: partition.partition, offset, runKey: run.runKey, item });
       }
       for (let round = 1; ; round++) {
         if (!prepared.error) {
@@ -145,12 +210,12 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
               return;
             }
             if (outcome.kind === 'drained') return;
-            lastError = outcome.kind === 'timed_out' ? this.timeoutError(where, attempt) : outcome.error;
+            lastError = outcome.kind === 'timed_out' ? this.timeoutError(run.where, attempt) : outcome.error;
             if (outcome.kind === 'timed_out') this.s.logger.warn(`${(lastError as Error).message}`);
-            if (earlyAcked) {
+            if (run.earlyAcked) {
               // Already committed at the handler's request: report, never run it again.
-              this.s.logger.error(`handler failed for ${where} after it acked the message, which is not retried: ${describeFailure(lastError)}`);
-              this.report({ error: lastError, phase: 'handler', partitionId: partition.partition, offset, runKey, item });
+              this.s.logger.error(`handler failed for ${run.where} after it acked the message, which is not retried: ${describeFailure(lastError)}`);
+              this.report({ error: lastError, phase: 'handler', partitionId: partition.partition, offset, runKey: run.runKey, item });
               tracker.finish(offset);
               return;
             }
@@ -163,21 +228,21 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
             retry ??= new this.s.bindings.MessageRetry(this.s.retry);
             const decision = retry.onFailure(retryable, Math.random());
             if (decision.action === 'give_up') break;
-            this.s.logger.warn(`attempt ${attempt} of ${this.s.maxAttempts} failed for ${where}: ${describeFailure(lastError)}; retrying in ${Math.round(decision.delayMs)} ms`);
+            this.s.logger.warn(`attempt ${attempt} of ${this.s.maxAttempts} failed for ${run.where}: ${describeFailure(lastError)}; retrying in ${Math.round(decision.delayMs)} ms`);
             const onRetry = this.hooks.onRetry;
             if (onRetry) {
               safely(() =>
-                onRetry({ error: lastError, attempt, maxAttempts: this.s.maxAttempts, backoffMs: decision.delayMs, runKey, partitionId: partition.partition, offset, item }),
+                onRetry({ error: lastError, attempt, maxAttempts: this.s.maxAttempts, backoffMs: decision.delayMs, runKey: run.runKey, partitionId: partition.partition, offset, item }),
               );
             }
             await sleep(decision.delayMs, partition.stop.halt);
             attempt += 1;
           }
-          this.s.logger.error(`message ${where} failed ${attempt} of ${this.s.maxAttempts} attempts: ${describeFailure(lastError)}`);
+          this.s.logger.error(`message ${run.where} failed ${attempt} of ${this.s.maxAttempts} attempts: ${describeFailure(lastError)}`);
         }
 
         const failed = this.hooks.failed;
-        if (!failed) throw this.cannotContinue(prepared, lastError, where, offset, attempt, partition.partition, runKey, item);
+        if (!failed) throw this.cannotContinue(prepared, lastError, run.where, offset, attempt, partition.partition, run.runKey, item);
         if (partition.stop.halted) return;
         const slot = this.s.attempts.slot();
         let outcome = this.s.attempts.run(slot, () => failed(context(attempt, slot), item, lastError));
@@ -187,15 +252,15 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
           // The dead-letter hook returned: the message may be committed (ackOnFailed) or at
           // least committed past by later messages.
           tracker.finish(offset, { ack: this.s.ackOnFailed });
-          this.s.logger.warn(`message ${where} dead-lettered by ${this.hooks.deadLetterOption}${this.s.ackOnFailed ? '' : ' (ackOnFailed: false: later messages commit past it)'}`);
+          this.s.logger.warn(`message ${run.where} dead-lettered by ${this.hooks.deadLetterOption}${this.s.ackOnFailed ? '' : ' (ackOnFailed: false: later messages commit past it)'}`);
           return;
         }
-        const hookError = outcome.kind === 'timed_out' ? this.timeoutError(where, attempt, this.hooks.deadLetterOption) : outcome.error;
+        const hookError = outcome.kind === 'timed_out' ? this.timeoutError(run.where, attempt, this.hooks.deadLetterOption) : outcome.error;
         retry ??= new this.s.bindings.MessageRetry(this.s.retry);
         const pause = retry.nextRound(round + 1);
         // Not committed past, not skipped: the whole message is tried again after a pause.
-        this.s.logger.error(`${this.hooks.deadLetterOption} failed for ${where}: ${describeFailure(hookError)}; the message is not committed and is tried again in ${Math.round(pause)} ms`);
-        this.report({ error: hookError, phase: 'failed', partitionId: partition.partition, offset, runKey, item });
+        this.s.logger.error(`${this.hooks.deadLetterOption} failed for ${run.where}: ${describeFailure(hookError)}; the message is not committed and is tried again in ${Math.round(pause)} ms`);
+        this.report({ error: hookError, phase: 'failed', partitionId: partition.partition, offset, runKey: run.runKey, item });
         await sleep(pause, partition.stop.halt);
         if (partition.stop.halted) return;
       }
