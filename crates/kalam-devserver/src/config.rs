@@ -1,7 +1,10 @@
 //! Command line and environment options.
 
+use crate::sql::limits::QueryLimits;
+use crate::store::options::EngineOptions;
 use clap::Parser;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -58,4 +61,25 @@ pub struct Args {
     /// bcrypt cost for password hashes (the real server uses 12).
     #[arg(long, default_value_t = 10, env = "KALAMDB_BCRYPT_COST")]
     pub bcrypt_cost: u32,
+
+    /// Most rows a SELECT without LIMIT returns; the rest are dropped silently, like the
+    /// real server's `[limits] default_query_limit`.
+    #[arg(long, default_value_t = QueryLimits::default().default_rows, env = "KALAMDB_DEFAULT_QUERY_LIMIT")]
+    pub default_query_limit: usize,
+
+    /// Most rows any SELECT returns, whatever its LIMIT (`[limits] max_query_limit`).
+    #[arg(long, default_value_t = QueryLimits::default().max_rows, env = "KALAMDB_MAX_QUERY_LIMIT")]
+    pub max_query_limit: usize,
+}
+
+impl Args {
+    pub fn engine_options(&self) -> EngineOptions {
+        EngineOptions {
+            visibility_timeout: Duration::from_secs(self.visibility_timeout_secs),
+            query_limits: QueryLimits {
+                default_rows: self.default_query_limit,
+                max_rows: self.max_query_limit,
+            },
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod errors;
 pub mod exec;
 pub mod functions;
 pub mod kalam_parser;
+pub mod limits;
 pub mod prehash;
 pub mod rewrite;
 pub mod select;

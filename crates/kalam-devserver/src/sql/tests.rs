@@ -2,14 +2,14 @@
 //! without HTTP, on a temporary database.
 
 use super::{execute_request, Identity, SqlRequest};
+use crate::store::options::EngineOptions;
 use crate::store::{Engine, Inner};
 use crate::topics::consume::{ack, consume, StartPos};
 use crate::users::Role;
 use serde_json::{json, Value as Json};
-use std::time::Duration;
 
 fn engine(dir: &tempfile::TempDir) -> Engine {
-    Engine::open(dir.path(), Duration::from_secs(60)).expect("open engine")
+    Engine::open(dir.path(), EngineOptions::default()).expect("open engine")
 }
 
 fn root() -> Identity {
