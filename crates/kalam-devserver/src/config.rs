@@ -1,7 +1,7 @@
 //! Command line and environment options.
 
 use crate::sql::limits::QueryLimits;
-use crate::store::options::EngineOptions;
+use crate::store::options::{EngineOptions, DEFAULT_UPDATE_RACE_WINDOW};
 use clap::Parser;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,6 +70,16 @@ pub struct Args {
     /// Most rows any SELECT returns, whatever its LIMIT (`[limits] max_query_limit`).
     #[arg(long, default_value_t = QueryLimits::default().max_rows, env = "KALAMDB_MAX_QUERY_LIMIT")]
     pub max_query_limit: usize,
+
+    /// Milliseconds an UPDATE leaves the engine unlocked between matching its rows and
+    /// writing them, so concurrent conditional UPDATEs race like on the real server.
+    /// 0 makes every UPDATE atomic (a compare-and-set, which the real server does not give).
+    #[arg(
+        long,
+        default_value_t = DEFAULT_UPDATE_RACE_WINDOW.as_millis() as u64,
+        env = "KALAMDB_UPDATE_RACE_WINDOW_MS"
+    )]
+    pub update_race_window_ms: u64,
 }
 
 impl Args {
@@ -80,6 +90,7 @@ impl Args {
                 default_rows: self.default_query_limit,
                 max_rows: self.max_query_limit,
             },
+            update_race_window: Duration::from_millis(self.update_race_window_ms),
         }
     }
 }

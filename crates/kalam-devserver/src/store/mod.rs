@@ -5,6 +5,7 @@
 
 pub mod options;
 pub mod schema;
+pub mod session;
 pub mod system_tables;
 
 use crate::catalog::{ColumnRecord, TableDef, TableType};

@@ -35,6 +35,7 @@ const SERVER_ENV: &[&str] = &[
     "KALAMDB_SERVER_HOST",
     "KALAMDB_DEFAULT_QUERY_LIMIT",
     "KALAMDB_MAX_QUERY_LIMIT",
+    "KALAMDB_UPDATE_RACE_WINDOW_MS",
 ];
 
 // ------------------------------------------------------------------------------------------
