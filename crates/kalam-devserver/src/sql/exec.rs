@@ -172,8 +172,12 @@ pub fn check_access(ctx: &StmtCtx, table: &TableDef, write: bool) -> Result<(), 
                 )));
             }
             if !role.is_admin() {
+                // The real server's words (PROTOCOL §11), role name capitalised as it prints it.
+                let name = role.as_str();
                 return Err(ExecError::PermissionDenied(format!(
-                    "Access to system table '{}' requires role dba or system",
+                    "Role '{}{}' cannot access table '{}'. System tables require 'dba' or 'system' role.",
+                    name[..1].to_ascii_uppercase(),
+                    &name[1..],
                     table.id()
                 )));
             }
