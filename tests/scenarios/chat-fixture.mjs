@@ -73,7 +73,7 @@ export async function expectedChatState(posters, perUser = PER_USER) {
   /** @type {{ msg_id: string, room: string, author: string, body: string }[]} */
   const messages = [];
   for (const user of USERS) {
-    const rows = await posters[user].rows('SELECT id, room, body FROM chat.messages');
+    const rows = await posters[user].allRows('SELECT id, room, body FROM chat.messages ORDER BY id');
     assert.equal(rows.length, perUser, `${user} sees exactly its own ${perUser} messages (USER-table isolation)`);
     for (const r of rows) {
       assert.equal(typeof r.id, 'string', 'BIGINT ids arrive as strings');
@@ -137,7 +137,7 @@ export async function projectMessage(db, m, afterInsert) {
  * @param {import('./support.mjs').Session} root @param {Awaited<ReturnType<typeof expectedChatState>>} expected
  */
 export async function assertChatProjection(root, expected) {
-  const rows = await root.rows('SELECT msg_id, room, author, body, run_key FROM chat.room_messages ORDER BY msg_id');
+  const rows = await root.allRows('SELECT msg_id, room, author, body, run_key FROM chat.room_messages ORDER BY msg_id');
   const total = expected.messages.length;
   assert.equal(rows.length, total, 'one projection row per message');
   assert.deepEqual(
@@ -148,7 +148,7 @@ export async function assertChatProjection(root, expected) {
   const runKeys = new Set(rows.map((r) => r.run_key));
   assert.equal(runKeys.size, total, 'each message was projected under its own run key');
   for (const k of runKeys) assert.ok(typeof k === 'string' && k.length > 0);
-  const summary = await root.rows('SELECT room, message_count FROM chat.room_summary ORDER BY room');
+  const summary = await root.allRows('SELECT room, message_count FROM chat.room_summary ORDER BY room');
   assert.deepEqual(
     Object.fromEntries(summary.map((r) => [r.room, Number(r.message_count)])),
     expected.perRoom,
