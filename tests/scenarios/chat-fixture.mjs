@@ -6,7 +6,7 @@
 // every message into the SHARED table `chat.room_messages` (one row per message, keyed by the
 // message id) and keeps `chat.room_summary` (messages per room) up to date.
 import assert from 'node:assert/strict';
-import { affected, cmp, createUsers, isDuplicate, lit, pool } from './support.mjs';
+import { KeyedMutex, affected, cmp, createUsers, isDuplicate, lit, pool } from './support.mjs';
 
 export const TOPIC = 'chat.message_events';
 export const USERS = ['alice', 'bob', 'carol', 'dave'];
@@ -88,6 +88,9 @@ export async function expectedChatState(posters, perUser = PER_USER) {
   return { messages, perRoom };
 }
 
+/** Serialises the summary updates of one room inside this worker process. */
+const summaryLock = new KeyedMutex();
+
 /**
  * The projection step both workers run: idempotent by message id (the topic key), safe to run
  * again after a failure at any point, safe with partitions running side by side.
@@ -111,24 +114,27 @@ export async function projectMessage(db, m, afterInsert) {
     }
   }
   afterInsert?.();
-  // The count is recomputed (idempotent) and only ever raised, so concurrent partitions cannot
-  // overwrite a newer count with an older one.
-  const counted = await db.queryOne('SELECT COUNT(*) AS n FROM chat.room_messages WHERE room = $1', [m.room]);
-  const n = Number(counted?.n);
-  assert.ok(Number.isInteger(n) && n > 0, `COUNT(*) returned ${JSON.stringify(counted)}`);
-  for (let tries = 0; tries < 5; tries++) {
-    const updated = await db.sql('UPDATE chat.room_summary SET message_count = $2 WHERE room = $1 AND message_count < $2', [m.room, n]);
-    if (affected(updated) > 0) return;
-    const row = await db.queryOne('SELECT message_count FROM chat.room_summary WHERE room = $1', [m.room]);
-    if (row) return; // already at n or higher
-    try {
-      await db.sql('INSERT INTO chat.room_summary (room, message_count) VALUES ($1, $2)', [m.room, n]);
-      return;
-    } catch (e) {
-      if (!isDuplicate(e)) throw e; // another partition created it first: raise it on the next turn
+  // The count is recomputed (idempotent) under a per-room lock of this worker. A conditional
+  // UPDATE is not a compare-and-set (docs/PROTOCOL.md §11): without the lock, two partitions
+  // could both pass `message_count < $2` and the older count could be written last.
+  await summaryLock.run(m.room, async () => {
+    const counted = await db.queryOne('SELECT COUNT(*) AS n FROM chat.room_messages WHERE room = $1', [m.room]);
+    const n = Number(counted?.n);
+    assert.ok(Number.isInteger(n) && n > 0, `COUNT(*) returned ${JSON.stringify(counted)}`);
+    for (let tries = 0; tries < 5; tries++) {
+      const updated = await db.sql('UPDATE chat.room_summary SET message_count = $2 WHERE room = $1 AND message_count < $2', [m.room, n]);
+      if (affected(updated) > 0) return;
+      const row = await db.queryOne('SELECT message_count FROM chat.room_summary WHERE room = $1', [m.room]);
+      if (row) return; // already at n or higher
+      try {
+        await db.sql('INSERT INTO chat.room_summary (room, message_count) VALUES ($1, $2)', [m.room, n]);
+        return;
+      } catch (e) {
+        if (!isDuplicate(e)) throw e; // the row exists after all: raise it on the next turn
+      }
     }
-  }
-  throw new Error(`could not update the summary of ${m.room}`);
+    throw new Error(`could not update the summary of ${m.room}`);
+  });
 }
 
 /**
