@@ -87,7 +87,7 @@ async function settle(s, total, { timeoutMs = 30_000, quietMs = 4000 } = {}) {
 }
 
 async function assertExactlyOnce(s, total) {
-  const appliedRows = await server.rows(`SELECT run_key, src_offset FROM ${s.applied}`);
+  const appliedRows = await server.allRows(`SELECT run_key, src_offset FROM ${s.applied} ORDER BY run_key`);
   const offsets = appliedRows.map((r) => Number(r.src_offset));
   const want = Array.from({ length: total }, (_, i) => i);
   assert.deepEqual(ranges(want.filter((o) => !offsets.includes(o))), [], 'offsets whose effect never happened (lost)');

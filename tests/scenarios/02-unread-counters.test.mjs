@@ -116,8 +116,8 @@ test('unread counters follow inserts and deletes: DELETE events (_deleted: true,
                   }
                 }
               }
-              const unread = await ctx.queryAll('SELECT msg_id FROM inbox.unread_items WHERE recipient = $1', [row.recipient]);
-              const n = unread.length;
+              const unread = await ctx.queryOne('SELECT COUNT(*) AS n FROM inbox.unread_items WHERE recipient = $1', [row.recipient]);
+              const n = Number(unread?.n);
               const current = await ctx.queryOne('SELECT unread FROM inbox.unread_counts WHERE recipient = $1', [row.recipient]);
               if (current) await ctx.sql('UPDATE inbox.unread_counts SET unread = $2 WHERE recipient = $1', [row.recipient, n]);
               else await ctx.sql('INSERT INTO inbox.unread_counts (recipient, unread) VALUES ($1, $2)', [row.recipient, n]);
@@ -156,20 +156,20 @@ test('unread counters follow inserts and deletes: DELETE events (_deleted: true,
 
   // The source agrees with the plan: each sender still sees only its own unsent-free messages.
   for (const sender of USERS) {
-    const rows = await users[sender].rows('SELECT id FROM inbox.dms ORDER BY id');
+    const rows = await users[sender].allRows('SELECT id FROM inbox.dms ORDER BY id');
     assert.deepEqual(
       rows.map((r) => r.id),
       expectedItems.filter((m) => m.sender === sender).map((m) => m.msg_id),
     );
   }
 
-  const counts = await root.rows('SELECT recipient, unread FROM inbox.unread_counts ORDER BY recipient');
+  const counts = await root.allRows('SELECT recipient, unread FROM inbox.unread_counts ORDER BY recipient');
   assert.deepEqual(
     Object.fromEntries(counts.map((r) => [r.recipient, Number(r.unread)])),
     expectedCounts,
     'every recipient has a counter equal to its messages still unread (eve back at 0)',
   );
-  const items = await root.rows('SELECT msg_id, recipient, sender FROM inbox.unread_items ORDER BY msg_id');
+  const items = await root.allRows('SELECT msg_id, recipient, sender FROM inbox.unread_items ORDER BY msg_id');
   assert.deepEqual(items, expectedItems.sort((a, b) => cmp(a.msg_id, b.msg_id)), 'unread items are exactly the messages not unsent');
 
   const deletes = ledger.calls.filter((c) => c.op === 'Delete');

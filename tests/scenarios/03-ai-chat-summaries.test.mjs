@@ -190,7 +190,7 @@ test('AI chat summaries: a deterministic fake LLM through ctx.llm (complete and 
 
   // Each user reads its own summaries: exactly its conversations, with the fake model's text.
   for (const user of USERS) {
-    const rows = await users[user].rows('SELECT conversation_id, summary, model FROM assist.summaries ORDER BY conversation_id');
+    const rows = await users[user].allRows('SELECT conversation_id, summary, model FROM assist.summaries ORDER BY conversation_id');
     const expected = Array.from({ length: PER_USER }, (_, i) => conversation(user, i))
       .map((c) => ({ conversation_id: c.id, summary: fakeSummary(promptFor(c)), model: MODEL }))
       .sort((a, b) => cmp(a.conversation_id, b.conversation_id));

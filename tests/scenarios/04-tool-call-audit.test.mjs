@@ -145,7 +145,7 @@ test('tool-call auditing: 12 users, 4 partitions handled side by side; every too
     timeoutMs: 90000,
   });
 
-  const audit = await root.rows('SELECT audit_id, call_id, owner, tool, step, status, topic_partition, topic_offset FROM agents.audit_log');
+  const audit = await root.allRows('SELECT audit_id, call_id, owner, tool, step, status, topic_partition, topic_offset FROM agents.audit_log ORDER BY audit_id');
   assert.equal(audit.length, total, 'one audit row per tool-call event');
   /** @type {Map<string, any[]>} */
   const byCall = new Map();

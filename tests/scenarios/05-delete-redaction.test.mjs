@@ -137,9 +137,9 @@ test('delete redaction: DELETE events remove every derived row of a note and UPD
     timeoutMs: 60000,
   });
 
-  const index = await root.rows('SELECT note_id, owner, customer, snippet, term_count FROM crm.note_index ORDER BY note_id');
-  const termRows = await root.rows('SELECT term_id, note_id, term FROM crm.note_terms');
-  const redactions = await root.rows('SELECT note_id, owner FROM crm.redactions ORDER BY note_id');
+  const index = await root.allRows('SELECT note_id, owner, customer, snippet, term_count FROM crm.note_index ORDER BY note_id');
+  const termRows = await root.allRows('SELECT term_id, note_id, term FROM crm.note_terms ORDER BY term_id');
+  const redactions = await root.allRows('SELECT note_id, owner FROM crm.redactions ORDER BY note_id');
 
   // No deleted or edited-away text anywhere in the derived tables.
   const everything = JSON.stringify({ index, termRows, redactions });
@@ -186,7 +186,7 @@ test('delete redaction: DELETE events remove every derived row of a note and UPD
 
   // The source agrees: each user still sees only its surviving notes.
   for (const user of USERS) {
-    const rows = await users[user].rows('SELECT id FROM crm.notes ORDER BY id');
+    const rows = await users[user].allRows('SELECT id FROM crm.notes ORDER BY id');
     assert.deepEqual(
       rows.map((r) => r.id),
       expectedIndex.filter((n) => n.owner === user).map((n) => n.note_id),

@@ -172,7 +172,7 @@ test('job state machine: UPDATE events drive queued -> running -> done | failed;
     timeoutMs: 60000,
   });
 
-  const states = await root.rows('SELECT job_id, owner, state, accepted FROM ops.job_state ORDER BY job_id');
+  const states = await root.allRows('SELECT job_id, owner, state, accepted FROM ops.job_state ORDER BY job_id');
   const expectedStates = jobs
     .map((j) => ({ job_id: j.id, owner: j.user, state: model(j.states).state, accepted: model(j.states).accepted }))
     .sort((a, b) => cmp(a.job_id, b.job_id));
@@ -182,7 +182,7 @@ test('job state machine: UPDATE events drive queued -> running -> done | failed;
     'each job ends in the state of its last legal transition, each legal event applied once',
   );
 
-  const rejections = await root.rows('SELECT job_id, from_state, to_state, reason FROM ops.job_rejections');
+  const rejections = await root.allRows('SELECT job_id, from_state, to_state, reason FROM ops.job_rejections ORDER BY rejection_id');
   const key = (/** @type {any} */ r) => `${r.job_id}|${r.from_state}|${r.to_state}|${r.reason}`;
   const expectedRejections = jobs.flatMap((j) => model(j.states).rejected.map((r) => ({ job_id: j.id, from_state: r.from, to_state: r.to, reason: r.reason })));
   assert.deepEqual(rejections.map(key).sort(), expectedRejections.map(key).sort(), 'exactly the illegal events were rejected, each once');

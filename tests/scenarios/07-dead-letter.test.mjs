@@ -138,14 +138,14 @@ test('dead-letter handling: poison orders fail all 4 attempts, land once in the 
   const poison = all.filter((o) => o.poison);
   const good = all.filter((o) => !o.poison);
 
-  const fulfilled = await root.rows('SELECT order_id, owner, sku, quantity FROM billing.fulfilled ORDER BY order_id');
+  const fulfilled = await root.allRows('SELECT order_id, owner, sku, quantity FROM billing.fulfilled ORDER BY order_id');
   assert.deepEqual(
     fulfilled.map((r) => ({ ...r, quantity: Number(r.quantity) })),
     good.map((o) => ({ order_id: o.id, owner: o.user, sku: o.sku, quantity: o.quantity })).sort((a, b) => cmp(a.order_id, b.order_id)),
     'every good order, including those after poison rows, is fulfilled exactly once',
   );
 
-  const dead = await root.rows('SELECT order_id, owner, error, attempts, payload FROM billing.dead_letters ORDER BY order_id');
+  const dead = await root.allRows('SELECT order_id, owner, error, attempts, payload FROM billing.dead_letters ORDER BY order_id');
   assert.deepEqual(
     dead.map((d) => d.order_id),
     poison.map((o) => o.id).sort(),

@@ -141,7 +141,7 @@ test(`high-load analytics: ${TOTAL.toLocaleString('en-US')} events written in 50
   const direct = {};
   let directTotal = 0;
   for (const user of USERS) {
-    const rows = await users[user].rows('SELECT page, COUNT(*) AS views, SUM(duration_ms) AS total FROM metrics.page_views GROUP BY page');
+    const rows = await users[user].allRows('SELECT page, COUNT(*) AS views, SUM(duration_ms) AS total FROM metrics.page_views GROUP BY page ORDER BY page');
     for (const r of rows) {
       direct[`${user}|${r.page}`] = { views: Number(r.views), total: Number(r.total) };
       directTotal += Number(r.views);
@@ -149,7 +149,7 @@ test(`high-load analytics: ${TOTAL.toLocaleString('en-US')} events written in 50
   }
   assert.equal(directTotal, TOTAL, 'the source holds every event');
 
-  const persisted = await root.rows('SELECT bucket, owner, page, views, total_duration_ms FROM metrics.page_totals');
+  const persisted = await root.allRows('SELECT bucket, owner, page, views, total_duration_ms FROM metrics.page_totals ORDER BY bucket');
   /** @type {Record<string, { views: number, total: number }>} */
   const fromWorker = {};
   for (const r of persisted) fromWorker[r.bucket] = { views: Number(r.views), total: Number(r.total_duration_ms) };

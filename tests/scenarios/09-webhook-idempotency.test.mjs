@@ -198,7 +198,7 @@ test('webhook idempotency: a receiver failing at random (seeded 503s, lost respo
   for (const e of errors) assert.match(String(e.error?.message ?? e.error), /webhook answered|fetch failed|socket|ECONNRESET|terminated/i);
 
   // The worker's receipts: one per event, each the receipt the receiver issued for that key.
-  const receipts = await root.rows('SELECT idempotency_key, receipt FROM shop.webhook_receipts');
+  const receipts = await root.allRows('SELECT idempotency_key, receipt FROM shop.webhook_receipts ORDER BY idempotency_key');
   assert.equal(receipts.length, total);
   for (const r of receipts) assert.equal(r.receipt, receiver.records.get(r.idempotency_key)?.receipt, `receipt for ${r.idempotency_key}`);
   await assertCommittedAtEnd(root, TOPIC, GROUP, ledger, total);

@@ -136,7 +136,7 @@ test('support ticket assignment: tickets from five customers are assigned round-
   const allTickets = CUSTOMERS.flatMap((c) => Array.from({ length: PER_CUSTOMER }, (_, i) => ({ id: `tkt-${c}-${i}`, customer: c, subject: `${c} problem ${i}` })));
 
   // Assignments: every ticket once, sequence numbers 0..n-1, agent = AGENTS[seq % 3].
-  const assignments = await root.rows('SELECT ticket_id, customer, agent, seq FROM helpdesk.assignments ORDER BY ticket_id');
+  const assignments = await root.allRows('SELECT ticket_id, customer, agent, seq FROM helpdesk.assignments ORDER BY ticket_id');
   assert.deepEqual(
     assignments.map((a) => a.ticket_id),
     allTickets.map((t) => t.id).sort(cmp),
@@ -155,7 +155,7 @@ test('support ticket assignment: tickets from five customers are assigned round-
 
   // Each agent sees exactly its tickets in its own queue; nobody else's rows.
   for (const agent of AGENTS) {
-    const queue = await agents[agent].rows('SELECT ticket_id, customer, subject, seq FROM helpdesk.agent_queue ORDER BY ticket_id');
+    const queue = await agents[agent].allRows('SELECT ticket_id, customer, subject, seq FROM helpdesk.agent_queue ORDER BY ticket_id');
     const mine = assignments.filter((a) => a.agent === agent);
     assert.deepEqual(
       queue.map((q) => ({ ticket_id: q.ticket_id, customer: q.customer, seq: Number(q.seq), subject: q.subject })),
@@ -166,7 +166,7 @@ test('support ticket assignment: tickets from five customers are assigned round-
   }
   // Each customer's tickets name the assigned agent.
   for (const c of CUSTOMERS) {
-    const rows = await customers[c].rows('SELECT id, assigned_agent FROM helpdesk.tickets ORDER BY id');
+    const rows = await customers[c].allRows('SELECT id, assigned_agent FROM helpdesk.tickets ORDER BY id');
     assert.deepEqual(
       rows,
       assignments.filter((a) => a.customer === c).map((a) => ({ id: a.ticket_id, assigned_agent: a.agent })),

@@ -6,7 +6,7 @@
 // every message into the SHARED table `chat.room_messages` (one row per message, keyed by the
 // message id) and keeps `chat.room_summary` (messages per room) up to date.
 import assert from 'node:assert/strict';
-import { affected, cmp, createUsers, isDuplicate, lit, pool } from './support.mjs';
+import { KeyedMutex, affected, cmp, createUsers, isDuplicate, lit, pool } from './support.mjs';
 
 export const TOPIC = 'chat.message_events';
 export const USERS = ['alice', 'bob', 'carol', 'dave'];
@@ -73,7 +73,7 @@ export async function expectedChatState(posters, perUser = PER_USER) {
   /** @type {{ msg_id: string, room: string, author: string, body: string }[]} */
   const messages = [];
   for (const user of USERS) {
-    const rows = await posters[user].rows('SELECT id, room, body FROM chat.messages');
+    const rows = await posters[user].allRows('SELECT id, room, body FROM chat.messages ORDER BY id');
     assert.equal(rows.length, perUser, `${user} sees exactly its own ${perUser} messages (USER-table isolation)`);
     for (const r of rows) {
       assert.equal(typeof r.id, 'string', 'BIGINT ids arrive as strings');
@@ -87,6 +87,9 @@ export async function expectedChatState(posters, perUser = PER_USER) {
   for (const m of messages) perRoom[m.room] = (perRoom[m.room] ?? 0) + 1;
   return { messages, perRoom };
 }
+
+/** Serialises the summary updates of one room inside this worker process. */
+const summaryLock = new KeyedMutex();
 
 /**
  * The projection step both workers run: idempotent by message id (the topic key), safe to run
@@ -111,24 +114,27 @@ export async function projectMessage(db, m, afterInsert) {
     }
   }
   afterInsert?.();
-  // The count is recomputed (idempotent) and only ever raised, so concurrent partitions cannot
-  // overwrite a newer count with an older one.
-  const counted = await db.queryOne('SELECT COUNT(*) AS n FROM chat.room_messages WHERE room = $1', [m.room]);
-  const n = Number(counted?.n);
-  assert.ok(Number.isInteger(n) && n > 0, `COUNT(*) returned ${JSON.stringify(counted)}`);
-  for (let tries = 0; tries < 5; tries++) {
-    const updated = await db.sql('UPDATE chat.room_summary SET message_count = $2 WHERE room = $1 AND message_count < $2', [m.room, n]);
-    if (affected(updated) > 0) return;
-    const row = await db.queryOne('SELECT message_count FROM chat.room_summary WHERE room = $1', [m.room]);
-    if (row) return; // already at n or higher
-    try {
-      await db.sql('INSERT INTO chat.room_summary (room, message_count) VALUES ($1, $2)', [m.room, n]);
-      return;
-    } catch (e) {
-      if (!isDuplicate(e)) throw e; // another partition created it first: raise it on the next turn
+  // The count is recomputed (idempotent) under a per-room lock of this worker. A conditional
+  // UPDATE is not a compare-and-set (docs/PROTOCOL.md §11): without the lock, two partitions
+  // could both pass `message_count < $2` and the older count could be written last.
+  await summaryLock.run(m.room, async () => {
+    const counted = await db.queryOne('SELECT COUNT(*) AS n FROM chat.room_messages WHERE room = $1', [m.room]);
+    const n = Number(counted?.n);
+    assert.ok(Number.isInteger(n) && n > 0, `COUNT(*) returned ${JSON.stringify(counted)}`);
+    for (let tries = 0; tries < 5; tries++) {
+      const updated = await db.sql('UPDATE chat.room_summary SET message_count = $2 WHERE room = $1 AND message_count < $2', [m.room, n]);
+      if (affected(updated) > 0) return;
+      const row = await db.queryOne('SELECT message_count FROM chat.room_summary WHERE room = $1', [m.room]);
+      if (row) return; // already at n or higher
+      try {
+        await db.sql('INSERT INTO chat.room_summary (room, message_count) VALUES ($1, $2)', [m.room, n]);
+        return;
+      } catch (e) {
+        if (!isDuplicate(e)) throw e; // the row exists after all: raise it on the next turn
+      }
     }
-  }
-  throw new Error(`could not update the summary of ${m.room}`);
+    throw new Error(`could not update the summary of ${m.room}`);
+  });
 }
 
 /**
@@ -137,7 +143,7 @@ export async function projectMessage(db, m, afterInsert) {
  * @param {import('./support.mjs').Session} root @param {Awaited<ReturnType<typeof expectedChatState>>} expected
  */
 export async function assertChatProjection(root, expected) {
-  const rows = await root.rows('SELECT msg_id, room, author, body, run_key FROM chat.room_messages ORDER BY msg_id');
+  const rows = await root.allRows('SELECT msg_id, room, author, body, run_key FROM chat.room_messages ORDER BY msg_id');
   const total = expected.messages.length;
   assert.equal(rows.length, total, 'one projection row per message');
   assert.deepEqual(
@@ -148,7 +154,7 @@ export async function assertChatProjection(root, expected) {
   const runKeys = new Set(rows.map((r) => r.run_key));
   assert.equal(runKeys.size, total, 'each message was projected under its own run key');
   for (const k of runKeys) assert.ok(typeof k === 'string' && k.length > 0);
-  const summary = await root.rows('SELECT room, message_count FROM chat.room_summary ORDER BY room');
+  const summary = await root.allRows('SELECT room, message_count FROM chat.room_summary ORDER BY room');
   assert.deepEqual(
     Object.fromEntries(summary.map((r) => [r.room, Number(r.message_count)])),
     expected.perRoom,

@@ -6,6 +6,7 @@
 // own logins (root and the users it creates), so the checks never depend on the package under
 // test.
 import assert from 'node:assert/strict';
+import { readAllPages } from '../support/paging.mjs';
 
 export const ROOT_PASSWORD = 'scenario-root-pass-1';
 export const USER_PASSWORD = 'scenario-user-pass-1';
@@ -93,20 +94,28 @@ export async function session(url, user, password) {
       return body;
     }
   }
+  /**
+   * Rows of the first result as objects. Like on the real server, at most 50 rows without
+   * LIMIT and 1,000 with one: checks that need a whole table use allRows.
+   * @param {string} sql @param {unknown[]} [params]
+   * @returns {Promise<Record<string, any>[]>}
+   */
+  async function rows(sql, params) {
+    const body = await raw(sql, params);
+    return namedRows(body.results?.[0]);
+  }
   return {
     user,
     raw,
     /** Runs a statement, returns the raw response. */
     sql: raw,
+    rows,
     /**
-     * Rows of the first result as objects.
+     * Every row of an ordered SELECT without LIMIT, read in pages (tests/support/paging.mjs).
      * @param {string} sql @param {unknown[]} [params]
      * @returns {Promise<Record<string, any>[]>}
      */
-    async rows(sql, params) {
-      const body = await raw(sql, params);
-      return namedRows(body.results?.[0]);
-    },
+    allRows: (sql, params) => readAllPages(rows, sql, params),
   };
 }
 

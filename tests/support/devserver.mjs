@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readAllPages } from './paging.mjs';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -272,9 +273,17 @@ export async function startDevServer({ args = [], env = {}, rootPassword = DEFAU
       return body;
     },
 
-    /** Rows of the first result as objects { column: value }. */
+    /**
+     * Rows of the first result as objects { column: value }. Like on the real server, at most
+     * 50 rows without LIMIT and 1,000 with one: use allRows to read a whole table.
+     */
     async rows(sql, params, asToken) {
       return rowsOf(await server.sql(sql, params, asToken));
+    },
+
+    /** Every row of an ordered SELECT (no LIMIT of its own), read in pages (support/paging.mjs). */
+    async allRows(sql, params, asToken) {
+      return readAllPages((q, p) => server.rows(q, p, asToken), sql, params);
     },
   };
   return server;

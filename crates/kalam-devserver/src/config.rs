@@ -1,7 +1,10 @@
 //! Command line and environment options.
 
+use crate::sql::limits::QueryLimits;
+use crate::store::options::{EngineOptions, DEFAULT_UPDATE_RACE_WINDOW};
 use clap::Parser;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -58,4 +61,36 @@ pub struct Args {
     /// bcrypt cost for password hashes (the real server uses 12).
     #[arg(long, default_value_t = 10, env = "KALAMDB_BCRYPT_COST")]
     pub bcrypt_cost: u32,
+
+    /// Most rows a SELECT without LIMIT returns; the rest are dropped silently, like the
+    /// real server's `[limits] default_query_limit`.
+    #[arg(long, default_value_t = QueryLimits::default().default_rows, env = "KALAMDB_DEFAULT_QUERY_LIMIT")]
+    pub default_query_limit: usize,
+
+    /// Most rows any SELECT returns, whatever its LIMIT (`[limits] max_query_limit`).
+    #[arg(long, default_value_t = QueryLimits::default().max_rows, env = "KALAMDB_MAX_QUERY_LIMIT")]
+    pub max_query_limit: usize,
+
+    /// Milliseconds an UPDATE leaves the engine unlocked between matching its rows and
+    /// writing them, so concurrent conditional UPDATEs race like on the real server.
+    /// 0 makes every UPDATE atomic (a compare-and-set, which the real server does not give).
+    #[arg(
+        long,
+        default_value_t = DEFAULT_UPDATE_RACE_WINDOW.as_millis() as u64,
+        env = "KALAMDB_UPDATE_RACE_WINDOW_MS"
+    )]
+    pub update_race_window_ms: u64,
+}
+
+impl Args {
+    pub fn engine_options(&self) -> EngineOptions {
+        EngineOptions {
+            visibility_timeout: Duration::from_secs(self.visibility_timeout_secs),
+            query_limits: QueryLimits {
+                default_rows: self.default_query_limit,
+                max_rows: self.max_query_limit,
+            },
+            update_race_window: Duration::from_millis(self.update_race_window_ms),
+        }
+    }
 }

@@ -29,10 +29,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     auth::password::set_cost(args.bcrypt_cost);
 
-    let engine = store::Engine::open(
-        &args.data_dir,
-        Duration::from_secs(args.visibility_timeout_secs),
-    )?;
+    let engine = store::Engine::open(&args.data_dir, args.engine_options())?;
     let secret = {
         let inner = engine.lock();
         bootstrap::ensure_root(&inner, args.root_password.as_deref())?;

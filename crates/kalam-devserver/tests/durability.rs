@@ -239,8 +239,8 @@ fn writes_acknowledged_right_before_sigkill_are_not_lost() {
     );
     s.start_again();
     let root = s.root();
-    let b = s.root_sql("SELECT id FROM app.src");
-    let stored: std::collections::HashSet<u64> = rows(&b, 0)
+    let stored: std::collections::HashSet<u64> = s
+        .all_rows(&root, "SELECT id FROM app.src ORDER BY id")
         .iter()
         .map(|r| r[0].as_str().unwrap().parse().unwrap())
         .collect();

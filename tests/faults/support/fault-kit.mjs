@@ -108,7 +108,7 @@ export class Ledger {
 
 /** Sink rows as numbers: { count, ids: Set }. */
 export async function sinkState(server, sink) {
-  const rows = await server.rows(`SELECT id, body, body_len FROM ${sink}`);
+  const rows = await server.allRows(`SELECT id, body, body_len FROM ${sink} ORDER BY id`);
   return { count: rows.length, ids: new Set(rows.map((r) => Number(r.id))), rows };
 }
 

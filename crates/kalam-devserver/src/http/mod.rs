@@ -11,6 +11,7 @@ pub mod topic_routes;
 
 use crate::auth::jwt::JwtConfig;
 use crate::auth::rate_limit::AuthRateLimiter;
+use crate::store::session::Session;
 use crate::store::{Engine, Inner};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method};
@@ -37,13 +38,25 @@ impl AppState {
         self: &Arc<Self>,
         f: impl FnOnce(&mut Inner, &AppState) -> T + Send + 'static,
     ) -> T {
+        self.blocking(move |state| f(&mut state.engine.lock(), state))
+            .await
+    }
+
+    /// Like `with_engine`, for SQL statements that may give the lock up for a moment.
+    pub async fn with_session<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Session) -> T + Send + 'static,
+    ) -> T {
+        self.blocking(move |state| f(&mut state.engine.session()))
+            .await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&AppState) -> T + Send + 'static,
+    ) -> T {
         let state = self.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut inner = state.engine.lock();
-            f(&mut inner, &state)
-        })
-        .await;
-        match joined {
+        match tokio::task::spawn_blocking(move || f(&state)).await {
             Ok(v) => v,
             // A panic in a request must not take the server down; re-raise in this task only.
             Err(e) => std::panic::resume_unwind(e.into_panic()),

@@ -69,7 +69,7 @@ pub async fn sql(State(state): State<SharedState>, headers: HeaderMap, body: Bod
         prehashed,
     };
     let (status, body) = state
-        .with_engine(move |inner, _| execute_request(inner, &caller, req))
+        .with_session(move |session| execute_request(session, &caller, req))
         .await;
     json_response(status, body)
 }

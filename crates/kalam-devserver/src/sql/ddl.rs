@@ -362,9 +362,11 @@ pub fn create_table(
         )?;
         Ok(())
     })?;
+    // The real server's wording, seen for a SHARED table (PROTOCOL §11); the other kinds are
+    // assumed to follow the same pattern.
     let message = format!(
-        "{} table '{}' created successfully",
-        def.table_type.as_str(),
+        "CREATE TABLE via Raft consensus: {} table {} created successfully",
+        def.table_type.as_str().to_ascii_lowercase(),
         def.id()
     );
     inner.tables.insert(def.id(), def);

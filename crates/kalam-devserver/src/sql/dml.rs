@@ -1,6 +1,8 @@
-//! INSERT, UPDATE, DELETE with CDC (PROTOCOL §2.2, §4): rows are written and their topic
-//! messages published in one SQLite transaction. UPDATE/DELETE read the affected rows first
-//! so UPDATE publishes the new row and DELETE the old one with `_deleted: true`.
+//! INSERT and DELETE with CDC (PROTOCOL §2.2, §4), and the helpers UPDATE (`update.rs`)
+//! shares: rows are written and their topic messages published in one SQLite transaction.
+//! DELETE reads the affected rows first so it can publish the old row with `_deleted: true`;
+//! it matches and deletes in one critical section, so of concurrent DELETEs of one row
+//! exactly one counts it.
 
 use super::errors::ExecError;
 use super::exec::{check_access, resolve_table, unquote};
@@ -15,11 +17,10 @@ use crate::store::Inner;
 use crate::topics::publish::{publish, ChangedRow};
 use rusqlite::types::Value as SqlValue;
 use sqlparser::ast::{
-    Assignment, AssignmentTarget, Delete, Expr, FromTable, Insert, SetExpr, Statement, TableFactor,
-    TableObject, TableWithJoins,
+    Delete, Expr, FromTable, Insert, SetExpr, Statement, TableFactor, TableObject, TableWithJoins,
 };
 
-fn table_name_of(twj: &TableWithJoins) -> Result<String, ExecError> {
+pub(super) fn table_name_of(twj: &TableWithJoins) -> Result<String, ExecError> {
     match &twj.relation {
         TableFactor::Table { name, .. } if twj.joins.is_empty() => Ok(unquote(&name.to_string())),
         _ => Err(ExecError::InvalidSql(
@@ -28,13 +29,17 @@ fn table_name_of(twj: &TableWithJoins) -> Result<String, ExecError> {
     }
 }
 
-fn writable_table(inner: &Inner, ctx: &StmtCtx, name: &str) -> Result<TableDef, ExecError> {
+pub(super) fn writable_table(
+    inner: &Inner,
+    ctx: &StmtCtx,
+    name: &str,
+) -> Result<TableDef, ExecError> {
     let table = resolve_table(inner, name, ctx.namespace)?;
     check_access(ctx, &table, true)?;
     Ok(table)
 }
 
-fn owner_of(ctx: &StmtCtx, table: &TableDef) -> Option<String> {
+pub(super) fn owner_of(ctx: &StmtCtx, table: &TableDef) -> Option<String> {
     table
         .table_type
         .is_per_user()
@@ -58,16 +63,37 @@ fn eval_expr(inner: &Inner, ctx: &StmtCtx, expr: &Expr) -> Result<SqlValue, Exec
     }
 }
 
-fn constraint_error(table: &TableDef, e: rusqlite::Error) -> ExecError {
+/// A duplicate primary key, worded like the real server (PROTOCOL §11): `Already exists:
+/// Primary key violation: value '0' already exists in column 'part'`. `row` is the row being
+/// written, in catalog order.
+pub(super) fn constraint_error(
+    table: &TableDef,
+    row: &[SqlValue],
+    e: rusqlite::Error,
+) -> ExecError {
     let text = e.to_string();
     if text.contains("UNIQUE constraint failed") || text.contains("PRIMARY KEY") {
-        let pk = table.pk().map(|c| c.name.clone()).unwrap_or_default();
-        return ExecError::Constraint(format!(
-            "Primary key violation: a row with the same value of '{pk}' already exists in {}",
-            table.id()
+        let pk = table.columns.iter().position(|c| c.primary_key);
+        let column = pk.map(|i| table.columns[i].name.as_str()).unwrap_or("");
+        let value = pk
+            .and_then(|i| row.get(i))
+            .map(value_text)
+            .unwrap_or_default();
+        return ExecError::AlreadyExists(format!(
+            "Primary key violation: value '{value}' already exists in column '{column}'"
         ));
     }
     sqlite_error(e)
+}
+
+fn value_text(v: &SqlValue) -> String {
+    match v {
+        SqlValue::Null => "NULL".into(),
+        SqlValue::Integer(i) => i.to_string(),
+        SqlValue::Real(f) => f.to_string(),
+        SqlValue::Text(s) => s.clone(),
+        SqlValue::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outcome, ExecError> {
@@ -179,7 +205,7 @@ pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outco
                 bind.push(SqlValue::Integer(seq));
                 bind.push(SqlValue::Integer(commit_seq));
                 stmt.execute(rusqlite::params_from_iter(bind))
-                    .map_err(|e| constraint_error(&table, e))?;
+                    .map_err(|e| constraint_error(&table, &values, e))?;
             }
             changed.push(ChangedRow {
                 values,
@@ -198,7 +224,7 @@ pub fn insert(inner: &mut Inner, ctx: &StmtCtx, mut ins: Insert) -> Result<Outco
 }
 
 /// WHERE clause selecting the effective user's live rows plus the statement's own filter.
-fn scope_filter(ctx: &StmtCtx, table: &TableDef, selection: Option<&Expr>) -> String {
+pub(super) fn scope_filter(ctx: &StmtCtx, table: &TableDef, selection: Option<&Expr>) -> String {
     let mut conds = Vec::new();
     if table.table_type.is_per_user() {
         conds.push(format!(
@@ -220,7 +246,7 @@ fn scope_filter(ctx: &StmtCtx, table: &TableDef, selection: Option<&Expr>) -> St
 }
 
 /// Reads rowid + all columns (+ extra expressions) of the affected rows.
-fn read_rows(
+pub(super) fn read_rows(
     inner: &Inner,
     ctx: &StmtCtx,
     table: &TableDef,
@@ -250,136 +276,6 @@ fn read_rows(
         out.push((rowid, values));
     }
     Ok(out)
-}
-
-pub fn update(
-    inner: &mut Inner,
-    ctx: &StmtCtx,
-    table_ref: TableWithJoins,
-    assignments: Vec<Assignment>,
-    selection: Option<Expr>,
-) -> Result<Outcome, ExecError> {
-    let table = writable_table(inner, ctx, &table_name_of(&table_ref)?)?;
-    let mut stmt = Statement::Update {
-        table: table_ref,
-        assignments,
-        from: None,
-        selection,
-        returning: None,
-        or: None,
-        limit: None,
-    };
-    rewrite_expressions(
-        &mut stmt,
-        &ctx.effective.user_id,
-        ctx.effective.role.as_str(),
-    );
-    // Subqueries in SET/WHERE may read other tables: give them the same rewrite as SELECT.
-    rewrite_tables(inner, ctx, &mut stmt)?;
-    let Statement::Update {
-        assignments,
-        selection,
-        ..
-    } = stmt
-    else {
-        return Err(ExecError::Other("not an update".into()));
-    };
-    let mut targets = Vec::new();
-    let mut exprs = Vec::new();
-    for a in &assignments {
-        let AssignmentTarget::ColumnName(name) = &a.target else {
-            return Err(ExecError::InvalidSql(
-                "Tuple assignments are not supported".into(),
-            ));
-        };
-        let col_name = name.0.last().map(|p| p.to_string()).unwrap_or_default();
-        let col_name = unquote(&col_name);
-        let pos = table
-            .columns
-            .iter()
-            .position(|c| c.name.eq_ignore_ascii_case(&col_name))
-            .ok_or_else(|| {
-                ExecError::InvalidOperation(format!(
-                    "Column '{col_name}' not found in table {}",
-                    table.id()
-                ))
-            })?;
-        targets.push(pos);
-        exprs.push(a.value.to_string());
-    }
-    let filter = scope_filter(ctx, &table, selection.as_ref());
-    let rows = read_rows(inner, ctx, &table, &exprs, &filter)?;
-    let ncols = table.columns.len();
-    let mut changes = Vec::new();
-    for (rowid, values) in rows {
-        let old = values[..ncols].to_vec();
-        let mut new = old.clone();
-        for (i, &pos) in targets.iter().enumerate() {
-            let v = coerce(&table.columns[pos], values[ncols + i].clone())
-                .map_err(ExecError::InvalidOperation)?;
-            if v == SqlValue::Null
-                && (table.columns[pos].not_null || table.columns[pos].primary_key)
-            {
-                return Err(ExecError::Constraint(format!(
-                    "Column '{}' of table {} cannot be null",
-                    table.columns[pos].name,
-                    table.id()
-                )));
-            }
-            new[pos] = v;
-        }
-        if new != old {
-            changes.push((rowid, new));
-        }
-    }
-    let count = changes.len() as u64;
-    if count > 0 {
-        let owner = owner_of(ctx, &table);
-        inner.in_transaction(|inner| -> Result<(), ExecError> {
-            let commit_seq = inner.next_commit_seq()?;
-            let sets: Vec<String> = table
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("{} = ?{}", quote_ident(&c.name), i + 1))
-                .collect();
-            let sql = format!(
-                "UPDATE main.{} SET {}, _seq = ?{}, _commit_seq = ?{} WHERE rowid = ?{}",
-                table.sqlite_name(),
-                sets.join(", "),
-                ncols + 1,
-                ncols + 2,
-                ncols + 3
-            );
-            let mut published = Vec::with_capacity(changes.len());
-            for (rowid, values) in changes {
-                let seq = crate::ids::snowflake_id();
-                {
-                    let mut stmt = inner.conn.prepare_cached(&sql)?;
-                    let mut bind = values.clone();
-                    bind.extend([
-                        SqlValue::Integer(seq),
-                        SqlValue::Integer(commit_seq),
-                        SqlValue::Integer(rowid),
-                    ]);
-                    stmt.execute(rusqlite::params_from_iter(bind))
-                        .map_err(|e| constraint_error(&table, e))?;
-                }
-                published.push(ChangedRow {
-                    values,
-                    seq,
-                    deleted: false,
-                    owner: owner.clone(),
-                });
-            }
-            publish(inner, &table, "update", &published, commit_seq)?;
-            Ok(())
-        })?;
-    }
-    Ok(Outcome::Dml {
-        kind: DmlKind::Updated,
-        count,
-    })
 }
 
 pub fn delete(inner: &mut Inner, ctx: &StmtCtx, del: Delete) -> Result<Outcome, ExecError> {

@@ -2,14 +2,15 @@
 
 use super::errors::ExecError;
 use super::kalam_parser::{self, KalamStatement};
-use super::{ddl, dml, select, topic_sql, Outcome, StmtCtx};
+use super::{ddl, dml, select, topic_sql, update, Outcome, StmtCtx};
 use crate::catalog::{split_table_name, TableDef, TableType};
+use crate::store::session::Session;
 use crate::store::Inner;
 use sqlparser::ast::{ObjectType, Statement};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
-pub fn execute(inner: &mut Inner, ctx: &StmtCtx, sql: &str) -> Result<Outcome, ExecError> {
+pub fn execute(inner: &mut Session, ctx: &StmtCtx, sql: &str) -> Result<Outcome, ExecError> {
     match kalam_parser::parse(sql)
         .map_err(|e| ExecError::InvalidSql(format!("sql parser error: {e}")))?
     {
@@ -35,7 +36,7 @@ fn parse_one(sql: &str) -> Result<Statement, ExecError> {
 }
 
 fn execute_kalam(
-    inner: &mut Inner,
+    inner: &mut Session,
     ctx: &StmtCtx,
     stmt: KalamStatement,
 ) -> Result<Outcome, ExecError> {
@@ -89,7 +90,7 @@ fn execute_kalam(
 }
 
 fn execute_standard(
-    inner: &mut Inner,
+    inner: &mut Session,
     ctx: &StmtCtx,
     stmt: Statement,
     typed: Option<TableType>,
@@ -102,7 +103,7 @@ fn execute_standard(
             assignments,
             selection,
             ..
-        } => dml::update(inner, ctx, table, assignments, selection),
+        } => update::update(inner, ctx, table, assignments, selection),
         Statement::Delete(del) => dml::delete(inner, ctx, del),
         Statement::CreateTable(ct) => ddl::create_table(inner, ctx, ct, typed),
         Statement::Drop {
@@ -171,8 +172,12 @@ pub fn check_access(ctx: &StmtCtx, table: &TableDef, write: bool) -> Result<(), 
                 )));
             }
             if !role.is_admin() {
+                // The real server's words (PROTOCOL §11), role name capitalised as it prints it.
+                let name = role.as_str();
                 return Err(ExecError::PermissionDenied(format!(
-                    "Access to system table '{}' requires role dba or system",
+                    "Role '{}{}' cannot access table '{}'. System tables require 'dba' or 'system' role.",
+                    name[..1].to_ascii_uppercase(),
+                    &name[1..],
                     table.id()
                 )));
             }

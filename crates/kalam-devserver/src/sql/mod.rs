@@ -7,6 +7,7 @@ pub mod errors;
 pub mod exec;
 pub mod functions;
 pub mod kalam_parser;
+pub mod limits;
 pub mod prehash;
 pub mod rewrite;
 pub mod select;
@@ -14,9 +15,10 @@ pub mod split;
 #[cfg(test)]
 mod tests;
 pub mod topic_sql;
+pub mod update;
 pub mod values;
 
-use crate::store::Inner;
+use crate::store::session::Session;
 use crate::users::Role;
 use errors::{ExecError, SqlFailure};
 use rusqlite::types::Value as SqlValue;
@@ -73,7 +75,7 @@ pub struct SqlRequest {
 }
 
 /// Runs a request; returns the HTTP status and the JSON body.
-pub fn execute_request(inner: &mut Inner, caller: &Identity, req: SqlRequest) -> (u16, Json) {
+pub fn execute_request(inner: &mut Session, caller: &Identity, req: SqlRequest) -> (u16, Json) {
     let started = Instant::now();
     let outcome = run(inner, caller, req);
     // A transaction never outlives its request: roll back what a failure or a missing COMMIT
@@ -119,7 +121,7 @@ pub fn took_ms(started: Instant) -> f64 {
 }
 
 fn run(
-    inner: &mut Inner,
+    inner: &mut Session,
     caller: &Identity,
     req: SqlRequest,
 ) -> Result<(Vec<Json>, bool), SqlFailure> {
@@ -252,7 +254,7 @@ fn dml_result(kind: DmlKind, count: u64, as_user: &str) -> Json {
 
 /// One statement, with its optional EXECUTE AS USER wrapper. Returns the outcome and `as_user`.
 fn run_one(
-    inner: &mut Inner,
+    inner: &mut Session,
     caller: &Identity,
     stmt_sql: &str,
     params: &[SqlValue],

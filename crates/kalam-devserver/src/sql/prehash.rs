@@ -3,6 +3,7 @@
 
 use super::kalam_parser::{self, KalamStatement, UserAuth, UserChange};
 use super::split::{parse_execute_as, split_statements};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// Password → hash for every CREATE USER ... PASSWORD / ALTER USER ... SET PASSWORD in `sql`.
@@ -32,9 +33,9 @@ pub fn prehash_passwords(sql: &str) -> HashMap<String, String> {
             })) => pw,
             _ => continue,
         };
-        if !out.contains_key(&password) {
-            if let Ok(hash) = crate::auth::password::hash(&password) {
-                out.insert(password, hash);
+        if let Entry::Vacant(slot) = out.entry(password) {
+            if let Ok(hash) = crate::auth::password::hash(slot.key()) {
+                slot.insert(hash);
             }
         }
     }

@@ -9,7 +9,8 @@ use crate::catalog::{TableDef, TableType};
 use crate::store::Inner;
 use rusqlite::types::Value as SqlValue;
 use sqlparser::ast::{
-    Expr, Ident, Query, SetExpr, Statement, TableAlias, TableFactor, Value, VisitMut, VisitorMut,
+    Expr, Ident, LimitClause, Query, SetExpr, Statement, TableAlias, TableFactor, Value, VisitMut,
+    VisitorMut,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -108,6 +109,15 @@ impl VisitorMut for TableRewriter<'_> {
                 self.ctes.insert(cte.alias.name.value.to_ascii_lowercase());
             }
         }
+        // SQLite only accepts OFFSET after a LIMIT; its `LIMIT -1` means "no limit".
+        if let Some(LimitClause::LimitOffset {
+            limit: limit @ None,
+            offset: Some(_),
+            ..
+        }) = &mut query.limit_clause
+        {
+            *limit = Some(Expr::value(Value::Number("-1".into(), false)));
+        }
         ControlFlow::Continue(())
     }
 
@@ -177,11 +187,13 @@ pub fn rewrite_tables(
     }
 }
 
-/// Binds `?n` parameters (missing ones as NULL) and returns column names and rows.
+/// Binds `?n` parameters (missing ones as NULL) and returns column names and at most
+/// `max_rows` rows (SQLite is not asked for the rest).
 pub fn query_rows(
     conn: &rusqlite::Connection,
     sql: &str,
     params: &[SqlValue],
+    max_rows: usize,
 ) -> Result<(Vec<String>, Vec<Vec<SqlValue>>), ExecError> {
     let mut stmt = conn.prepare(sql).map_err(sqlite_error)?;
     bind_params(&mut stmt, params)?;
@@ -189,7 +201,10 @@ pub fn query_rows(
     let ncols = names.len();
     let mut rows = Vec::new();
     let mut raw = stmt.raw_query();
-    while let Some(row) = raw.next().map_err(sqlite_error)? {
+    while rows.len() < max_rows {
+        let Some(row) = raw.next().map_err(sqlite_error)? else {
+            break;
+        };
         let mut values = Vec::with_capacity(ncols);
         for i in 0..ncols {
             values.push(row.get::<_, SqlValue>(i).map_err(sqlite_error)?);

@@ -32,7 +32,8 @@ pub fn run_query(inner: &mut Inner, ctx: &StmtCtx, query: Query) -> Result<Outco
     };
     let tables = rewrite_tables(inner, ctx, &mut stmt)?;
     let guesses = guess_columns(&original, &tables, ctx.raw_params);
-    let (names, rows) = query_rows(&inner.conn, &stmt.to_string(), ctx.params)?;
+    let cap = inner.options.query_limits.row_cap(&original);
+    let (names, rows) = query_rows(&inner.conn, &stmt.to_string(), ctx.params, cap)?;
 
     let mut schema = Vec::with_capacity(names.len());
     let mut types = Vec::with_capacity(names.len());

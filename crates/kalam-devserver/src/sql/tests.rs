@@ -2,14 +2,15 @@
 //! without HTTP, on a temporary database.
 
 use super::{execute_request, Identity, SqlRequest};
-use crate::store::{Engine, Inner};
+use crate::store::options::EngineOptions;
+use crate::store::session::Session;
+use crate::store::Engine;
 use crate::topics::consume::{ack, consume, StartPos};
 use crate::users::Role;
 use serde_json::{json, Value as Json};
-use std::time::Duration;
 
 fn engine(dir: &tempfile::TempDir) -> Engine {
-    Engine::open(dir.path(), Duration::from_secs(60)).expect("open engine")
+    Engine::open(dir.path(), EngineOptions::default()).expect("open engine")
 }
 
 fn root() -> Identity {
@@ -19,7 +20,7 @@ fn root() -> Identity {
     }
 }
 
-fn sql(inner: &mut Inner, who: &Identity, q: &str) -> (u16, Json) {
+fn sql(inner: &mut Session, who: &Identity, q: &str) -> (u16, Json) {
     execute_request(
         inner,
         who,
@@ -32,7 +33,7 @@ fn sql(inner: &mut Inner, who: &Identity, q: &str) -> (u16, Json) {
     )
 }
 
-fn ok(inner: &mut Inner, q: &str) -> Json {
+fn ok(inner: &mut Session, q: &str) -> Json {
     let (status, body) = sql(inner, &root(), q);
     assert_eq!(status, 200, "{q}: {body}");
     body
@@ -46,7 +47,7 @@ fn payload(m: &crate::topics::consume::StoredMessage) -> Json {
 fn cdc_payloads_keys_owner_and_partitions() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
-    let mut inner = e.lock();
+    let mut inner = e.session();
     ok(&mut inner, "CREATE NAMESPACE app");
     ok(
         &mut inner,
@@ -69,7 +70,7 @@ fn cdc_payloads_keys_owner_and_partitions() {
         );
     }
     ok(&mut inner, "INSERT INTO app.kv (k, v) VALUES ('a',1),('b',2),('c',3),('d',4),('e',5),('f',6),('g',7),('h',8)");
-    let keys = |p: u32, inner: &mut Inner| -> Vec<String> {
+    let keys = |p: u32, inner: &mut Session| -> Vec<String> {
         consume(inner, "app.kvt", "g", p, StartPos::Earliest, 100)
             .unwrap()
             .messages
@@ -132,7 +133,7 @@ fn cdc_payloads_keys_owner_and_partitions() {
 fn failed_statement_publishes_nothing_and_keeps_offsets_gapless() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
-    let mut inner = e.lock();
+    let mut inner = e.session();
     ok(&mut inner, "CREATE NAMESPACE app");
     ok(
         &mut inner,
@@ -161,7 +162,7 @@ fn failed_statement_publishes_nothing_and_keeps_offsets_gapless() {
 fn consume_start_resolution_next_offset_and_has_more() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
-    let mut inner = e.lock();
+    let mut inner = e.session();
     ok(&mut inner, "CREATE NAMESPACE app");
     ok(
         &mut inner,
@@ -195,7 +196,7 @@ fn consume_start_resolution_next_offset_and_has_more() {
 fn errors_and_permissions() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
-    let mut inner = e.lock();
+    let mut inner = e.session();
     let user = Identity {
         user_id: "u1".into(),
         role: Role::User,

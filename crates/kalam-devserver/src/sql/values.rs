@@ -170,7 +170,8 @@ pub fn coerce(col: &ColumnDef, v: SqlValue) -> Result<SqlValue, String> {
         }
         (KalamType::BigInt | KalamType::Int | KalamType::SmallInt, SqlValue::Real(f)) => {
             // Out-of-range literals (parsed as floats) are errors, never silently saturated.
-            if !f.is_finite() || f < i64::MIN as f64 || f >= 9.223_372_036_854_775_807e18 {
+            // `i64::MAX as f64` rounds up to 2^63, the first float that does not fit.
+            if !f.is_finite() || f < i64::MIN as f64 || f >= i64::MAX as f64 {
                 return Err(fail(&SqlValue::Real(f)));
             }
             SqlValue::Integer(in_range(&col.ty, f as i64).ok_or_else(|| fail(&SqlValue::Real(f)))?)

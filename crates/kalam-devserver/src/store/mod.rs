@@ -3,13 +3,16 @@
 //! and cursors, offset counters). One connection behind one mutex: every request is a short
 //! critical section, and CDC messages are written in the same transaction as the row change.
 
+pub mod options;
 pub mod schema;
+pub mod session;
 pub mod system_tables;
 
 use crate::catalog::{ColumnRecord, TableDef, TableType};
 use crate::topics::claims::{GroupKey, GroupState};
 use crate::topics::TopicDef;
 use anyhow::Context;
+use options::EngineOptions;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -33,13 +36,13 @@ pub struct Inner {
     pub pending_counters: HashMap<(String, u32), u64>,
     pub groups: HashMap<GroupKey, GroupState>,
     pub commit_seq: i64,
-    pub visibility_timeout: Duration,
+    pub options: EngineOptions,
     /// An explicit BEGIN of the current request is open (PROTOCOL §2.4).
     pub explicit_tx: bool,
 }
 
 impl Engine {
-    pub fn open(data_dir: &Path, visibility_timeout: Duration) -> anyhow::Result<Engine> {
+    pub fn open(data_dir: &Path, options: EngineOptions) -> anyhow::Result<Engine> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         let path = data_dir.join("kalam.db");
@@ -61,7 +64,7 @@ impl Engine {
             pending_counters: HashMap::new(),
             groups: HashMap::new(),
             commit_seq: 0,
-            visibility_timeout,
+            options,
             explicit_tx: false,
         };
         inner.bootstrap_namespaces()?;

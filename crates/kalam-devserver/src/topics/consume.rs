@@ -89,7 +89,7 @@ pub fn consume(
         partition,
     };
     let now = Instant::now();
-    let timeout = inner.visibility_timeout;
+    let timeout = inner.options.visibility_timeout;
     let state = inner
         .groups
         .entry(key.clone())

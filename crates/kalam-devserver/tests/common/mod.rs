@@ -33,6 +33,9 @@ const SERVER_ENV: &[&str] = &[
     "KALAMDB_DATA_DIR",
     "KALAMDB_SERVER_PORT",
     "KALAMDB_SERVER_HOST",
+    "KALAMDB_DEFAULT_QUERY_LIMIT",
+    "KALAMDB_MAX_QUERY_LIMIT",
+    "KALAMDB_UPDATE_RACE_WINDOW_MS",
 ];
 
 // ------------------------------------------------------------------------------------------
@@ -412,6 +415,22 @@ impl Server {
     pub fn root_sql_all(&self, stmts: &[&str]) {
         for s in stmts {
             self.root_sql(s);
+        }
+    }
+
+    /// Every row of `ordered_select` (a SELECT with an ORDER BY that makes the order total and
+    /// no LIMIT), read in pages of 1,000: the server caps each SELECT (PROTOCOL §11).
+    pub fn all_rows(&self, token: &str, ordered_select: &str) -> Vec<Value> {
+        const PAGE: usize = 1000;
+        let mut out = Vec::new();
+        loop {
+            let sql = format!("{ordered_select} LIMIT {PAGE} OFFSET {}", out.len());
+            let page = rows(&self.sql_ok(token, &sql), 0);
+            let last = page.len() < PAGE;
+            out.extend(page);
+            if last {
+                return out;
+            }
         }
     }
 
