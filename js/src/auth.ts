@@ -1,5 +1,5 @@
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
-import { httpError, parseJson, postJson, type Classify, type HttpResult } from './http.js';
+import { httpError, parseJson, postJson, readEnvelope, type Classify, type HttpResult } from './http.js';
 import { jwtRenewAt } from './jwt.js';
 import { sleep } from './timing.js';
 
@@ -124,6 +124,23 @@ function looksTransient(error: unknown): boolean {
   );
 }
 
+/**
+ * A 401 that a fresh token did not cure: the credentials themselves are refused, which no
+ * retry fixes, so the error is permanent and `runConsumer` rejects with it instead of
+ * backing off forever (issue 11: "a bad static JWT retries forever").
+ */
+function rejected(error: KalamConsumerError, subject: string, tail = ''): KalamConsumerError {
+  const label = error.code === 'HTTP_ERROR' ? `HTTP ${error.status}` : `HTTP ${error.status} ${error.code}`;
+  const detail = error.body === undefined ? undefined : readEnvelope(error.body).message;
+  return new KalamConsumerError(`the server rejected ${subject} (${label}${detail ? `: ${detail}` : ''})${tail}`, {
+    code: error.code,
+    status: error.status,
+    kind: 'permanent',
+    ...(error.body === undefined ? {} : { body: error.body }),
+    cause: error,
+  });
+}
+
 function isAborted(error: unknown): boolean {
   return error instanceof KalamConsumerError && error.code === 'ABORTED';
 }
@@ -152,7 +169,8 @@ export class TokenManager {
   /**
    * Runs `request` with a token; on a 401 / TOKEN_EXPIRED / INVALID_CREDENTIALS it drops the
    * token, gets a fresh one (provider called again, then a new login for basic credentials)
-   * and retries exactly once.
+   * and retries exactly once. When the provider hands back the very token that was refused,
+   * or the fresh token is refused too, the error is permanent: see `rejected`.
    */
   async withAuth<T>(request: (authHeader: string) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const header = await this.authHeader(signal);
@@ -163,10 +181,15 @@ export class TokenManager {
       if (!isAuthFailure(error) || signal?.aborted) throw error;
       this.invalidate(header);
       const fresh = await this.authHeader(signal);
+      if (fresh === header) throw rejected(error, 'the token from authProvider', ', and authProvider returned the same token again');
       try {
         return await request(fresh);
       } catch (again) {
-        throw toConsumerError(again);
+        const second = toConsumerError(again);
+        if (isAuthFailure(second) && !signal?.aborted) {
+          throw rejected(second, this.cached?.type === 'basic' ? 'the token of a fresh login' : 'the new token from authProvider as well');
+        }
+        throw second;
       }
     }
   }
