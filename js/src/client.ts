@@ -1,5 +1,6 @@
 import { TokenManager, type AuthCredentials, type AuthProvider, type LoginResponse } from './auth.js';
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
+import { describeFailure, withReason } from './failure-reason.js';
 import { toBatch, type AckResult, type ConsumeBatchResult, type StartPosition } from './messages.js';
 import { createLowLevelConsumer, type ConsumerHandle, type ConsumerOptions } from './consumer.js';
 import {
@@ -90,6 +91,23 @@ function checkUrl(url: unknown): string {
     });
   }
   return url.trim().replace(/\/+$/, '');
+}
+
+/**
+ * Turns a wasm transport rejection into a typed error. A failed fetch there reads "consume
+ * failed: fetch failed" and hides the reason in its cause chain; the message says it instead:
+ * "consume failed: connection refused (127.0.0.1:1)" (issue 11 item 2).
+ */
+function transportError(what: string): (thrown: unknown) => never {
+  return (thrown) => {
+    const error = toConsumerError(thrown);
+    if (error.code !== 'NETWORK_ERROR') throw error;
+    throw new KalamConsumerError(`${what} failed: ${describeFailure(thrown)}`, {
+      code: error.code,
+      kind: error.kind,
+      cause: thrown,
+    });
+  };
 }
 
 class KalamConsumerClientImpl implements ConsumerClient {
@@ -204,7 +222,7 @@ class KalamConsumerClientImpl implements ConsumerClient {
     // A server that long-polls may legitimately hold the request for timeout_seconds.
     const timeoutMs = this.requestTimeoutMs + (timeoutSeconds ?? 0) * 1000;
     return this.timed(parent, timeoutMs, 'consume', (signal) =>
-      this.tokens.withAuth((authorization) => transport.consume(authorization, request, { signal }), signal),
+      this.tokens.withAuth((authorization) => transport.consume(authorization, request, { signal }).catch(transportError('consume')), signal),
     );
   }
 
@@ -218,7 +236,7 @@ class KalamConsumerClientImpl implements ConsumerClient {
     };
     const transport = await this.ensureTransport();
     return this.timed(options?.signal, this.requestTimeoutMs, 'ack', (signal) =>
-      this.tokens.withAuth((authorization) => transport.ack(authorization, request, { signal }), signal),
+      this.tokens.withAuth((authorization) => transport.ack(authorization, request, { signal }).catch(transportError('ack')), signal),
     );
   }
 
@@ -234,11 +252,11 @@ class KalamConsumerClientImpl implements ConsumerClient {
       return await call(linked.signal);
     } catch (thrown) {
       if (linked.timedOut()) {
-        throw new KalamConsumerError(`${what} request timed out after ${timeoutMs} ms`, {
-          code: 'NETWORK_ERROR',
-          kind: 'transient',
-          cause: thrown,
-        });
+        const words = `timed out after ${timeoutMs} ms`;
+        throw withReason(
+          new KalamConsumerError(`${what} request ${words}`, { code: 'NETWORK_ERROR', kind: 'transient', cause: thrown }),
+          words,
+        );
       }
       throw toConsumerError(thrown);
     } finally {

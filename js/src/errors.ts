@@ -1,3 +1,4 @@
+import { describeFailure } from './failure-reason.js';
 import type { FailureKind } from './wasm-contract.js';
 
 /**
@@ -100,8 +101,9 @@ export function toConsumerError(value: unknown, fallbackKind: KalamConsumerError
     return new KalamConsumerError('request aborted', { code: 'ABORTED', kind: 'transient', cause: value });
   }
   if (value instanceof TypeError) {
-    // fetch rejects with a TypeError for refused connections, resets and DNS failures.
-    return new KalamConsumerError(`network error: ${value.message}`, { code: 'NETWORK_ERROR', kind: 'transient', cause: value });
+    // fetch rejects with a TypeError for refused connections, resets and DNS failures; the
+    // reason ("connection refused") sits in its cause chain, so the message spells it out.
+    return new KalamConsumerError(`network error: ${describeFailure(value)}`, { code: 'NETWORK_ERROR', kind: 'transient', cause: value });
   }
   if (value instanceof Error) {
     const status = (value as { status?: unknown }).status;

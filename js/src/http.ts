@@ -1,4 +1,5 @@
 import { KalamConsumerError, toConsumerError } from './errors.js';
+import { describeFailure, withReason } from './failure-reason.js';
 import type { FailureKind } from './wasm-contract.js';
 import { linkSignals } from './timing.js';
 
@@ -40,13 +41,20 @@ export async function postJson(
     return { status: response.status, text };
   } catch (error) {
     if (linked.timedOut()) {
-      throw new KalamConsumerError(`request to ${url} timed out after ${options.timeoutMs} ms`, {
-        code: 'NETWORK_ERROR',
-        kind: 'transient',
-        cause: error,
-      });
+      const words = `timed out after ${options.timeoutMs} ms`;
+      throw withReason(
+        new KalamConsumerError(`request to ${url} ${words}`, { code: 'NETWORK_ERROR', kind: 'transient', cause: error }),
+        words,
+      );
     }
-    throw toConsumerError(error, 'transient');
+    const converted = toConsumerError(error, 'transient');
+    if (converted.code !== 'NETWORK_ERROR') throw converted;
+    // The reason in words, and which endpoint: "request to http://h/v1/api/sql failed: connection refused (h:80)".
+    throw new KalamConsumerError(`request to ${url} failed: ${describeFailure(error)}`, {
+      code: 'NETWORK_ERROR',
+      kind: 'transient',
+      cause: error,
+    });
   } finally {
     linked.dispose();
   }
