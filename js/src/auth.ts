@@ -1,6 +1,7 @@
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
 import { httpError, parseJson, postJson, readEnvelope, type Classify, type HttpResult } from './http.js';
 import { jwtRenewAt } from './jwt.js';
+import { redactSecrets, rememberSecret, scrubCause } from './redact.js';
 import { sleep } from './timing.js';
 
 // Credentials have exactly the shapes of @kalamdb/client's Auth helpers, so a provider written
@@ -103,9 +104,11 @@ function parseTime(value: unknown): number | undefined {
 function checkCredentials(value: unknown): AuthCredentials {
   const c = value as { type?: unknown; user?: unknown; password?: unknown; token?: unknown } | null | undefined;
   if (c && c.type === 'basic' && typeof c.user === 'string' && c.user !== '' && typeof c.password === 'string') {
+    rememberSecret(c.password);
     return { type: 'basic', user: c.user, password: c.password };
   }
   if (c && c.type === 'jwt' && typeof c.token === 'string' && c.token !== '') {
+    rememberSecret(c.token);
     return { type: 'jwt', token: c.token };
   }
   throw invalidOption(
@@ -132,7 +135,7 @@ function looksTransient(error: unknown): boolean {
 function rejected(error: KalamConsumerError, subject: string, tail = ''): KalamConsumerError {
   const label = error.code === 'HTTP_ERROR' ? `HTTP ${error.status}` : `HTTP ${error.status} ${error.code}`;
   const detail = error.body === undefined ? undefined : readEnvelope(error.body).message;
-  return new KalamConsumerError(`the server rejected ${subject} (${label}${detail ? `: ${detail}` : ''})${tail}`, {
+  return new KalamConsumerError(`the server rejected ${subject} (${label}${detail ? `: ${redactSecrets(detail)}` : ''})${tail}`, {
     code: error.code,
     status: error.status,
     kind: 'permanent',
@@ -280,10 +283,13 @@ export class TokenManager {
       } catch (error) {
         if (error instanceof KalamConsumerError && error.code === 'INVALID_OPTION') throw error;
         if (attempt >= providerRetry.maxAttempts || !looksTransient(error) || signal?.aborted) {
-          throw new KalamConsumerError(`authProvider failed: ${error instanceof Error ? error.message : String(error)}`, {
+          // The provider's own error text may quote a password or token: redact it, and keep
+          // a redacted copy as the cause.
+          const text = redactSecrets(error instanceof Error ? error.message : String(error));
+          throw new KalamConsumerError(`authProvider failed: ${text}`, {
             code: 'AUTH_PROVIDER_ERROR',
             kind: looksTransient(error) ? 'transient' : 'permanent',
-            cause: error,
+            cause: scrubCause(error),
           });
         }
         await sleep(delay, signal);
@@ -402,14 +408,18 @@ export class TokenManager {
   private adopt(key: string, result: HttpResult): Session {
     const json = parseJson(result.text) as Partial<LoginResponse> | undefined;
     if (!json || typeof json.access_token !== 'string' || json.access_token === '') {
+      // A 2xx login body is the one response that holds tokens (a refresh_token without an
+      // access_token, say): only its redacted text may go into the error.
       throw new KalamConsumerError('auth response has no access_token', {
         code: 'INVALID_RESPONSE',
         status: result.status,
         kind: 'transient',
-        body: result.text,
+        body: redactSecrets(result.text),
       });
     }
     const response = json as LoginResponse;
+    rememberSecret(response.access_token);
+    if (typeof response.refresh_token === 'string') rememberSecret(response.refresh_token);
     const session: Session = {
       key,
       accessToken: response.access_token,

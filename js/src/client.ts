@@ -1,6 +1,7 @@
 import { TokenManager, type AuthCredentials, type AuthProvider, type LoginResponse } from './auth.js';
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
 import { describeFailure, withReason } from './failure-reason.js';
+import { redactSecrets, scrubCause } from './redact.js';
 import { toBatch, type AckResult, type ConsumeBatchResult, type StartPosition } from './messages.js';
 import { createLowLevelConsumer, type ConsumerHandle, type ConsumerOptions } from './consumer.js';
 import {
@@ -82,7 +83,15 @@ function checkUrl(url: unknown): string {
   try {
     parsed = new URL(url.trim());
   } catch {
-    throw new KalamConsumerError(`url is not a valid URL: ${url}`, { code: 'INVALID_URL', kind: 'permanent' });
+    throw new KalamConsumerError(`url is not a valid URL: ${redactSecrets(url)}`, { code: 'INVALID_URL', kind: 'permanent' });
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // fetch refuses such URLs and its error repeats the URL, password included; credentials
+    // belong in authProvider. The message must not echo the URL either.
+    throw new KalamConsumerError('url must not contain a user name or password: pass them through authProvider (Auth.basic)', {
+      code: 'INVALID_URL',
+      kind: 'permanent',
+    });
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new KalamConsumerError(`url must use http:// or https://, got ${parsed.protocol}//`, {
@@ -105,7 +114,7 @@ function transportError(what: string): (thrown: unknown) => never {
     throw new KalamConsumerError(`${what} failed: ${describeFailure(thrown)}`, {
       code: error.code,
       kind: error.kind,
-      cause: thrown,
+      cause: scrubCause(thrown),
     });
   };
 }
