@@ -57,6 +57,19 @@ export interface AckOptions {
   signal?: AbortSignal;
 }
 
+declare global {
+  interface SymbolConstructor {
+    /**
+     * Declared here too (exactly as TypeScript's `esnext.disposable` lib and @types/node do; the
+     * declarations merge) so that `[Symbol.dispose]()` in these types also compiles in a
+     * project with only `lib: ["ES2022", "DOM"]` and no @types/node, where it failed with
+     * TS2550 (issue 13 item 6). Runtimes without it (Node < 18.18) get no `using` support, but
+     * the method stays callable.
+     */
+    readonly dispose: unique symbol;
+  }
+}
+
 export interface ConsumerClient extends SqlHelpers {
   readonly url: string;
   consumeBatch<T = Record<string, unknown>>(options: ConsumeBatchOptions): Promise<ConsumeBatchResult<T>>;
