@@ -10,10 +10,10 @@
  *            Debian's wasm-opt -Oz when it is installed; prints the .wasm size.
  *   ts       tsc -p tsconfig.json (type check; unbundled output in build/tsc/ for tests of
  *            internal modules, never published), then esbuild bundles and minifies the entry
- *            points into dist/ (one shared chunk) and dts-bundle-generator rolls the public
- *            declarations into dist/index.d.ts, then checks and bundles the command line
- *            (js/src/cli, tsconfig.cli.json) into dist/cli.js; skipped while js/src holds no
- *            .ts file.
+ *            points into dist/ (one shared chunk) plus a self-contained CommonJS Node entry,
+ *            dts-bundle-generator rolls the public declarations into dist/index.d.ts (copied to
+ *            index.d.cts for require), then checks and bundles the command line (js/src/cli,
+ *            tsconfig.cli.json) into dist/cli.js; skipped while js/src holds no .ts file.
  *   package  wasm glue into dist/wasm/ (the .js bundled with its snippets and minified by
  *            esbuild, the .d.ts as generated),
  *            README.md + LICENSE, dist/package.json from pkg-template/ with the workspace
@@ -51,9 +51,27 @@ const JS_ENTRIES = {
  */
 const CLI_ENTRY = join(ROOT, 'js', 'src', 'cli', 'main.ts');
 const CLI_OUT = 'cli.js';
+/**
+ * CommonJS build of the Node entry (`exports["."].require`), for `require('@kalamdb/consumer')`
+ * on every supported Node. One self-contained file: the TS layer and the glue are bundled in,
+ * because a CommonJS file cannot `require` the ESM glue before Node 20.19/22.12.
+ */
+const CJS_ENTRY = join(ROOT, 'js', 'src', 'entry.node.ts');
+const CJS_OUT = 'entry.node.cjs';
+/**
+ * CommonJS has no `import.meta`: the CJS bundle gets this variable instead, declared by a
+ * banner from `__filename`, so `new URL('./wasm/...', import.meta.url)` still finds the .wasm.
+ */
+const CJS_IMPORT_META_URL = '__kalamImportMetaUrl';
 /** The `.` export's declarations (both conditions export the same names). */
 const TYPES_ENTRY = join(ROOT, 'js', 'src', 'entry.browser.ts');
 const TYPES_OUT = 'index.d.ts';
+/**
+ * The same declarations for `require` (`exports["."].require.types`). TypeScript reads a
+ * `.d.ts` of a `"type": "module"` package as ESM and refuses to `require` it (TS1479), and a
+ * `.d.cts` that re-exports the `.d.ts` hits the same error, so it is a copy.
+ */
+const TYPES_CJS_OUT = 'index.d.cts';
 /**
  * wasm-bindgen output shipped in dist/wasm/. Its `_bg.wasm.d.ts` is not shipped: it types a
  * `--target bundler` import of the raw module exports, which `--target web` never does, and
@@ -328,11 +346,11 @@ async function loadEsbuild() {
   }
 }
 
-/** Removes what an earlier ts step left in dist/ (top-level .js, .d.ts and maps; dist/wasm/ stays). */
+/** Removes what an earlier ts step left in dist/ (top-level .js, .cjs, .d.ts, .d.cts and maps; dist/wasm/ stays). */
 function cleanDistModules() {
   if (!existsSync(DIST)) return;
   for (const entry of readdirSync(DIST, { withFileTypes: true })) {
-    if (entry.isFile() && /\.(js|ts|map)$/.test(entry.name)) rmSync(join(DIST, entry.name));
+    if (entry.isFile() && /\.(c?js|c?ts|map)$/.test(entry.name)) rmSync(join(DIST, entry.name));
   }
 }
 
@@ -386,6 +404,28 @@ async function bundleJs() {
 }
 
 /**
+ * The CommonJS Node entry (see CJS_ENTRY): the wasm module is still read and instantiated
+ * synchronously at load, from dist/wasm/ next to this file. It has its own copy of the TS
+ * layer and glue, so a process that both imports and requires the package holds two
+ * instances (`isKalamConsumerError` works across them; `instanceof` does not).
+ */
+async function bundleCjs() {
+  const esbuild = await loadEsbuild();
+  await esbuild.build({
+    ...ESBUILD_COMMON,
+    format: 'cjs',
+    entryPoints: [CJS_ENTRY],
+    bundle: true,
+    platform: 'node',
+    tsconfig: join(ROOT, 'tsconfig.json'),
+    outfile: join(DIST, CJS_OUT),
+    define: { 'import.meta.url': CJS_IMPORT_META_URL },
+    banner: { js: `var ${CJS_IMPORT_META_URL}=require("node:url").pathToFileURL(__filename).href;` },
+  });
+  log(`esbuild: ${CJS_OUT} ${statSync(join(DIST, CJS_OUT)).size} B`);
+}
+
+/**
  * Rolls the public declarations of the `.` export into one file. Only what entry.browser.ts
  * exports is exported from it; internal types the public ones refer to (EngineOptions,
  * BaseContext, ...) are declared unexported in the same file, with their JSDoc.
@@ -395,10 +435,14 @@ function bundleTypes() {
   if (!existsSync(cli)) fail('dts-bundle-generator is not installed: run npm ci');
   run(process.execPath, [
     cli, '--silent', '--no-banner', '--export-referenced-types=false',
+    // js/src/client.ts declares `SymbolConstructor.dispose` globally (why: there); without
+    // this flag the declaration is dropped.
+    '--inline-declare-global',
     '--project', join(ROOT, 'tsconfig.json'),
     '-o', join(DIST, TYPES_OUT), TYPES_ENTRY,
   ]);
-  log(`dts-bundle-generator: ${TYPES_OUT} ${statSync(join(DIST, TYPES_OUT)).size} B`);
+  copyFileSync(join(DIST, TYPES_OUT), join(DIST, TYPES_CJS_OUT));
+  log(`dts-bundle-generator: ${TYPES_OUT} ${statSync(join(DIST, TYPES_OUT)).size} B (copied to ${TYPES_CJS_OUT})`);
 }
 
 /**
@@ -444,6 +488,7 @@ async function stepTs() {
   mkdirSync(DIST, { recursive: true });
   cleanDistModules();
   await bundleJs();
+  await bundleCjs();
   bundleTypes();
   await bundleCli();
 }

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export const WASM_BUDGET_BYTES = 150_000;
-// Raised from 250 kB in the production round (issues 11-13): the CLI (dist/cli.js, ~21 kB),
-// partition leases, lag and the worker's logging came in; the .wasm budget is unchanged.
-export const UNPACKED_BUDGET_BYTES = 320_000;
+// 250,000 until the CommonJS entry (entry.node.cjs + index.d.cts, +82,775 bytes) came in;
+// HACKING.md "Package layout and size" has the figures.
+export const UNPACKED_BUDGET_BYTES = 350_000;
 
 export function wasmSizes(file) {
   const bytes = readFileSync(file);
@@ -61,7 +61,9 @@ export function sizeParts(files) {
     const part = p === 'README.md' || p === 'LICENSE' || p === 'package.json' ? p
       : p.endsWith('.wasm') ? 'wasm'
       : p.endsWith('.d.ts') ? (p.startsWith('wasm/') ? 'glue d.ts' : 'd.ts')
+      : p.endsWith('.d.cts') ? 'd.cts'
       : p.endsWith('.js') ? (p.startsWith('wasm/') ? 'glue js' : 'js')
+      : p.endsWith('.cjs') ? 'cjs js'
       : 'other';
     parts[part] = (parts[part] ?? 0) + size;
   }

@@ -1,5 +1,7 @@
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
-import { httpError, parseJson, postJson, type Classify, type HttpResult } from './http.js';
+import { httpError, parseJson, postJson, readEnvelope, type Classify, type HttpResult } from './http.js';
+import { jwtRenewAt } from './jwt.js';
+import { redactSecrets, rememberSecret, scrubCause } from './redact.js';
 import { sleep } from './timing.js';
 
 // Credentials have exactly the shapes of @kalamdb/client's Auth helpers, so a provider written
@@ -18,7 +20,11 @@ export interface JwtAuthCredentials {
 
 export type AuthCredentials = BasicAuthCredentials | JwtAuthCredentials;
 
-/** Called whenever a token is needed; may return the same or new credentials each time. */
+/**
+ * Called when credentials are needed: before the first request, when the token it gave is
+ * about to expire (`exp` of a JWT; the session's `expires_at` for basic credentials) and after
+ * the server answered 401. May return the same or new credentials each time.
+ */
 export type AuthProvider = () => AuthCredentials | Promise<AuthCredentials>;
 
 export const Auth = {
@@ -70,6 +76,13 @@ interface Session {
   response: LoginResponse;
 }
 
+/**
+ * What the provider last gave, so it is not asked again per request (issue 11 item 7). A JWT
+ * is reused until `renewAt` (jwt.ts); basic credentials for as long as their session's token
+ * is fresh.
+ */
+type Cached = { type: 'jwt'; header: string; renewAt: number } | { type: 'basic'; key: string };
+
 /** Codes/statuses on a protected endpoint that mean "get a new token and try once more". */
 export function isAuthFailure(error: KalamConsumerError): boolean {
   return (
@@ -91,9 +104,11 @@ function parseTime(value: unknown): number | undefined {
 function checkCredentials(value: unknown): AuthCredentials {
   const c = value as { type?: unknown; user?: unknown; password?: unknown; token?: unknown } | null | undefined;
   if (c && c.type === 'basic' && typeof c.user === 'string' && c.user !== '' && typeof c.password === 'string') {
+    rememberSecret(c.password);
     return { type: 'basic', user: c.user, password: c.password };
   }
   if (c && c.type === 'jwt' && typeof c.token === 'string' && c.token !== '') {
+    rememberSecret(c.token);
     return { type: 'jwt', token: c.token };
   }
   throw invalidOption(
@@ -113,30 +128,52 @@ function looksTransient(error: unknown): boolean {
 }
 
 /**
+ * A 401 that a fresh token did not cure: the credentials themselves are refused, which no
+ * retry fixes, so the error is permanent and `runConsumer` rejects with it instead of
+ * backing off forever (issue 11: "a bad static JWT retries forever").
+ */
+function rejected(error: KalamConsumerError, subject: string, tail = ''): KalamConsumerError {
+  const label = error.code === 'HTTP_ERROR' ? `HTTP ${error.status}` : `HTTP ${error.status} ${error.code}`;
+  const detail = error.body === undefined ? undefined : readEnvelope(error.body).message;
+  return new KalamConsumerError(`the server rejected ${subject} (${label}${detail ? `: ${redactSecrets(detail)}` : ''})${tail}`, {
+    code: error.code,
+    status: error.status,
+    kind: 'permanent',
+    ...(error.body === undefined ? {} : { body: error.body }),
+    cause: error,
+  });
+}
+
+function isAborted(error: unknown): boolean {
+  return error instanceof KalamConsumerError && error.code === 'ABORTED';
+}
+
+/**
  * Owns the identity of one client: resolves the provider, exchanges basic credentials for a
  * JWT, caches it, refreshes it before `expires_at`, and retries a request once after an auth
- * failure. Concurrent callers (one per partition) share a single in-flight login so a worker
- * does not trip the server's 20 logins/s/IP limit (PROTOCOL.md §10.13).
+ * failure. Concurrent callers (one per partition) share a single in-flight provider call and
+ * login, so a worker neither hammers an identity service nor trips the server's 20
+ * logins/s/IP limit (docs/PROTOCOL.md §10.13).
  */
 export class TokenManager {
   private session: Session | undefined;
   private inflight: Promise<Session> | undefined;
   private inflightKey: string | undefined;
+  private cached: Cached | undefined;
+  private renewing: Promise<string> | undefined;
 
   constructor(private readonly options: TokenManagerOptions) {}
 
-  /** `Bearer <jwt>` for the current identity, logging in or refreshing when needed. */
+  /** `Bearer <jwt>` for the current identity; asks the provider and logs in only when needed. */
   async authHeader(signal?: AbortSignal): Promise<string> {
-    const credentials = await this.resolveCredentials(signal);
-    if (credentials.type === 'jwt') return `Bearer ${credentials.token}`;
-    const session = await this.sessionFor(credentials, signal);
-    return `Bearer ${session.accessToken}`;
+    return this.cachedHeader() ?? this.renew(signal);
   }
 
   /**
    * Runs `request` with a token; on a 401 / TOKEN_EXPIRED / INVALID_CREDENTIALS it drops the
-   * token, gets a fresh one (new login for basic credentials, provider called again for JWT)
-   * and retries exactly once.
+   * token, gets a fresh one (provider called again, then a new login for basic credentials)
+   * and retries exactly once. When the provider hands back the very token that was refused,
+   * or the fresh token is refused too, the error is permanent: see `rejected`.
    */
   async withAuth<T>(request: (authHeader: string) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const header = await this.authHeader(signal);
@@ -147,10 +184,15 @@ export class TokenManager {
       if (!isAuthFailure(error) || signal?.aborted) throw error;
       this.invalidate(header);
       const fresh = await this.authHeader(signal);
+      if (fresh === header) throw rejected(error, 'the token from authProvider', ', and authProvider returned the same token again');
       try {
         return await request(fresh);
       } catch (again) {
-        throw toConsumerError(again);
+        const second = toConsumerError(again);
+        if (isAuthFailure(second) && !signal?.aborted) {
+          throw rejected(second, this.cached?.type === 'basic' ? 'the token of a fresh login' : 'the new token from authProvider as well');
+        }
+        throw second;
       }
     }
   }
@@ -178,14 +220,56 @@ export class TokenManager {
     return next.response;
   }
 
-  /** Forgets the cached tokens; the next request logs in again. */
+  /** Forgets the cached tokens; the next request asks the provider and logs in again. */
   clear(): void {
     this.session = undefined;
+    this.cached = undefined;
+  }
+
+  private cachedHeader(): string | undefined {
+    const cached = this.cached;
+    if (cached === undefined) return undefined;
+    if (cached.type === 'jwt') return Date.now() < cached.renewAt ? cached.header : undefined;
+    const session = this.session;
+    return session && session.key === cached.key && this.fresh(session) ? `Bearer ${session.accessToken}` : undefined;
+  }
+
+  /**
+   * Asks the provider (and, for basic credentials, logs in or refreshes) once for every caller
+   * that arrives meanwhile. The shared attempt runs under the first caller's signal; a caller
+   * whose own signal is still live retries under it if that one was aborted.
+   */
+  private renew(signal?: AbortSignal): Promise<string> {
+    if (!this.renewing) {
+      const attempt: Promise<string> = this.obtain(signal).finally(() => {
+        if (this.renewing === attempt) this.renewing = undefined;
+      });
+      this.renewing = attempt;
+    }
+    return this.renewing.catch((error: unknown) => {
+      if (isAborted(error) && signal !== undefined && !signal.aborted) return this.renew(signal);
+      throw error;
+    });
+  }
+
+  private async obtain(signal?: AbortSignal): Promise<string> {
+    const credentials = await this.resolveCredentials(signal);
+    if (credentials.type === 'jwt') {
+      const header = `Bearer ${credentials.token}`;
+      this.cached = { type: 'jwt', header, renewAt: jwtRenewAt(credentials.token, Date.now()) };
+      return header;
+    }
+    const session = await this.sessionFor(credentials, signal);
+    this.cached = { type: 'basic', key: session.key };
+    return `Bearer ${session.accessToken}`;
   }
 
   private invalidate(failedHeader: string): void {
-    // Only drop the session the failed request used: when several partitions hit the same
-    // expiry, the first one to get here logs in and the others reuse its token.
+    // Only drop what the failed request used: when several partitions hit the same expiry,
+    // the first one to get here renews and the others reuse its token.
+    if (this.cached?.type === 'jwt' && this.cached.header === failedHeader) this.cached = undefined;
+    // With the session gone, the cached basic entry no longer yields a header either, so the
+    // provider is asked again (it may have rotated the password).
     if (this.session && `Bearer ${this.session.accessToken}` === failedHeader) this.session = undefined;
   }
 
@@ -199,10 +283,13 @@ export class TokenManager {
       } catch (error) {
         if (error instanceof KalamConsumerError && error.code === 'INVALID_OPTION') throw error;
         if (attempt >= providerRetry.maxAttempts || !looksTransient(error) || signal?.aborted) {
-          throw new KalamConsumerError(`authProvider failed: ${error instanceof Error ? error.message : String(error)}`, {
+          // The provider's own error text may quote a password or token: redact it, and keep
+          // a redacted copy as the cause.
+          const text = redactSecrets(error instanceof Error ? error.message : String(error));
+          throw new KalamConsumerError(`authProvider failed: ${text}`, {
             code: 'AUTH_PROVIDER_ERROR',
             kind: looksTransient(error) ? 'transient' : 'permanent',
-            cause: error,
+            cause: scrubCause(error),
           });
         }
         await sleep(delay, signal);
@@ -321,14 +408,18 @@ export class TokenManager {
   private adopt(key: string, result: HttpResult): Session {
     const json = parseJson(result.text) as Partial<LoginResponse> | undefined;
     if (!json || typeof json.access_token !== 'string' || json.access_token === '') {
+      // A 2xx login body is the one response that holds tokens (a refresh_token without an
+      // access_token, say): only its redacted text may go into the error.
       throw new KalamConsumerError('auth response has no access_token', {
         code: 'INVALID_RESPONSE',
         status: result.status,
         kind: 'transient',
-        body: result.text,
+        body: redactSecrets(result.text),
       });
     }
     const response = json as LoginResponse;
+    rememberSecret(response.access_token);
+    if (typeof response.refresh_token === 'string') rememberSecret(response.refresh_token);
     const session: Session = {
       key,
       accessToken: response.access_token,

@@ -1,5 +1,7 @@
 import { TokenManager, type AuthCredentials, type AuthProvider, type LoginResponse } from './auth.js';
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
+import { describeFailure, withReason } from './failure-reason.js';
+import { redactSecrets, scrubCause } from './redact.js';
 import { toBatch, type AckResult, type ConsumeBatchResult, type StartPosition } from './messages.js';
 import { createLowLevelConsumer, type ConsumerHandle, type ConsumerOptions } from './consumer.js';
 import {
@@ -55,6 +57,19 @@ export interface AckOptions {
   signal?: AbortSignal;
 }
 
+declare global {
+  interface SymbolConstructor {
+    /**
+     * Declared here too (exactly as TypeScript's `esnext.disposable` lib and @types/node do; the
+     * declarations merge) so that `[Symbol.dispose]()` in these types also compiles in a
+     * project with only `lib: ["ES2022", "DOM"]` and no @types/node, where it failed with
+     * TS2550 (issue 13 item 6). Runtimes without it (Node < 18.18) get no `using` support, but
+     * the method stays callable.
+     */
+    readonly dispose: unique symbol;
+  }
+}
+
 export interface ConsumerClient extends SqlHelpers {
   readonly url: string;
   consumeBatch<T = Record<string, unknown>>(options: ConsumeBatchOptions): Promise<ConsumeBatchResult<T>>;
@@ -81,7 +96,15 @@ function checkUrl(url: unknown): string {
   try {
     parsed = new URL(url.trim());
   } catch {
-    throw new KalamConsumerError(`url is not a valid URL: ${url}`, { code: 'INVALID_URL', kind: 'permanent' });
+    throw new KalamConsumerError(`url is not a valid URL: ${redactSecrets(url)}`, { code: 'INVALID_URL', kind: 'permanent' });
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // fetch refuses such URLs and its error repeats the URL, password included; credentials
+    // belong in authProvider. The message must not echo the URL either.
+    throw new KalamConsumerError('url must not contain a user name or password: pass them through authProvider (Auth.basic)', {
+      code: 'INVALID_URL',
+      kind: 'permanent',
+    });
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new KalamConsumerError(`url must use http:// or https://, got ${parsed.protocol}//`, {
@@ -90,6 +113,23 @@ function checkUrl(url: unknown): string {
     });
   }
   return url.trim().replace(/\/+$/, '');
+}
+
+/**
+ * Turns a wasm transport rejection into a typed error. A failed fetch there reads "consume
+ * failed: fetch failed" and hides the reason in its cause chain; the message says it instead:
+ * "consume failed: connection refused (127.0.0.1:1)" (issue 11 item 2).
+ */
+function transportError(what: string): (thrown: unknown) => never {
+  return (thrown) => {
+    const error = toConsumerError(thrown);
+    if (error.code !== 'NETWORK_ERROR') throw error;
+    throw new KalamConsumerError(`${what} failed: ${describeFailure(thrown)}`, {
+      code: error.code,
+      kind: error.kind,
+      cause: scrubCause(thrown),
+    });
+  };
 }
 
 class KalamConsumerClientImpl implements ConsumerClient {
@@ -204,7 +244,7 @@ class KalamConsumerClientImpl implements ConsumerClient {
     // A server that long-polls may legitimately hold the request for timeout_seconds.
     const timeoutMs = this.requestTimeoutMs + (timeoutSeconds ?? 0) * 1000;
     return this.timed(parent, timeoutMs, 'consume', (signal) =>
-      this.tokens.withAuth((authorization) => transport.consume(authorization, request, { signal }), signal),
+      this.tokens.withAuth((authorization) => transport.consume(authorization, request, { signal }).catch(transportError('consume')), signal),
     );
   }
 
@@ -218,7 +258,7 @@ class KalamConsumerClientImpl implements ConsumerClient {
     };
     const transport = await this.ensureTransport();
     return this.timed(options?.signal, this.requestTimeoutMs, 'ack', (signal) =>
-      this.tokens.withAuth((authorization) => transport.ack(authorization, request, { signal }), signal),
+      this.tokens.withAuth((authorization) => transport.ack(authorization, request, { signal }).catch(transportError('ack')), signal),
     );
   }
 
@@ -234,11 +274,11 @@ class KalamConsumerClientImpl implements ConsumerClient {
       return await call(linked.signal);
     } catch (thrown) {
       if (linked.timedOut()) {
-        throw new KalamConsumerError(`${what} request timed out after ${timeoutMs} ms`, {
-          code: 'NETWORK_ERROR',
-          kind: 'transient',
-          cause: thrown,
-        });
+        const words = `timed out after ${timeoutMs} ms`;
+        throw withReason(
+          new KalamConsumerError(`${what} request ${words}`, { code: 'NETWORK_ERROR', kind: 'transient', cause: thrown }),
+          words,
+        );
       }
       throw toConsumerError(thrown);
     } finally {

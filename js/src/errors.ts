@@ -1,3 +1,5 @@
+import { describeFailure } from './failure-reason.js';
+import { redactSecrets, scrubCause } from './redact.js';
 import type { FailureKind } from './wasm-contract.js';
 
 /**
@@ -97,21 +99,24 @@ export function toConsumerError(value: unknown, fallbackKind: KalamConsumerError
   if (value instanceof KalamConsumerError) return value;
   if (isKalamConsumerError(value)) {
     const raw = value as unknown as { message: string; code: string; status?: unknown; kind?: unknown; body?: unknown };
+    // The wasm transport copies response text into message and body; a proxy or a server
+    // other than KalamDB may echo the request's Authorization header there (issue 11 item 12).
     const init: KalamConsumerErrorInit = {
       code: raw.code,
       status: typeof raw.status === 'number' ? raw.status : 0,
       kind: raw.kind === 'auth' || raw.kind === 'transient' || raw.kind === 'permanent' ? raw.kind : fallbackKind,
-      cause: value,
+      cause: scrubCause(value),
     };
-    if (typeof raw.body === 'string') init.body = raw.body;
-    return new KalamConsumerError(raw.message, init);
+    if (typeof raw.body === 'string') init.body = redactSecrets(raw.body);
+    return new KalamConsumerError(redactSecrets(raw.message), init);
   }
   if (isAbortError(value)) {
     return new KalamConsumerError('request aborted', { code: 'ABORTED', kind: 'transient', cause: value });
   }
   if (value instanceof TypeError) {
-    // fetch rejects with a TypeError for refused connections, resets and DNS failures.
-    return new KalamConsumerError(`network error: ${value.message}`, { code: 'NETWORK_ERROR', kind: 'transient', cause: value });
+    // fetch rejects with a TypeError for refused connections, resets and DNS failures; the
+    // reason ("connection refused") sits in its cause chain, so the message spells it out.
+    return new KalamConsumerError(`network error: ${describeFailure(value)}`, { code: 'NETWORK_ERROR', kind: 'transient', cause: value });
   }
   if (value instanceof Error) {
     const status = (value as { status?: unknown }).status;

@@ -1,4 +1,6 @@
 import { KalamConsumerError, toConsumerError } from './errors.js';
+import { describeFailure, withReason } from './failure-reason.js';
+import { redactSecrets } from './redact.js';
 import type { FailureKind } from './wasm-contract.js';
 import { linkSignals } from './timing.js';
 
@@ -40,13 +42,20 @@ export async function postJson(
     return { status: response.status, text };
   } catch (error) {
     if (linked.timedOut()) {
-      throw new KalamConsumerError(`request to ${url} timed out after ${options.timeoutMs} ms`, {
-        code: 'NETWORK_ERROR',
-        kind: 'transient',
-        cause: error,
-      });
+      const words = `timed out after ${options.timeoutMs} ms`;
+      throw withReason(
+        new KalamConsumerError(`request to ${url} ${words}`, { code: 'NETWORK_ERROR', kind: 'transient', cause: error }),
+        words,
+      );
     }
-    throw toConsumerError(error, 'transient');
+    const converted = toConsumerError(error, 'transient');
+    if (converted.code !== 'NETWORK_ERROR') throw converted;
+    // The reason in words, and which endpoint: "request to http://h/v1/api/sql failed: connection refused (h:80)".
+    throw new KalamConsumerError(`request to ${url} failed: ${describeFailure(error)}`, {
+      code: 'NETWORK_ERROR',
+      kind: 'transient',
+      cause: error,
+    });
   } finally {
     linked.dispose();
   }
@@ -100,11 +109,14 @@ export function readEnvelope(text: string): { code?: string; message?: string } 
 export function httpError(what: string, result: HttpResult, classify: Classify): KalamConsumerError {
   const envelope = readEnvelope(result.text);
   const code = envelope.code ?? 'HTTP_ERROR';
-  const detail = envelope.message ?? (result.text.trim().slice(0, 200) || `HTTP ${result.status}`);
+  // The server's error bodies carry no secrets (docs/PROTOCOL.md §1.1, §1.7), but this also
+  // reads proxies' and other servers' bodies, which may echo a request: redact both.
+  const text = redactSecrets(result.text);
+  const detail = envelope.message === undefined ? text.trim().slice(0, 200) || `HTTP ${result.status}` : redactSecrets(envelope.message);
   return new KalamConsumerError(`${what} failed (HTTP ${result.status} ${code}): ${detail}`, {
     code,
     status: result.status,
     kind: classify(result.status, envelope.code),
-    body: result.text,
+    body: text,
   });
 }

@@ -1,6 +1,7 @@
 import type { TokenManager } from './auth.js';
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
 import { httpError, parseJson, postJson, readEnvelope, type Classify } from './http.js';
+import { redactSecrets } from './redact.js';
 
 // SQL over HTTP (PROTOCOL.md §2). @kalamdb/client cannot be a hard dependency, so the small
 // path the consumer needs lives here; an existing @kalamdb/client instance (or anything with a
@@ -80,7 +81,8 @@ export function normalizeQueryResponse(body: unknown, rawText?: string): QueryRe
     throw new KalamConsumerError('SQL response is not a JSON object', {
       code: 'INVALID_RESPONSE',
       kind: 'transient',
-      ...(rawText === undefined ? {} : { body: rawText }),
+      // Not JSON: a proxy's page or another server's answer, which may quote the request.
+      ...(rawText === undefined ? {} : { body: redactSecrets(rawText) }),
     });
   }
   const response = body as Record<string, unknown>;
@@ -151,10 +153,12 @@ export class ExternalSqlRunner implements SqlRunner {
       // @kalamdb/client rejects HTTP errors with the raw response text (PROTOCOL.md §10.14).
       if (typeof thrown === 'string') {
         const envelope = readEnvelope(thrown);
-        throw new KalamConsumerError(`SQL failed: ${envelope.message ?? thrown.slice(0, 200)}`, {
+        // The app's client hands over whatever the server (or a proxy) answered: redact it.
+        const text = redactSecrets(thrown);
+        throw new KalamConsumerError(`SQL failed: ${envelope.message === undefined ? text.slice(0, 200) : redactSecrets(envelope.message)}`, {
           code: envelope.code ?? 'HTTP_ERROR',
           kind: 'permanent',
-          body: thrown,
+          body: text,
         });
       }
       throw toConsumerError(thrown, 'permanent');
