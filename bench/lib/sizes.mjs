@@ -7,9 +7,10 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export const WASM_BUDGET_BYTES = 150_000;
-// 250,000 until the CommonJS entry (entry.node.cjs + index.d.cts, +82,775 bytes) came in;
-// HACKING.md "Package layout and size" has the figures.
-export const UNPACKED_BUDGET_BYTES = 350_000;
+// 250,000 until the production round: the CommonJS entry (entry.node.cjs + index.d.cts, a
+// second copy of the JS and the types, ~126 kB), the CLI (~21 kB), partition leases, lag and the
+// worker's logging came in (450,831 bytes when they landed). HACKING.md has the figures.
+export const UNPACKED_BUDGET_BYTES = 460_000;
 
 export function wasmSizes(file) {
   const bytes = readFileSync(file);
