@@ -32,6 +32,7 @@ function startWorker(s, rw, { onFailed, name = 'garbage-worker' } = {}) {
     client,
     name,
     topic: s.topic,
+    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
     batchSize: 10,

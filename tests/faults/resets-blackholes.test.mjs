@@ -57,6 +57,7 @@ test('connection resets, added latency and 2 s blackholes during consume and dur
     client,
     name: 'reset-projector',
     topic: s.topic,
+    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
     batchSize: 20,

@@ -26,6 +26,7 @@ function startWorker(s, { handlerMs, drainTimeoutMs }) {
     client,
     name: 'stopper',
     topic: s.topic,
+    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
     batchSize: 20,

@@ -39,6 +39,7 @@ async function runWithExpiringTokens(t, { authProvider, name, total = 400, runMs
     client,
     name,
     topic: s.topic,
+    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
     batchSize: 10,

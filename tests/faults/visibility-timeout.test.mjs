@@ -53,6 +53,7 @@ function worker(s, { url = server.url, onEnter } = {}) {
     client,
     name: NAME,
     topic: s.topic,
+    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
     batchSize: 20,

@@ -52,16 +52,20 @@ async function readPartitionCount(client: ConsumerClient, topic: string, require
     row = await client.queryOne<{ partitions?: unknown }>('SELECT partitions FROM system.topics WHERE topic_id = $1 LIMIT 1', [topic]);
   } catch (thrown) {
     const error = toConsumerError(thrown);
-    if (!required) return undefined;
-    // 401 and other auth failures are the credentials' problem: the caller's retry handles them.
+    // A refused token is the credentials' problem, whatever we were asking: the caller's retry
+    // and its error handle it, exactly as for the first consume.
+    if (error.status === 401 || error.kind === 'auth') throw error;
     if (error.status === 403) {
+      // Partitions were given: the refusal only means they cannot be checked.
+      if (!required) return undefined;
       throw new KalamConsumerError(
         `cannot tell how many partitions topic ${topic} has: this account may not read system.topics (${describeFailure(error)}; only dba and system accounts may). ` +
           `Pass partitions: [0, 1, ...] or partitionCount: N to runConsumer.`,
         { code: 'PARTITIONS_UNKNOWN', kind: 'permanent', status: error.status, cause: error },
       );
     }
-    if (error.kind === 'auth') throw error;
+    // Partitions were given and this SQL path cannot answer at all (an external SQL client).
+    if (!required && error.kind === 'permanent') return undefined;
     throw new KalamConsumerError(`cannot tell how many partitions topic ${topic} has: reading system.topics failed: ${describeFailure(error)}`, {
       code: error.kind === 'transient' ? error.code : 'PARTITIONS_UNKNOWN',
       kind: error.kind,
