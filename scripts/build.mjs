@@ -68,7 +68,7 @@ const ESBUILD_COMMON = {
   sourcemap: false,
   logLevel: /** @type {const} */ ('warning'),
 };
-/** Size budget of the optimised module (STYLE.md 16). */
+/** Size budget of the optimised module (docs/STYLE.md 16). */
 const WASM_BUDGET_BYTES = 150 * 1024;
 const STEPS = ['wasm', 'ts', 'package'];
 

@@ -3,7 +3,7 @@ import { httpError, parseJson, postJson, type Classify, type HttpResult } from '
 import { sleep } from './timing.js';
 
 // Credentials have exactly the shapes of @kalamdb/client's Auth helpers, so a provider written
-// for that package works here unchanged (PROTOCOL.md §8).
+// for that package works here unchanged (docs/PROTOCOL.md §8).
 
 export interface BasicAuthCredentials {
   type: 'basic';
@@ -32,7 +32,7 @@ export const Auth = {
   },
 } as const;
 
-/** Body of `/v1/api/auth/login` and `/v1/api/auth/refresh` (PROTOCOL.md §1.1). */
+/** Body of `/v1/api/auth/login` and `/v1/api/auth/refresh` (docs/PROTOCOL.md §1.1). */
 export interface LoginResponse {
   user: { id: string; role: string; email?: string | null; created_at: string; updated_at: string };
   admin_ui_access: boolean;
@@ -101,7 +101,7 @@ function checkCredentials(value: unknown): AuthCredentials {
   );
 }
 
-/** Same heuristic as @kalamdb/client's resolveAuthProviderWithRetry (PROTOCOL.md §8). */
+/** Same heuristic as @kalamdb/client's resolveAuthProviderWithRetry (docs/PROTOCOL.md §8). */
 function looksTransient(error: unknown): boolean {
   if (error instanceof KalamConsumerError) return error.kind === 'transient';
   const name = error instanceof Error ? error.name.toLowerCase() : '';
@@ -116,7 +116,7 @@ function looksTransient(error: unknown): boolean {
  * Owns the identity of one client: resolves the provider, exchanges basic credentials for a
  * JWT, caches it, refreshes it before `expires_at`, and retries a request once after an auth
  * failure. Concurrent callers (one per partition) share a single in-flight login so a worker
- * does not trip the server's 20 logins/s/IP limit (PROTOCOL.md §10.13).
+ * does not trip the server's 20 logins/s/IP limit (docs/PROTOCOL.md §10.13).
  */
 export class TokenManager {
   private session: Session | undefined;

@@ -1,5 +1,5 @@
 /**
- * Which offset of one partition may be committed. The server's ack is cumulative (PROTOCOL.md
+ * Which offset of one partition may be committed. The server's ack is cumulative (docs/PROTOCOL.md
  * §3.7), so committing offset N also commits every earlier offset: the tracker only ever offers
  * the highest offset below which *every* fetched message has finished. Offsets may have gaps
  * (deleted messages are simply absent), so it tracks the fetched offsets, not a range.
@@ -13,7 +13,7 @@ export class CommitTracker {
   private committedOffset: number;
   /**
    * The lowest offset this worker has neither received-and-accepted nor seen committed: where
-   * the next batch must start (PROTOCOL.md §3.4). Undefined until a probe or a first batch
+   * the next batch must start (docs/PROTOCOL.md §3.4). Undefined until a probe or a first batch
    * told us. A fetched batch that starts beyond it means a claim whose answer never arrived
    * (a lost response, or another worker's claim) lies in between: see OffsetSequencer.
    */

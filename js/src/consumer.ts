@@ -195,7 +195,7 @@ export function createLowLevelConsumer<T>(
           const ack = (): Promise<void> => {
             if (acked) return Promise.resolve();
             // The flag flips only after the server confirmed, so a failed ack can be retried
-            // (the old SDK flipped it first and never re-sent, PROTOCOL.md §10.16).
+            // (the old SDK flipped it first and never re-sent, docs/PROTOCOL.md §10.16).
             acking ??= client
               .ack(topic, group, partition, message.offset)
               .then(() => {

@@ -17,7 +17,7 @@ import type { MessageRetryPolicy, WasmBindings, WasmRuntime, WireStart } from '.
 // or a legacy row) is the caller's business: see `EngineHooks`.
 //
 // Never committing past a gap: the server claims every fetched range and moves the group's
-// cursor (PROTOCOL.md §3.4); acks are cumulative (§3.7). A consume whose answer is lost after the
+// cursor (docs/PROTOCOL.md §3.4); acks are cumulative (§3.7). A consume whose answer is lost after the
 // server claimed it, or a claim another worker of the group still holds, leaves a range this
 // worker never saw while the next consume returns what follows it. Each partition therefore
 // learns where the group stands with a `limit: 0` probe (next_offset = committed + 1, §3.5),
@@ -168,7 +168,7 @@ function settingsOf(options: EngineOptions): Settings {
     multiplier: nonNegativeNumber('retry.multiplier', r.multiplier, RETRY_DEFAULTS.multiplier),
     jitterRatio: nonNegativeNumber('retry.jitterRatio', r.jitterRatio, RETRY_DEFAULTS.jitterRatio),
   };
-  // Same normalisation as the old SDK (PROTOCOL.md §7.3): max >= initial, multiplier >= 1, jitter <= 1.
+  // Same normalisation as the old SDK (docs/PROTOCOL.md §7.3): max >= initial, multiplier >= 1, jitter <= 1.
   retry.maxBackoffMs = Math.max(retry.maxBackoffMs, retry.initialBackoffMs);
   retry.multiplier = Math.max(1, retry.multiplier);
   retry.jitterRatio = Math.min(1, retry.jitterRatio);

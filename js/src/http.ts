@@ -4,7 +4,7 @@ import { linkSignals } from './timing.js';
 
 // The SQL and auth endpoints are plain JSON over fetch and are spoken from TS; the topic
 // endpoints go through the wasm transport. This module is the one place that turns the
-// server's error envelopes (PROTOCOL.md §1.1, §1.7/§2.5, §3.8, §1.7 middleware) into errors.
+// server's error envelopes (docs/PROTOCOL.md §1.1, §1.7/§2.5, §3.8, §1.7 middleware) into errors.
 
 export type Classify = (status: number, code?: string) => FailureKind;
 
@@ -30,7 +30,7 @@ export async function postJson(
   const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
   const init: RequestInit = { method: 'POST', headers, signal: linked.signal };
   if (body !== undefined) {
-    // The server's typed-body handlers answer 400 text without this header (PROTOCOL.md §0).
+    // The server's typed-body handlers answer 400 text without this header (docs/PROTOCOL.md §0).
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }

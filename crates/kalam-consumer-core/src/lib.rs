@@ -3,7 +3,7 @@
 //! Everything here is a pure function or a state machine fed events: the crate performs no
 //! I/O, reads no clock and draws no random numbers of its own. Callers (the wasm crate, tests)
 //! supply response bodies, HTTP statuses and a random number in `[0, 1)` and get decisions
-//! back. Wire facts referenced as "§n" come from `PROTOCOL.md`.
+//! back. Wire facts referenced as "§n" come from `docs/PROTOCOL.md`.
 //!
 //! * [`decode`]: consume/ack response decoding (base64 payloads to JSON text, one batch text).
 //! * [`columns`]: the same decoding into flat columns, the wasm crate's hot path.

@@ -1,4 +1,4 @@
-//! Boundary mechanics only (STYLE.md 17b): the shape of thrown errors and of the values that
+//! Boundary mechanics only (docs/STYLE.md 17b): the shape of thrown errors and of the values that
 //! cross into JS. Behaviour is tested in the core crate and in the package tests.
 #![cfg(target_arch = "wasm32")]
 
