@@ -300,19 +300,6 @@ pub fn read_policy(value: &JsValue, what: &'static str) -> Result<PolicyInput, C
     })
 }
 
-/// Appends a wire start position as JSON (`"Latest"`, `"Earliest"`, `{"Offset":n}`).
-pub fn write_start_json(out: &mut String, start: &WireStart) {
-    match start {
-        WireStart::Latest => out.push_str("\"Latest\""),
-        WireStart::Earliest => out.push_str("\"Earliest\""),
-        WireStart::Offset(n) => {
-            out.push_str("{\"Offset\":");
-            write_u64(out, *n);
-            out.push('}');
-        }
-    }
-}
-
 /// Appends `"key":"value"` (with a leading comma unless `first`).
 pub fn write_str_field(out: &mut String, key: &str, value: &str, first: bool) {
     out.push_str(if first { "{\"" } else { ",\"" });
