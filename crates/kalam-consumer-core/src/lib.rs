@@ -17,18 +17,20 @@
 //! * [`ack`]: the ack response;
 //! * [`envelope`]: the three error envelopes (§1.1, §1.7/§2.5, §3.8) and plain text;
 //! * [`classify`]: failure classification (auth-retryable, transient, permanent);
+//! * [`codes`]: the error codes the package raises itself;
 //! * [`start`]: start-position normalisation (§7.2);
 //! * [`retry`]: per-message retries and connection backoff;
 //! * [`write`]: JSON text output without fmt.
 //!
 //! Module dependencies point one way: `write` ← `scan` ← `response`/`payload`/`envelope`/`ack`
-//! ← `columns`; `classify` ← `retry`.
+//! ← `columns`; `classify` ← `codes`/`retry`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod ack;
 pub mod classify;
+pub mod codes;
 pub mod columns;
 pub mod envelope;
 pub mod payload;
@@ -40,6 +42,7 @@ pub mod write;
 
 pub use ack::{decode_ack_response, AckResponse};
 pub use classify::{classify_failure, FailureKind};
+pub use codes::{Code, RUNTIME_CODES};
 pub use columns::{decode_consume_columns, Columns, RequestContext};
 pub use envelope::{parse_error_body, ErrorEnvelope};
 pub use payload::PayloadError;
