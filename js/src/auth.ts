@@ -70,16 +70,14 @@ interface Session {
   response: LoginResponse;
 }
 
-/** Codes/statuses on a protected endpoint that mean "get a new token and try once more". */
+/**
+ * Whether a failure on a protected endpoint means "get a new token and try once more". Every
+ * HTTP error reaching here was classified by the wasm `classifyFailure` (transport errors in
+ * Rust, SQL errors through `httpError`), so its kind says it: the statuses and codes that mean
+ * auth are listed once, in crates/kalam-consumer-core/src/classify.rs.
+ */
 export function isAuthFailure(error: KalamConsumerError): boolean {
-  return (
-    error.status === 401 ||
-    error.code === 'TOKEN_EXPIRED' ||
-    error.code === 'INVALID_CREDENTIALS' ||
-    error.code === 'MISSING_AUTHORIZATION' ||
-    // The old SDK checked for this one; the server never sends it, but a proxy might.
-    error.code === 'UNAUTHENTICATED'
-  );
+  return error.kind === 'auth';
 }
 
 function parseTime(value: unknown): number | undefined {
