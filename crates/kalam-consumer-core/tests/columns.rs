@@ -1,13 +1,13 @@
 //! The columns decoder (wasm hot path) against the batch-text reference decoder
 //! (`support::batch_text`): rebuilding messages from columns the way
 //! `crates/kalam-consumer-wasm/js/assemble.js` does must give the same batch, field for field,
-//! in the same key order.
+//! in the same key order. Also: `assemble.js` reads the layout these columns are written in.
 
 mod support;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use kalam_consumer_core::columns::decode_consume_columns;
+use kalam_consumer_core::columns::{decode_consume_columns, field, string, STRIDE};
 use kalam_consumer_core::{DecodeError, RequestContext};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -134,6 +134,78 @@ fn errors_match_the_text_decoder() {
             DecodeError::Malformed(_) | DecodeError::Shape(_)
         ));
     }
+}
+
+/// `assemble.js` (the wasm crate's JS snippet that reads the columns) as text.
+const ASSEMBLE_JS: &str = include_str!("../../kalam-consumer-wasm/js/assemble.js");
+
+/// The `const NAME = n;` lines between `// layout:begin` and `// layout:end` in assemble.js.
+fn js_layout() -> Vec<(String, usize)> {
+    let block = ASSEMBLE_JS
+        .split("// layout:begin")
+        .nth(1)
+        .and_then(|rest| rest.split("// layout:end").next())
+        .expect("assemble.js has a // layout:begin ... // layout:end block");
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (name, value) = line
+                .strip_prefix("const ")
+                .and_then(|l| l.strip_suffix(';'))
+                .and_then(|l| l.split_once(" = "))
+                .unwrap_or_else(|| panic!("not `const NAME = n;`: {line}"));
+            let value = value
+                .parse()
+                .unwrap_or_else(|_| panic!("not a number: {line}"));
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn assemble_js_reads_this_layout() {
+    let rust = [
+        ("STRIDE", STRIDE),
+        ("OFFSET", field::OFFSET),
+        ("TIMESTAMP_MS", field::TIMESTAMP_MS),
+        ("PARTITION_ID", field::PARTITION_ID),
+        ("TOPIC", field::TOPIC),
+        ("KEY", field::KEY),
+        ("USER", field::USER),
+        ("OP", field::OP),
+        ("PAYLOAD_START", field::PAYLOAD_START),
+        ("PAYLOAD_END", field::PAYLOAD_END),
+        ("DECODE_ERROR", field::DECODE_ERROR),
+        ("GROUP_ID", string::GROUP_ID),
+    ];
+    let js = js_layout();
+    let expected: Vec<(String, usize)> = rust.iter().map(|&(n, v)| (n.to_owned(), v)).collect();
+    assert_eq!(
+        js, expected,
+        "assemble.js layout block vs kalam_consumer_core::columns"
+    );
+    // The field list above names every slot of a message once (a new field changes STRIDE).
+    let mut slots: Vec<usize> = rust[1..rust.len() - 1].iter().map(|&(_, v)| v).collect();
+    slots.sort_unstable();
+    assert_eq!(slots, (0..STRIDE).collect::<Vec<_>>());
+    // Every read of a field goes through a name: `fields[f + NAME]`, never a bare number.
+    let names: Vec<&str> = rust[1..rust.len() - 1].iter().map(|&(n, _)| n).collect();
+    let mut reads = 0;
+    for (at, _) in ASSEMBLE_JS.match_indices("fields[") {
+        let index = &ASSEMBLE_JS[at + "fields[".len()..];
+        let index = &index[..index.find(']').expect("closing bracket")];
+        let name = index
+            .strip_prefix("f + ")
+            .unwrap_or_else(|| panic!("assemble.js reads fields[{index}]: use fields[f + NAME]"));
+        assert!(
+            names.contains(&name),
+            "assemble.js reads an unknown field {name}"
+        );
+        reads += 1;
+    }
+    assert!(reads >= names.len(), "assemble.js reads every field");
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {
