@@ -90,9 +90,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /**
  * Pulls code and message out of whichever of the three envelopes the body is; any other body
  * is its own (trimmed) message. The rules are the core's (`parse_error_body`,
- * crates/kalam-consumer-core/src/envelope.rs), which the wasm transport's errors use;
- * tests/unit/error-envelope.test.mjs holds this port to the wasm export `parseErrorBody`.
- * (Ported rather than called: the SQL and auth paths that use it receive no wasm bindings.)
+ * crates/kalam-consumer-core/src/envelope.rs), which the wasm transport's errors use. Ported
+ * rather than called: the SQL and auth paths that use it receive no wasm bindings. Both are
+ * held to one corpus, tests/fixtures/error-envelopes.json (tests/unit/error-envelope.test.mjs
+ * here, tests/error_envelopes.rs in the core).
  */
 export function readEnvelope(text: string): ErrorEnvelope {
   const trimmed = text.trim();

@@ -5,7 +5,7 @@
 //! * [`client`] holds `KalamConsumerClient` (consume and ack through `fetch`);
 //! * [`decode`] holds `decodeConsumeResponse`, `unwrapLegacyRow`;
 //! * [`start`] holds `normalizeStart`;
-//! * [`classify`] holds `classifyFailure`; [`envelope`]: `parseErrorBody`;
+//! * [`classify`] holds `classifyFailure`;
 //! * [`message_retry`] holds `MessageRetry`; [`connection_backoff`]: `ConnectionBackoff`;
 //! * [`types`] holds boundary DTOs and the TypeScript declarations they correspond to;
 //! * [`error`] holds the `KalamConsumerError` objects every export throws;
@@ -21,7 +21,6 @@ pub mod classify;
 pub mod client;
 pub mod connection_backoff;
 pub mod decode;
-pub mod envelope;
 pub mod error;
 pub mod interop;
 pub mod message_retry;

@@ -48,8 +48,6 @@ export interface RetryPolicy { maxAttempts?: number; initialBackoffMs?: number; 
 export interface ConnectionRetryPolicy { maxAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number; multiplier?: number }
 /** A retry state machine's decision. */
 export type RetryDecision = { action: 'retry'; delayMs: number; attempt: number } | { action: 'give_up'; attempt: number };
-/** Code and message read from an error response body; blank values are absent. */
-export interface ErrorEnvelope { code?: string; message?: string }
 /** Version of the wasm module. */
 export interface ReleaseInfo { version: string }
 /** Codes this module produces itself; server envelope codes pass through as they are. */

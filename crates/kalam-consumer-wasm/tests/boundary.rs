@@ -7,7 +7,6 @@ use kalam_consumer_wasm::classify::classify_failure_js;
 use kalam_consumer_wasm::client::KalamConsumerClient;
 use kalam_consumer_wasm::connection_backoff::ConnectionBackoff;
 use kalam_consumer_wasm::decode::{decode_consume_response_js, unwrap_legacy_row_js};
-use kalam_consumer_wasm::envelope::parse_error_body_js;
 use kalam_consumer_wasm::message_retry::MessageRetry;
 use kalam_consumer_wasm::start::normalize_start_js;
 use kalam_consumer_wasm::wasm_release_info;
@@ -302,20 +301,4 @@ fn legacy_rows_unwrap_object_rows_only() {
         );
     }
     assert!(unwrap_legacy_row_js(JsValue::UNDEFINED).is_undefined());
-}
-
-/// `parseErrorBody` gives a plain object with only the keys it found.
-#[wasm_bindgen_test]
-fn error_envelopes_are_plain_objects() {
-    assert_eq!(
-        stringify(&parse_error_body_js(
-            r#"{"error":"Topic 't' does not exist","code":"NOT_FOUND"}"#
-        )),
-        r#"{"code":"NOT_FOUND","message":"Topic 't' does not exist"}"#
-    );
-    assert_eq!(
-        stringify(&parse_error_body_js(" 502 Bad Gateway\n")),
-        r#"{"message":"502 Bad Gateway"}"#
-    );
-    assert_eq!(stringify(&parse_error_body_js("  ")), "{}");
 }
