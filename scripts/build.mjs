@@ -6,7 +6,7 @@
  *   node scripts/build.mjs --step wasm     # wasm-pack + wasm-opt only (also: ts, package)
  *
  * Steps (HACKING.md "Build"):
- *   wasm     wasm-pack build (release, --target web, --weak-refs) into js/src/wasm, then
+ *   wasm     wasm-pack build (profile wasm-release, --target web, --weak-refs) into js/src/wasm, then
  *            Debian's wasm-opt -Oz when it is installed; prints the .wasm size.
  *   ts       tsc -p tsconfig.json (type check; unbundled output in build/tsc/ for tests of
  *            internal modules, never published), then esbuild bundles and minifies the entry
@@ -94,7 +94,7 @@ const ESBUILD_COMMON = {
   sourcemap: false,
   logLevel: /** @type {const} */ ('warning'),
 };
-/** Size budget of the optimised module (STYLE.md 16). */
+/** Size budget of the optimised module (docs/STYLE.md 16). */
 const WASM_BUDGET_BYTES = 150 * 1024;
 const STEPS = ['wasm', 'ts', 'package'];
 
@@ -288,26 +288,16 @@ function stepWasm() {
   for (const tool of ['wasm-pack', 'wasm-bindgen']) {
     if (!which(tool)) fail(`${tool} is not installed: run scripts/install-tools.sh`);
   }
-  // Size and speed settings for the module only: the dev server shares the release profile.
-  const env = {
-    ...process.env,
-    CARGO_PROFILE_RELEASE_LTO: 'fat',
-    CARGO_PROFILE_RELEASE_PANIC: 'abort',
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS: '1',
-  };
   run('wasm-pack', [
     'build', CRATE,
-    '--target', 'web', '--release', '--weak-refs',
+    // Every size and speed setting of the module is in Cargo.toml's [profile.wasm-release].
+    '--target', 'web', '--profile', 'wasm-release', '--weak-refs',
     // Use the wasm-bindgen that install-tools.sh put on PATH; never download one.
     '--mode', 'no-install',
     '--no-pack', '--no-gitignore',
     '--out-dir', WASM_OUT,
     '--out-name', OUT_NAME,
-    // The decode hot path (base64, envelope parsing) lives in the core crate; at the
-    // workspace's opt-level "z" it is ~25% slower (crates/kalam-consumer-wasm/bench/decode.mjs:
-    // wasm/js ratio 0.50 -> 0.65) for ~10 KB of module. The glue crate stays at "z".
-    '--', '--config', 'profile.release.package.kalam-consumer-core.opt-level=3',
-  ], { env });
+  ]);
 
   const wasmOpt = which('wasm-opt');
   const file = join(WASM_OUT, `${OUT_NAME}_bg.wasm`);

@@ -11,6 +11,12 @@ step "tools"
 bash scripts/install-tools.sh
 bash scripts/install-system-packages.sh
 
+step "lint: rustfmt and clippy (native, and the wasm crate for wasm32)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+# boundary.rs and the wasm-only code paths compile for wasm32 alone.
+cargo clippy -p kalam-consumer-wasm --all-targets --target wasm32-unknown-unknown -- -D warnings
+
 step "node packages"
 npm ci --no-audit --no-fund
 

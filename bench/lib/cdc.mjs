@@ -1,4 +1,4 @@
-// Realistic CDC rows and consume-response bodies (../shared/PROTOCOL.md §2.3, §3.2, §4.3):
+// Realistic CDC rows and consume-response bodies (docs/PROTOCOL.md §2.3, §3.2, §4.3):
 // BIGINT and DECIMAL columns as strings, TIMESTAMP as microseconds, JSON columns as JSON text,
 // system columns `_seq`, `_commit_seq`, `_deleted`, `_table`. Deterministic (seeded) so runs
 // compare.

@@ -1,4 +1,4 @@
-// The naive baseline: the loop the older KalamDB consumer ran (PROTOCOL.md §7.2, §7.3):
+// The naive baseline: the loop the older KalamDB consumer ran (docs/PROTOCOL.md §7.2, §7.3):
 // consume, handle each message, one HTTP ack per message, and a fixed 1 s sleep whenever the
 // batch came back not full. Plain fetch, plain JSON + base64 decoding.
 import { login } from './devserver.mjs';

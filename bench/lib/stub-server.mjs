@@ -1,6 +1,6 @@
 // A stub KalamDB topic server for the memory figure: it serves synthetic consume responses
 // from memory as fast as Node can (no SQLite, no CDC), so the measurement is of the worker.
-// It speaks just enough of PROTOCOL.md: login (§1.1), consume (§3.1/§3.2) with a per-group
+// It speaks just enough of docs/PROTOCOL.md: login (§1.1), consume (§3.1/§3.2) with a per-group
 // cursor, cumulative ack (§3.7). `total` messages exist; after that, consume returns none.
 import http from 'node:http';
 import { encodedPayloads } from './cdc.mjs';

@@ -5,7 +5,7 @@ import { redactSecrets, rememberSecret, scrubCause } from './redact.js';
 import { sleep } from './timing.js';
 
 // Credentials have exactly the shapes of @kalamdb/client's Auth helpers, so a provider written
-// for that package works here unchanged (PROTOCOL.md §8).
+// for that package works here unchanged (docs/PROTOCOL.md §8).
 
 export interface BasicAuthCredentials {
   type: 'basic';
@@ -38,7 +38,7 @@ export const Auth = {
   },
 } as const;
 
-/** Body of `/v1/api/auth/login` and `/v1/api/auth/refresh` (PROTOCOL.md §1.1). */
+/** Body of `/v1/api/auth/login` and `/v1/api/auth/refresh` (docs/PROTOCOL.md §1.1). */
 export interface LoginResponse {
   user: { id: string; role: string; email?: string | null; created_at: string; updated_at: string };
   admin_ui_access: boolean;
@@ -83,16 +83,14 @@ interface Session {
  */
 type Cached = { type: 'jwt'; header: string; renewAt: number } | { type: 'basic'; key: string };
 
-/** Codes/statuses on a protected endpoint that mean "get a new token and try once more". */
+/**
+ * Whether a failure on a protected endpoint means "get a new token and try once more". Every
+ * HTTP error reaching here was classified by the wasm `classifyFailure` (transport errors in
+ * Rust, SQL errors through `httpError`), so its kind says it: the statuses and codes that mean
+ * auth are listed once, in crates/kalam-consumer-core/src/classify.rs.
+ */
 export function isAuthFailure(error: KalamConsumerError): boolean {
-  return (
-    error.status === 401 ||
-    error.code === 'TOKEN_EXPIRED' ||
-    error.code === 'INVALID_CREDENTIALS' ||
-    error.code === 'MISSING_AUTHORIZATION' ||
-    // The old SDK checked for this one; the server never sends it, but a proxy might.
-    error.code === 'UNAUTHENTICATED'
-  );
+  return error.kind === 'auth';
 }
 
 function parseTime(value: unknown): number | undefined {
@@ -116,7 +114,7 @@ function checkCredentials(value: unknown): AuthCredentials {
   );
 }
 
-/** Same heuristic as @kalamdb/client's resolveAuthProviderWithRetry (PROTOCOL.md §8). */
+/** Same heuristic as @kalamdb/client's resolveAuthProviderWithRetry (docs/PROTOCOL.md §8). */
 function looksTransient(error: unknown): boolean {
   if (error instanceof KalamConsumerError) return error.kind === 'transient';
   const name = error instanceof Error ? error.name.toLowerCase() : '';

@@ -188,7 +188,7 @@ class KalamConsumerClientImpl implements ConsumerClient {
     return this.transport;
   }
 
-  /** Validated by the wasm core's rules (PROTOCOL.md §7.2) so TS and Rust never disagree. */
+  /** Validated by the wasm core's rules (docs/PROTOCOL.md §7.2) so TS and Rust never disagree. */
   async normalizeStart(start: unknown): Promise<WireStart> {
     await this.runtime.ready(this.options.consumerWasmUrl);
     try {
@@ -212,7 +212,7 @@ class KalamConsumerClientImpl implements ConsumerClient {
   }
 
   /**
-   * A `limit: 0` consume (PROTOCOL.md §3.5): claims nothing and answers `next_offset` =
+   * A `limit: 0` consume (docs/PROTOCOL.md §3.5): claims nothing and answers `next_offset` =
    * committed + 1, or the `start` position when the group never committed. It is the only way
    * the protocol tells a worker where the group's committed offset is, which the runtime needs
    * to recognise a claim it never received. Internal: the public consumeBatch keeps rejecting

@@ -5,7 +5,7 @@ import { makeRunConsumer } from './run-consumer.js';
 import { VERSION } from './version.js';
 import type { WasmBindings, WasmRuntime } from './wasm-contract.js';
 
-// The public API over an injected wasm module (STYLE.md point 11): the entry files pick a
+// The public API over an injected wasm module (docs/STYLE.md point 11): the entry files pick a
 // loader, build a runtime and call `createApi` once; nothing here imports the bindings.
 
 /** Throws when the loaded wasm module belongs to another release of the package. */

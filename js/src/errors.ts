@@ -6,12 +6,18 @@ import type { FailureKind } from './wasm-contract.js';
  * Stable machine codes. The server's own codes (`TOKEN_EXPIRED`, `NOT_FOUND`, `FORBIDDEN`,
  * `unauthorized`, `SQL_EXECUTION_ERROR`, ...) are passed through as they arrive; the ones below
  * are produced by this package. Codes are frozen once published.
+ *
+ * The list is owned by crates/kalam-consumer-core/src/codes.rs (`Code`: what the wasm module
+ * raises, then `RUNTIME_CODES`: what only this layer raises); tests/unit/error-codes.test.mjs
+ * fails when this union and that file disagree.
  */
 export type KalamConsumerErrorCode =
   | 'INVALID_URL'
   | 'INVALID_OPTION'
   | 'NETWORK_ERROR'
   | 'ABORTED'
+  /** The request was aborted by a timeout signal (`AbortSignal.timeout()`). */
+  | 'TIMEOUT'
   | 'HTTP_ERROR'
   | 'INVALID_RESPONSE'
   | 'DECODE_ERROR'
@@ -30,6 +36,8 @@ export type KalamConsumerErrorCode =
   | 'LEASE_TABLE'
   /** Fleet: a partition's lease ran out before it was renewed, or another worker took a newer epoch of it. */
   | 'LEASE_LOST'
+  /** The `authProvider` threw or kept failing. */
+  | 'AUTH_PROVIDER_ERROR'
   | (string & {});
 
 export type KalamConsumerErrorKind = FailureKind;

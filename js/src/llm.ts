@@ -1,6 +1,6 @@
 import { invalidOption } from './errors.js';
 
-// LLM helpers on the handler context (PROTOCOL.md §7.4): the app brings an adapter, the runtime
+// LLM helpers on the handler context (docs/PROTOCOL.md §7.4): the app brings an adapter, the runtime
 // injects the worker's system prompt, the message's runKey and the row into every call, so
 // prompts are reproducible per message and an adapter can cache or trace by runKey.
 

@@ -31,7 +31,7 @@ export interface ConsumerMessage<T = Record<string, unknown>> {
   /** The row's primary key as a string, or null. */
   key: string | null;
   timestamp_ms: number;
-  /** The producing user; absent for shared tables and unknown users (PROTOCOL.md §3.2). */
+  /** The producing user; absent for shared tables and unknown users (docs/PROTOCOL.md §3.2). */
   user?: string;
   op: TopicOp;
   /** The decoded JSON payload; `undefined` when `decode_error` is set. */

@@ -6,7 +6,7 @@ export interface OffsetGap {
   to: number;
 }
 
-/** One fetched batch: the server reads one contiguous window per consume (PROTOCOL.md §3.4). */
+/** One fetched batch: the server reads one contiguous window per consume (docs/PROTOCOL.md §3.4). */
 interface Run<M> {
   first: number;
   last: number;
@@ -32,7 +32,7 @@ export const GAP_TIMEOUT_DEFAULT_MS = 180_000;
  * Puts fetched batches of one partition in order and refuses to hand out anything beyond a gap.
  *
  * Why: every non-empty consume claims its range and moves the group's server cursor
- * (PROTOCOL.md §3.4), and acks are cumulative (§3.7). When a consume's answer is lost after the
+ * (docs/PROTOCOL.md §3.4), and acks are cumulative (§3.7). When a consume's answer is lost after the
  * server claimed the range, or another worker of the group holds a claim (a handover), the next
  * consume returns messages *after* that range. Handling and acking them would commit the missing
  * range unprocessed and release its claim: lost. So a batch that starts beyond the tracker's

@@ -3,7 +3,7 @@ import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js'
 import { httpError, parseJson, postJson, readEnvelope, type Classify } from './http.js';
 import { redactSecrets } from './redact.js';
 
-// SQL over HTTP (PROTOCOL.md §2). @kalamdb/client cannot be a hard dependency, so the small
+// SQL over HTTP (docs/PROTOCOL.md §2). @kalamdb/client cannot be a hard dependency, so the small
 // path the consumer needs lives here; an existing @kalamdb/client instance (or anything with a
 // compatible `query`) can be passed as `sqlClient` instead and is then used for every SQL call.
 
@@ -150,7 +150,7 @@ export class ExternalSqlRunner implements SqlRunner {
     try {
       raw = await this.client.query(sql, params === undefined ? undefined : [...params]);
     } catch (thrown) {
-      // @kalamdb/client rejects HTTP errors with the raw response text (PROTOCOL.md §10.14).
+      // @kalamdb/client rejects HTTP errors with the raw response text (docs/PROTOCOL.md §10.14).
       if (typeof thrown === 'string') {
         const envelope = readEnvelope(thrown);
         // The app's client hands over whatever the server (or a proxy) answered: redact it.

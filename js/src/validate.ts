@@ -1,7 +1,7 @@
 import { invalidOption } from './errors.js';
 
 // Option checks that run before any request: the server panics on an empty topic or group
-// (PROTOCOL.md §3.1), and a wrong number is better reported at the call than as a 400 later.
+// (docs/PROTOCOL.md §3.1), and a wrong number is better reported at the call than as a 400 later.
 
 export function nonBlank(option: string, value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '') {

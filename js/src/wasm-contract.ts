@@ -1,6 +1,6 @@
 // The part of the generated wasm bindings (crates/kalam-consumer-wasm, contract in HACKING.md)
 // that the TS layer uses. Types come from the generated .d.ts, never re-declared here; the core
-// receives the module as a `WasmRuntime` (STYLE.md point 11) instead of importing it.
+// receives the module as a `WasmRuntime` (docs/STYLE.md point 11) instead of importing it.
 import type * as Generated from './wasm/kalam_consumer_wasm.js';
 
 export type {

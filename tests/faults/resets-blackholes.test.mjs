@@ -3,7 +3,7 @@
 // Faults are aimed at single HTTP requests through the TCP fault proxy: before a request
 // reaches the server (the server never sees it) and after (the server acted on it, the answer is
 // lost). A consume whose answer is lost leaves a claim on the server that only the visibility
-// timeout releases (PROTOCOL.md §3.4), so this server runs with --visibility-timeout-secs 2: the
+// timeout releases (docs/PROTOCOL.md §3.4), so this server runs with --visibility-timeout-secs 2: the
 // lost range must come back and be processed, never be committed past and dropped.
 
 import { test, after } from 'node:test';

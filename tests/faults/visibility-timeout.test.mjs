@@ -1,5 +1,5 @@
 // Fault: claims expiring (--visibility-timeout-secs 1). The server re-delivers an expired claim
-// from its start, including messages that were already handled (PROTOCOL.md §3.4, §10.3). The
+// from its start, including messages that were already handled (docs/PROTOCOL.md §3.4, §10.3). The
 // redelivered range must be handled without double effects and without losing anything.
 //
 // The handler's effect is deliberately not idempotent by itself (a counter increment); it is

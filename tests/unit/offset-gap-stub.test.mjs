@@ -1,10 +1,10 @@
-// Gaps: a consume the server answered (and so claimed, PROTOCOL.md §3.4) whose answer never
+// Gaps: a consume the server answered (and so claimed, docs/PROTOCOL.md §3.4) whose answer never
 // reached the worker, or a claim another worker of the group holds. The worker must never
 // commit past such a range (acks are cumulative, §3.7), must process it in order once the
 // server redelivers it after the visibility timeout, and must report a range that never comes
 // back (deleted messages) as OFFSET_GAP instead of waiting forever or skipping it silently.
 //
-// The stub below models the server's group state as PROTOCOL.md §3.3-§3.7 describes it: claims
+// The stub below models the server's group state as docs/PROTOCOL.md §3.3-§3.7 describes it: claims
 // per fetch, the cursor, lazy expiry with rewind to the smallest expired claim start, a fetch
 // never crossing a live claim, cumulative acks, and `limit: 0` answering committed + 1.
 import { test } from 'node:test';

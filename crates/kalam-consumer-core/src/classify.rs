@@ -2,8 +2,8 @@
 //!
 //! * **auth**: the credentials are stale or missing. Log in again (or re-resolve the provider)
 //!   and retry. 401, and the codes `TOKEN_EXPIRED`, `INVALID_CREDENTIALS`,
-//!   `MISSING_AUTHORIZATION` (§1.7) and the auth endpoints' `unauthorized` (§1.1), whatever
-//!   the status that carried them.
+//!   `MISSING_AUTHORIZATION` (§1.7), the auth endpoints' `unauthorized` (§1.1) and
+//!   `UNAUTHENTICATED` (a proxy's), whatever the status that carried them.
 //! * **transient**: retry with backoff. No response at all (status 0: network error, reset,
 //!   timeout, abort), 408, 425, 429, every 5xx, and a 2xx whose body could not be parsed
 //!   (status 2xx with any code: a 2xx only reaches the classifier when its body was bad).
@@ -50,12 +50,15 @@ impl fmt::Display for FailureKind {
     }
 }
 
-/// Server codes that mean "your credentials are the problem" (§1.1, §1.7).
-const AUTH_CODES: [&str; 4] = [
+/// Server codes that mean "your credentials are the problem" (§1.1, §1.7). The TS layer's
+/// auth retry (`isAuthFailure` in js/src/auth.ts) goes by this list through the error's kind.
+const AUTH_CODES: [&str; 5] = [
     "TOKEN_EXPIRED",
     "INVALID_CREDENTIALS",
     "MISSING_AUTHORIZATION",
     "unauthorized",
+    // The old SDK retried on it; the server never sends it, but a proxy in front may.
+    "UNAUTHENTICATED",
 ];
 
 /// Classifies a failure from its HTTP `status` (0 when there was no response) and the
@@ -102,6 +105,10 @@ mod tests {
         );
         assert_eq!(
             classify_failure(401, Some("unauthorized")),
+            FailureKind::Auth
+        );
+        assert_eq!(
+            classify_failure(403, Some("UNAUTHENTICATED")),
             FailureKind::Auth
         );
         // The code wins even on an unexpected status.
@@ -205,7 +212,7 @@ mod tests {
         }
 
         #[test]
-        fn auth_codes_always_auth(status in 0u16..1000, idx in 0usize..4) {
+        fn auth_codes_always_auth(status in 0u16..1000, idx in 0usize..AUTH_CODES.len()) {
             prop_assert_eq!(classify_failure(status, Some(AUTH_CODES[idx])), FailureKind::Auth);
         }
     }

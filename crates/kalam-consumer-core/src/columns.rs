@@ -1,23 +1,50 @@
-//! A consume response as columns: the format the wasm crate hands to JS on the hot path.
+//! Consume response decoding (§3.2, §7.1) into columns: the path `KalamConsumerClient.consume`
+//! and `decodeConsumeResponse` take.
 //!
 //! Why columns: every per-field call across the wasm boundary, and every JSON text that JS
 //! parses a second time, cost more than the plain-JS decode it competes with
 //! (`bench/README.md`, "Why the misses miss"). Columns cross as three flat views (numbers,
-//! payload bytes, one string table) and a short JS loop builds the message objects: a fatal
+//! payload bytes, one string table) and a short JS loop
+//! (`crates/kalam-consumer-wasm/js/assemble.js`) builds the message objects: a fatal
 //! `TextDecoder` and `JSON.parse` check each payload's UTF-8 and JSON natively, so Rust checks
-//! neither (the batch-text decoder in [`crate::decode`] checks both itself).
+//! neither.
 //!
-//! Same rules as [`crate::decode`] (fallbacks, aliases, `op` spelling, payload errors); the
-//! property tests in `tests/columns.rs` hold the two against each other.
+//! Message fields (the envelope and its aliases: [`crate::response`]): `topic` ← `topic_id`
+//! (falls back to the request's topic when absent or not a string), `group_id` ← always the
+//! request's, `partition_id` (falls back to the request's), `offset` (default 0), `key`
+//! (`null` when absent; a non-string key is kept as its JSON text), `timestamp_ms` (default 0),
+//! `user` (omitted when absent or null; a non-string is kept as its JSON text), `op`
+//! (`Insert`/`Update`/`Delete` matched case-insensitively; an unknown op string is passed
+//! through unchanged; a message without `op` fails the whole response), `payload`.
+//!
+//! Payload rule: a string is standard base64 (padded) of UTF-8 JSON. If it is not base64 the
+//! message carries `decode_error` (the reason) and `raw_payload` (the string as received) and
+//! no payload: never a silent `{}`; the same holds for bytes the caller finds are not UTF-8 or
+//! not JSON ([`Columns::raw_payload`]). A payload that is already JSON (not a string) is kept
+//! as it is. A missing or `null` payload is a decode error too.
+//! Response level: missing `messages` → `[]`, `next_offset` → 0, `has_more` → false; a body
+//! that is not JSON, not an object, or has mistyped fields is a [`DecodeError`].
+//!
+//! The layout ([`STRIDE`], [`field`], [`string`]) is read by `assemble.js` under the same
+//! names; `tests/columns.rs` checks that file against these constants.
 
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::decode::{
-    canonical_op, decode_raw_base64_at, grow_to, is_raw_string, missing_op, scan_response,
-    DecodeError, PayloadError, RequestContext, OPS,
-};
+use crate::payload::{decode_raw_base64_at, grow_to, PayloadError};
+use crate::response::{canonical_op, is_raw_string, missing_op, scan_response, DecodeError, OPS};
 use crate::scan;
+
+/// The parts of the consume request that decoding falls back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestContext<'a> {
+    /// The requested topic; used when a message has no `topic_id`.
+    pub topic_id: &'a str,
+    /// The consumer group; every message's `group_id` is this.
+    pub group_id: &'a str,
+    /// The requested partition; used when a message has no `partition_id`.
+    pub partition_id: u32,
+}
 
 /// Numbers per message in [`Columns::fields`].
 pub const STRIDE: usize = 10;
@@ -52,7 +79,7 @@ pub mod field {
 
 /// String-table indices every batch starts with: the three canonical ops, then the group.
 pub mod string {
-    /// `Insert`, `Update`, `Delete` are strings 0, 1, 2 (in [`crate::decode`]'s order).
+    /// `Insert`, `Update`, `Delete` are strings 0, 1, 2 (in [`crate::response::OPS`]' order).
     pub const FIRST_OP: usize = 0;
     /// The request's `group_id`, which every message carries.
     pub const GROUP_ID: usize = 3;
@@ -175,7 +202,7 @@ pub fn decode_consume_columns(
     body: &str,
     request: &RequestContext<'_>,
 ) -> Result<Columns, DecodeError> {
-    let response = scan_response(body).map_err(DecodeError::from_scan)?;
+    let response = scan_response(body)?;
     let count = response.messages.len();
     let mut columns = Columns {
         fields: Vec::with_capacity(count * STRIDE),

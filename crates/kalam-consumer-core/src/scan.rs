@@ -30,7 +30,7 @@ impl ScanError {
             ScanError::Syntax(reason, at) => {
                 let mut out = String::from(*reason);
                 out.push_str(" at byte ");
-                crate::decode::write_u64(&mut out, *at as u64);
+                crate::write::write_u64(&mut out, *at as u64);
                 out
             }
             ScanError::Shape(text) => text.clone(),

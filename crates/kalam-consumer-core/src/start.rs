@@ -10,14 +10,15 @@
 //!
 //! Offsets above 2^53 − 1 are rejected: JavaScript cannot represent them exactly.
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::write::write_u64;
 
 /// Largest integer a JavaScript number holds exactly.
 pub const MAX_SAFE_OFFSET: u64 = (1 << 53) - 1;
 
 /// The wire form of a start position (§3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireStart {
     /// Only messages published after the group's first consume.
     Latest,
@@ -25,6 +26,22 @@ pub enum WireStart {
     Earliest,
     /// From the given offset.
     Offset(u64),
+}
+
+impl WireStart {
+    /// Appends the wire JSON: `"Latest"`, `"Earliest"` or `{"Offset":n}` (the consume body's
+    /// `start`, §3.1; written without fmt like every request body).
+    pub fn write_json(&self, out: &mut String) {
+        match self {
+            WireStart::Latest => out.push_str("\"Latest\""),
+            WireStart::Earliest => out.push_str("\"Earliest\""),
+            WireStart::Offset(n) => {
+                out.push_str("{\"Offset\":");
+                write_u64(out, *n);
+                out.push('}');
+            }
+        }
+    }
 }
 
 /// A start position as a caller wrote it, already split by JavaScript type.
@@ -265,17 +282,17 @@ mod tests {
 
     #[test]
     fn wire_serialisation() {
+        let json = |start: WireStart| {
+            let mut out = String::new();
+            start.write_json(&mut out);
+            out
+        };
+        assert_eq!(json(WireStart::Latest), r#""Latest""#);
+        assert_eq!(json(WireStart::Earliest), r#""Earliest""#);
+        assert_eq!(json(WireStart::Offset(3)), r#"{"Offset":3}"#);
         assert_eq!(
-            serde_json::to_string(&WireStart::Latest).unwrap(),
-            r#""Latest""#
-        );
-        assert_eq!(
-            serde_json::to_string(&WireStart::Earliest).unwrap(),
-            r#""Earliest""#
-        );
-        assert_eq!(
-            serde_json::to_string(&WireStart::Offset(3)).unwrap(),
-            r#"{"Offset":3}"#
+            json(WireStart::Offset(MAX_SAFE_OFFSET)),
+            r#"{"Offset":9007199254740991}"#
         );
     }
 

@@ -1,13 +1,18 @@
-//! The columns decoder (wasm hot path) against the batch-text decoder: rebuilding messages
-//! from columns the way `crates/kalam-consumer-wasm/js/assemble.js` does must give the same
-//! batch, field for field, in the same key order.
+//! The columns decoder (wasm hot path) against the batch-text reference decoder
+//! (`support::batch_text`): rebuilding messages from columns the way
+//! `crates/kalam-consumer-wasm/js/assemble.js` does must give the same batch, field for field,
+//! in the same key order. Also: `assemble.js` reads the layout these columns are written in.
+
+mod support;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use kalam_consumer_core::columns::{decode_consume_columns, field, Columns, STRIDE};
-use kalam_consumer_core::{decode_consume_response, DecodeError, RequestContext};
+use kalam_consumer_core::columns::{decode_consume_columns, field, string, STRIDE};
+use kalam_consumer_core::{DecodeError, RequestContext};
 use proptest::prelude::*;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use support::assemble::rebuild;
+use support::batch_text::decode_consume_response;
 
 const CTX: RequestContext<'static> = RequestContext {
     topic_id: "app.events",
@@ -17,68 +22,6 @@ const CTX: RequestContext<'static> = RequestContext {
 
 fn b64(text: &str) -> String {
     STANDARD.encode(text.as_bytes())
-}
-
-/// The string at a field's index, `None` for `-1`.
-fn string(columns: &Columns, index: f64) -> Option<String> {
-    (index >= 0.0).then(|| {
-        columns
-            .strings
-            .get(index as usize)
-            .expect("index in the table")
-            .to_owned()
-    })
-}
-
-/// What the JS assembler builds, with `from_utf8` standing in for the fatal `TextDecoder`
-/// and `serde_json` for `JSON.parse`.
-fn rebuild(columns: &Columns, body: &str) -> Value {
-    let mut messages = Vec::new();
-    for (index, f) in columns.fields.chunks(STRIDE).enumerate() {
-        let mut m = Map::new();
-        m.insert("topic".into(), json!(string(columns, f[field::TOPIC])));
-        m.insert("group_id".into(), json!(string(columns, 3.0)));
-        m.insert("partition_id".into(), json!(f[field::PARTITION_ID] as u64));
-        m.insert("offset".into(), json!(f[field::OFFSET] as u64));
-        m.insert("key".into(), json!(string(columns, f[field::KEY])));
-        m.insert("timestamp_ms".into(), json!(f[field::TIMESTAMP_MS] as u64));
-        if let Some(user) = string(columns, f[field::USER]) {
-            m.insert("user".into(), json!(user));
-        }
-        m.insert("op".into(), json!(string(columns, f[field::OP])));
-        if f[field::DECODE_ERROR] >= 0.0 {
-            assert_eq!(f[field::PAYLOAD_START], -1.0);
-            m.insert(
-                "decode_error".into(),
-                json!(string(columns, f[field::DECODE_ERROR])),
-            );
-            if let Some(raw) = string(columns, f[field::PAYLOAD_END]) {
-                m.insert("raw_payload".into(), json!(raw));
-            }
-        } else {
-            let bytes =
-                &columns.payloads[f[field::PAYLOAD_START] as usize..f[field::PAYLOAD_END] as usize];
-            let parsed = match std::str::from_utf8(bytes) {
-                Err(_) => Err("payload is not valid UTF-8"),
-                Ok(text) => {
-                    serde_json::from_str::<Value>(text).map_err(|_| "payload is not valid JSON")
-                }
-            };
-            match parsed {
-                Ok(payload) => {
-                    m.insert("payload".into(), payload);
-                }
-                Err(reason) => {
-                    m.insert("decode_error".into(), json!(reason));
-                    if let Some(raw) = columns.raw_payload(body, index) {
-                        m.insert("raw_payload".into(), json!(raw));
-                    }
-                }
-            }
-        }
-        messages.push(Value::Object(m));
-    }
-    json!({ "messages": messages, "next_offset": columns.next_offset, "has_more": columns.has_more })
 }
 
 /// Both decoders on one body. For UTF-8 and JSON errors the reason after the colon comes from
@@ -191,6 +134,78 @@ fn errors_match_the_text_decoder() {
             DecodeError::Malformed(_) | DecodeError::Shape(_)
         ));
     }
+}
+
+/// `assemble.js` (the wasm crate's JS snippet that reads the columns) as text.
+const ASSEMBLE_JS: &str = include_str!("../../kalam-consumer-wasm/js/assemble.js");
+
+/// The `const NAME = n;` lines between `// layout:begin` and `// layout:end` in assemble.js.
+fn js_layout() -> Vec<(String, usize)> {
+    let block = ASSEMBLE_JS
+        .split("// layout:begin")
+        .nth(1)
+        .and_then(|rest| rest.split("// layout:end").next())
+        .expect("assemble.js has a // layout:begin ... // layout:end block");
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (name, value) = line
+                .strip_prefix("const ")
+                .and_then(|l| l.strip_suffix(';'))
+                .and_then(|l| l.split_once(" = "))
+                .unwrap_or_else(|| panic!("not `const NAME = n;`: {line}"));
+            let value = value
+                .parse()
+                .unwrap_or_else(|_| panic!("not a number: {line}"));
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn assemble_js_reads_this_layout() {
+    let rust = [
+        ("STRIDE", STRIDE),
+        ("OFFSET", field::OFFSET),
+        ("TIMESTAMP_MS", field::TIMESTAMP_MS),
+        ("PARTITION_ID", field::PARTITION_ID),
+        ("TOPIC", field::TOPIC),
+        ("KEY", field::KEY),
+        ("USER", field::USER),
+        ("OP", field::OP),
+        ("PAYLOAD_START", field::PAYLOAD_START),
+        ("PAYLOAD_END", field::PAYLOAD_END),
+        ("DECODE_ERROR", field::DECODE_ERROR),
+        ("GROUP_ID", string::GROUP_ID),
+    ];
+    let js = js_layout();
+    let expected: Vec<(String, usize)> = rust.iter().map(|&(n, v)| (n.to_owned(), v)).collect();
+    assert_eq!(
+        js, expected,
+        "assemble.js layout block vs kalam_consumer_core::columns"
+    );
+    // The field list above names every slot of a message once (a new field changes STRIDE).
+    let mut slots: Vec<usize> = rust[1..rust.len() - 1].iter().map(|&(_, v)| v).collect();
+    slots.sort_unstable();
+    assert_eq!(slots, (0..STRIDE).collect::<Vec<_>>());
+    // Every read of a field goes through a name: `fields[f + NAME]`, never a bare number.
+    let names: Vec<&str> = rust[1..rust.len() - 1].iter().map(|&(n, _)| n).collect();
+    let mut reads = 0;
+    for (at, _) in ASSEMBLE_JS.match_indices("fields[") {
+        let index = &ASSEMBLE_JS[at + "fields[".len()..];
+        let index = &index[..index.find(']').expect("closing bracket")];
+        let name = index
+            .strip_prefix("f + ")
+            .unwrap_or_else(|| panic!("assemble.js reads fields[{index}]: use fields[f + NAME]"));
+        assert!(
+            names.contains(&name),
+            "assemble.js reads an unknown field {name}"
+        );
+        reads += 1;
+    }
+    assert!(reads >= names.len(), "assemble.js reads every field");
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {

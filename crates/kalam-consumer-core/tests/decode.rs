@@ -1,14 +1,18 @@
-//! Decoding rules of consume and ack responses (unit + property tests).
+//! Decoding rules of consume and ack responses (unit + property tests), checked on the path
+//! the package ships: `decode_consume_columns` and the JS assembly (`support::assemble`).
+
+mod support;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use kalam_consumer_core::decode::decode_payload;
+use kalam_consumer_core::payload::decode_raw_base64_at;
 use kalam_consumer_core::{
-    decode_ack_response, decode_consume_response, AckResponse, ConsumeBatch, DecodeError,
-    PayloadError, RequestContext,
+    decode_ack_response, AckResponse, DecodeError, PayloadError, RequestContext,
 };
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use support::assemble::decode as decode_consume_response;
+use support::batch::ConsumeBatch;
 
 const CTX: RequestContext<'static> = RequestContext {
     topic_id: "app.events",
@@ -21,8 +25,7 @@ fn b64(text: &str) -> String {
 }
 
 fn decode_value(body: &Value) -> Value {
-    let text = decode_consume_response(&body.to_string(), &CTX).expect("decodes");
-    serde_json::from_str(&text).expect("output is JSON")
+    decode_consume_response(&body.to_string(), &CTX).expect("decodes")
 }
 
 fn one(message: Value) -> Value {
@@ -184,7 +187,7 @@ fn escaped_base64_string_is_decoded() {
         r#"{{"messages":[{{"op":"Insert","payload":"{}"}}]}}"#,
         encoded.replace('/', "\\/")
     );
-    let out: Value = serde_json::from_str(&decode_consume_response(&body, &CTX).unwrap()).unwrap();
+    let out = decode_consume_response(&body, &CTX).unwrap();
     assert_eq!(out["messages"][0]["payload"], json!({"k": "???"}));
 }
 
@@ -251,21 +254,24 @@ fn one_bad_payload_does_not_spoil_the_batch() {
 }
 
 #[test]
-fn decode_payload_errors_are_typed() {
+fn base64_errors_are_typed() {
+    // Rust checks base64 only; UTF-8 and JSON are checked where the bytes are parsed (in the
+    // package: assemble.js, see `payload_not_utf8_is_a_decode_error` above and the wasm
+    // boundary test `payload_checks_in_js_keep_every_message`).
     let mut scratch = Vec::new();
     assert!(matches!(
-        decode_payload("!!", &mut scratch),
+        decode_raw_base64_at(r#""!!""#, &mut scratch, 0),
         Err(PayloadError::NotBase64(_))
     ));
-    assert!(matches!(
-        decode_payload(&STANDARD.encode([0xc3]), &mut scratch),
-        Err(PayloadError::NotUtf8(_))
-    ));
-    assert!(matches!(
-        decode_payload(&b64("nope"), &mut scratch),
-        Err(PayloadError::NotJson(_))
-    ));
-    assert_eq!(decode_payload(&b64("[1]"), &mut scratch), Ok("[1]"));
+    let not_utf8 = format!("\"{}\"", STANDARD.encode([0xc3]));
+    assert_eq!(decode_raw_base64_at(&not_utf8, &mut scratch, 0), Ok(1));
+    assert_eq!(scratch[0], 0xc3);
+    let list = format!("\"{}\"", b64("[1]"));
+    assert_eq!(decode_raw_base64_at(&list, &mut scratch, 0), Ok(3));
+    assert_eq!(&scratch[..3], b"[1]");
+    // Decoding at an offset leaves what is before it alone.
+    assert_eq!(decode_raw_base64_at(&list, &mut scratch, 3), Ok(3));
+    assert_eq!(&scratch[..6], b"[1][1]");
 }
 
 #[test]

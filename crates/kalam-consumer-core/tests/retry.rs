@@ -430,8 +430,14 @@ fn validate_rejects_each_bad_field_with_its_name() {
         (input(|i| i.max_attempts = Some(0.0)), "maxAttempts"),
         (input(|i| i.max_attempts = Some(2.5)), "maxAttempts"),
         (input(|i| i.max_attempts = Some(f64::NAN)), "maxAttempts"),
-        (input(|i| i.initial_backoff_ms = Some(-1.0)), "initialBackoffMs"),
-        (input(|i| i.max_backoff_ms = Some(f64::INFINITY)), "maxBackoffMs"),
+        (
+            input(|i| i.initial_backoff_ms = Some(-1.0)),
+            "initialBackoffMs",
+        ),
+        (
+            input(|i| i.max_backoff_ms = Some(f64::INFINITY)),
+            "maxBackoffMs",
+        ),
         // Checked against the default initial backoff when only the cap is given.
         (input(|i| i.max_backoff_ms = Some(100.0)), "maxBackoffMs"),
         (input(|i| i.multiplier = Some(0.5)), "multiplier"),

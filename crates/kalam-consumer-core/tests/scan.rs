@@ -2,15 +2,17 @@
 //! the envelopes before the scanner replaced it for size: same accepted texts, same string
 //! contents, same decoded fields and the same error kind on generated envelopes.
 
+mod support;
+
+use kalam_consumer_core::response::scan_response;
 use kalam_consumer_core::scan::{is_valid_json, unescape};
-use kalam_consumer_core::{
-    decode_ack_response, decode_consume_response, DecodeError, RequestContext,
-};
+use kalam_consumer_core::{decode_ack_response, DecodeError, RequestContext};
 use proptest::prelude::*;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
+use support::assemble::decode as decode_consume_response;
 
 const CTX: RequestContext<'static> = RequestContext {
     topic_id: "app.events",
@@ -214,24 +216,47 @@ proptest! {
     #[test]
     fn consume_envelopes_decode_like_serde(envelope in arb_envelope(), pretty in any::<bool>()) {
         let body = if pretty { serde_json::to_string_pretty(&envelope).unwrap() } else { envelope.to_string() };
-        let ours = decode_consume_response(&body, &CTX);
+        // The envelope as the scanner reads it (exact u64s), and the whole shipped decode,
+        // whose numbers are JS numbers (f64) and so only compared within 2^53.
+        let ours = scan_response(&body);
+        let decoded = decode_consume_response(&body, &CTX);
         match reference(&body) {
-            Err(true) => prop_assert!(matches!(ours, Err(DecodeError::Malformed(_))), "{:?}", ours),
-            Err(false) => prop_assert!(matches!(ours, Err(DecodeError::Shape(_))), "{:?}", ours),
+            Err(true) => {
+                prop_assert!(matches!(ours, Err(DecodeError::Malformed(_))), "{:?}", ours);
+                prop_assert!(matches!(decoded, Err(DecodeError::Malformed(_))), "{:?}", decoded);
+            }
+            Err(false) => {
+                prop_assert!(matches!(ours, Err(DecodeError::Shape(_))), "{:?}", ours);
+                prop_assert!(matches!(decoded, Err(DecodeError::Shape(_))), "{:?}", decoded);
+            }
             Ok(r) => {
                 let messages = r.messages.unwrap_or_default();
+                // serde's derive also takes `[]` for a message (all fields default); the
+                // scanner refuses it. Either way the decode fails, as it must without an op.
                 if messages.iter().any(|m| m.op.is_none()) {
-                    prop_assert!(matches!(ours, Err(DecodeError::Shape(_))), "{:?}", ours);
+                    prop_assert!(matches!(decoded, Err(DecodeError::Shape(_))), "{:?}", decoded);
                     return Ok(());
                 }
-                let out: Value = serde_json::from_str(&ours.unwrap()).unwrap();
-                prop_assert_eq!(&out["next_offset"], &json!(r.next_offset.unwrap_or(0)));
+                let ours = ours.unwrap();
+                prop_assert_eq!(ours.next_offset, r.next_offset);
+                prop_assert_eq!(ours.has_more, r.has_more);
+                prop_assert_eq!(ours.messages.len(), messages.len());
+                for (o, m) in ours.messages.iter().zip(&messages) {
+                    prop_assert_eq!(o.offset, m.offset);
+                    prop_assert_eq!(o.timestamp_ms, m.timestamp_ms);
+                    prop_assert_eq!(o.partition_id, m.partition_id);
+                    let text = |raw: Option<&str>| raw.and_then(|t| serde_json::from_str::<String>(t).ok());
+                    prop_assert_eq!(text(o.topic_id), m.topic_id.and_then(|t| serde_json::from_str::<String>(t.get()).ok()));
+                }
+                let out = decoded.unwrap();
+                let js_number = |n: u64| json!(n as f64 as u64);
+                prop_assert_eq!(&out["next_offset"], &js_number(r.next_offset.unwrap_or(0)));
                 prop_assert_eq!(&out["has_more"], &json!(r.has_more.unwrap_or(false)));
                 let decoded = out["messages"].as_array().unwrap();
                 prop_assert_eq!(decoded.len(), messages.len());
                 for (d, m) in decoded.iter().zip(&messages) {
-                    prop_assert_eq!(&d["offset"], &json!(m.offset.unwrap_or(0)));
-                    prop_assert_eq!(&d["timestamp_ms"], &json!(m.timestamp_ms.unwrap_or(0)));
+                    prop_assert_eq!(&d["offset"], &js_number(m.offset.unwrap_or(0)));
+                    prop_assert_eq!(&d["timestamp_ms"], &js_number(m.timestamp_ms.unwrap_or(0)));
                     prop_assert_eq!(&d["partition_id"], &json!(m.partition_id.unwrap_or(3)));
                     let topic = m.topic_id.and_then(|t| serde_json::from_str::<String>(t.get()).ok()).unwrap_or_else(|| "app.events".into());
                     prop_assert_eq!(&d["topic"], &json!(topic));

@@ -8,8 +8,23 @@
 // `fields`, `payloads` and `ends` are views into wasm memory: valid only during this call,
 // which never calls back into wasm, so they cannot be detached under it.
 
+// The column layout, under the names of `kalam_consumer_core::columns` (`STRIDE`, `field::*`,
+// `string::GROUP_ID`). crates/kalam-consumer-core/tests/columns.rs reads this block and fails
+// when a value differs from the Rust constant or a field is read by a bare number.
+// layout:begin
 const STRIDE = 10;
+const OFFSET = 0;
+const TIMESTAMP_MS = 1;
+const PARTITION_ID = 2;
+const TOPIC = 3;
+const KEY = 4;
+const USER = 5;
+const OP = 6;
+const PAYLOAD_START = 7;
+const PAYLOAD_END = 8;
+const DECODE_ERROR = 9;
 const GROUP_ID = 3;
+// layout:end
 
 // Payload bytes are checked here, not in Rust: `fatal` makes bad UTF-8 throw (never U+FFFD),
 // and `ignoreBOM` keeps a BOM so JSON.parse rejects it, as the batch-text decoder does.
@@ -37,9 +52,9 @@ export function assembleBatch(fields, payloads, text, ends, nextOffset, hasMore,
   const count = fields.length / STRIDE;
   const messages = new Array(count);
   for (let i = 0, f = 0; i < count; i++, f += STRIDE) {
-    const keyIndex = fields[f + 4];
-    const userIndex = fields[f + 5];
-    const start = fields[f + 7];
+    const keyIndex = fields[f + KEY];
+    const userIndex = fields[f + USER];
+    const start = fields[f + PAYLOAD_START];
     // Key order is the documented one (it is what JSON.stringify shows): topic, group_id,
     // partition_id, offset, key, timestamp_ms, user (only when known), op, then payload or
     // decode_error + raw_payload. Hence two literals: `user` set afterwards would land after
@@ -47,30 +62,30 @@ export function assembleBatch(fields, payloads, text, ends, nextOffset, hasMore,
     const message =
       userIndex < 0
         ? {
-            topic: strings[fields[f + 3]],
+            topic: strings[fields[f + TOPIC]],
             group_id: group,
-            partition_id: fields[f + 2],
-            offset: fields[f],
+            partition_id: fields[f + PARTITION_ID],
+            offset: fields[f + OFFSET],
             key: keyIndex < 0 ? null : strings[keyIndex],
-            timestamp_ms: fields[f + 1],
-            op: strings[fields[f + 6]],
+            timestamp_ms: fields[f + TIMESTAMP_MS],
+            op: strings[fields[f + OP]],
           }
         : {
-            topic: strings[fields[f + 3]],
+            topic: strings[fields[f + TOPIC]],
             group_id: group,
-            partition_id: fields[f + 2],
-            offset: fields[f],
+            partition_id: fields[f + PARTITION_ID],
+            offset: fields[f + OFFSET],
             key: keyIndex < 0 ? null : strings[keyIndex],
-            timestamp_ms: fields[f + 1],
+            timestamp_ms: fields[f + TIMESTAMP_MS],
             user: strings[userIndex],
-            op: strings[fields[f + 6]],
+            op: strings[fields[f + OP]],
           };
     if (start >= 0) {
       // Never `{}`: a failure becomes decode_error, and the caller adds raw_payload from the
       // response body.
       let text;
       try {
-        text = decoder.decode(payloads.subarray(start, fields[f + 8]));
+        text = decoder.decode(payloads.subarray(start, fields[f + PAYLOAD_END]));
       } catch (error) {
         message.decode_error = `payload is not valid UTF-8: ${reason(error)}`;
         failures.push(i);
@@ -84,8 +99,8 @@ export function assembleBatch(fields, payloads, text, ends, nextOffset, hasMore,
         }
       }
     } else {
-      message.decode_error = strings[fields[f + 9]];
-      const raw = fields[f + 8];
+      message.decode_error = strings[fields[f + DECODE_ERROR]];
+      const raw = fields[f + PAYLOAD_END];
       if (raw >= 0) message.raw_payload = strings[raw];
     }
     messages[i] = message;

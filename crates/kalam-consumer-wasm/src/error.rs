@@ -3,10 +3,11 @@
 //! A real `Error` with `name = "KalamConsumerError"`, a stable `code`, `status` (HTTP status,
 //! 0 when there was no response), `kind` (`'auth' | 'transient' | 'permanent'`), and for HTTP
 //! errors `body` (the raw text, cut to 2 KiB). `code` is the server's own code when an error
-//! envelope carried one, otherwise one of [`Code`]. A network error keeps the original
-//! rejection as `cause`.
+//! envelope carried one, otherwise one of [`Code`] (the list lives in the core crate's
+//! `codes.rs`). A network error keeps the original rejection as `cause`.
 
 use js_sys::{Error, Reflect};
+pub use kalam_consumer_core::Code;
 use kalam_consumer_core::{classify_failure, FailureKind};
 use wasm_bindgen::JsValue;
 
@@ -15,40 +16,6 @@ pub const ERROR_NAME: &str = "KalamConsumerError";
 
 /// Bodies attached to errors are cut to this many bytes (at a character boundary).
 pub const MAX_BODY_BYTES: usize = 2048;
-
-/// Codes of errors that did not come from a server envelope. Frozen once published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    /// The base URL is not http(s).
-    InvalidUrl,
-    /// An argument or option has the wrong shape or value.
-    InvalidOption,
-    /// `fetch` rejected: refused, reset, DNS, TLS...
-    NetworkError,
-    /// The request was aborted through `options.signal`.
-    Aborted,
-    /// The request was aborted by a timeout signal (`AbortSignal.timeout`).
-    Timeout,
-    /// A non-2xx response without an envelope code.
-    HttpError,
-    /// A response body that cannot be decoded.
-    InvalidResponse,
-}
-
-impl Code {
-    /// The JS-visible code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::InvalidUrl => "INVALID_URL",
-            Code::InvalidOption => "INVALID_OPTION",
-            Code::NetworkError => "NETWORK_ERROR",
-            Code::Aborted => "ABORTED",
-            Code::Timeout => "TIMEOUT",
-            Code::HttpError => "HTTP_ERROR",
-            Code::InvalidResponse => "INVALID_RESPONSE",
-        }
-    }
-}
 
 /// An error on its way to JavaScript.
 #[derive(Debug, Clone)]
@@ -73,20 +40,14 @@ fn cut(body: &str) -> String {
 }
 
 impl ConsumerError {
-    /// An error raised before or without any request (bad option, bad input): permanent,
-    /// except `INVALID_RESPONSE`, `NETWORK_ERROR`, `ABORTED` and `TIMEOUT` (transient).
+    /// An error raised before or without any response (bad option, bad input, no answer);
+    /// its kind is [`Code::local_kind`].
     pub fn local(code: Code, message: impl Into<String>) -> Self {
-        let kind = match code {
-            Code::InvalidResponse | Code::NetworkError | Code::Aborted | Code::Timeout => {
-                FailureKind::Transient
-            }
-            _ => FailureKind::Permanent,
-        };
         ConsumerError {
             code: code.as_str().into(),
             message: message.into(),
             status: 0,
-            kind,
+            kind: code.local_kind(),
             body: None,
             cause: None,
         }

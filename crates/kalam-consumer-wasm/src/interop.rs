@@ -1,4 +1,4 @@
-//! Hand-written `js_sys` glue (STYLE.md §5, §10): the global `fetch`, the typed option
+//! Hand-written `js_sys` glue (docs/STYLE.md §5, §10): the global `fetch`, the typed option
 //! objects, and the reflection used on measured hot paths.
 
 use js_sys::{Array, Function, JsString, Object, Promise, Reflect, Uint8Array};
@@ -149,7 +149,7 @@ pub fn utf8_of(text: &JsString) -> String {
 // ---------------------------------------------------------------------------------------------
 // Option readers and result writers.
 //
-// These replace serde-wasm-bindgen (STYLE.md §5 allows hand-written js_sys for a measured
+// These replace serde-wasm-bindgen (docs/STYLE.md §5 allows hand-written js_sys for a measured
 // need): the module has a 150 KB budget and serde-wasm-bindgen plus the serde visitor and
 // error machinery it instantiates cost ~15 KB of the 204 KB module (twiggy / build.mjs size
 // report). Our boundary objects are a handful of flat shapes, so a few readers do the job.
@@ -309,19 +309,6 @@ pub fn read_policy(
         .validate(default_initial_ms, jitter_allowed)
         .map_err(|p| invalid(what, p.field, p.problem))?;
     Ok(input)
-}
-
-/// Appends a wire start position as JSON (`"Latest"`, `"Earliest"`, `{"Offset":n}`).
-pub fn write_start_json(out: &mut String, start: &WireStart) {
-    match start {
-        WireStart::Latest => out.push_str("\"Latest\""),
-        WireStart::Earliest => out.push_str("\"Earliest\""),
-        WireStart::Offset(n) => {
-            out.push_str("{\"Offset\":");
-            write_u64(out, *n);
-            out.push('}');
-        }
-    }
 }
 
 /// Appends `"key":"value"` (with a leading comma unless `first`).

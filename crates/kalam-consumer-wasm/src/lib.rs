@@ -12,7 +12,8 @@
 //! * [`interop`] holds hand-written `js_sys` glue (global `fetch`, option readers and result
 //!   writers in place of serde-wasm-bindgen, for size).
 //!
-//! The contract these exports implement is the "wasm ⇄ TypeScript contract" of `HACKING.md`.
+//! The contract these exports implement is the "wasm ⇄ TypeScript contract" of `HACKING.md`;
+//! wire facts cited as "§n" are sections of `docs/PROTOCOL.md`.
 
 #![warn(missing_docs)]
 

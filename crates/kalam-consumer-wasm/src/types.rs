@@ -9,9 +9,7 @@ use kalam_consumer_core::WireStart;
 use wasm_bindgen::prelude::*;
 
 use crate::error::ConsumerError;
-use crate::interop::{
-    write_start_json, write_str_field, write_u64_field, Fields, MAX_SAFE, MAX_U32,
-};
+use crate::interop::{write_str_field, write_u64_field, Fields, MAX_SAFE, MAX_U32};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
@@ -105,7 +103,7 @@ impl ConsumeRequest {
         write_str_field(&mut out, "topic_id", &self.topic_id, true);
         write_str_field(&mut out, "group_id", &self.group_id, false);
         out.push_str(",\"start\":");
-        write_start_json(&mut out, &self.start);
+        self.start.write_json(&mut out);
         write_u64_field(&mut out, "limit", self.limit);
         write_u64_field(&mut out, "partition_id", u64::from(self.partition_id));
         if let Some(timeout) = self.timeout_seconds {

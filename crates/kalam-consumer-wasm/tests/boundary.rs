@@ -1,4 +1,4 @@
-//! Boundary mechanics only (STYLE.md 17b): the shape of thrown errors and of the values that
+//! Boundary mechanics only (docs/STYLE.md 17b): the shape of thrown errors and of the values that
 //! cross into JS. Behaviour is tested in the core crate and in the package tests.
 #![cfg(target_arch = "wasm32")]
 
@@ -262,4 +262,43 @@ fn small_exports() {
     );
     let same = json("[1]");
     assert!(JsValue::eq(&unwrap_legacy_row_js(same.clone()), &same));
+}
+
+/// The legacy `{ row: {...} }` rule (docs/PROTOCOL.md §7.3), on the one implementation the
+/// package ships: an object whose `row` is an object (not an array, not null) becomes that
+/// inner object, the same object, not a copy; anything else comes back as it is.
+#[wasm_bindgen_test]
+fn legacy_rows_unwrap_object_rows_only() {
+    for (payload, row) in [
+        (r#"{"row":{"a":1}}"#, r#"{"a":1}"#),
+        (r#"{"row":{"a":1},"extra":2}"#, r#"{"a":1}"#),
+        (r#"{"row":{}}"#, "{}"),
+        (
+            r#"{"row":{"id":1,"n":{"row":{}}}}"#,
+            r#"{"id":1,"n":{"row":{}}}"#,
+        ),
+    ] {
+        let payload = json(payload);
+        let unwrapped = unwrap_legacy_row_js(payload.clone());
+        assert_eq!(stringify(&unwrapped), row);
+        assert!(JsValue::eq(&unwrapped, &get(&payload, "row")), "no copy");
+    }
+    for same in [
+        r#"{"row":[1,2]}"#,
+        r#"{"row":null}"#,
+        r#"{"row":"text"}"#,
+        r#"{"row":3}"#,
+        r#"{"id":1}"#,
+        r#"[{"row":{}}]"#,
+        r#""row""#,
+        "null",
+        "7",
+    ] {
+        let value = json(same);
+        assert!(
+            JsValue::eq(&unwrap_legacy_row_js(value.clone()), &value),
+            "{same}"
+        );
+    }
+    assert!(unwrap_legacy_row_js(JsValue::UNDEFINED).is_undefined());
 }

@@ -1,4 +1,5 @@
 //! kalam-devserver: a KalamDB-compatible development server. See README.md.
+//! Section references ("PROTOCOL §2.5", "§3.4") point into `docs/PROTOCOL.md` at the repository root.
 
 mod auth;
 mod bootstrap;

@@ -126,7 +126,7 @@ fn empty_topic_or_group_id_gets_a_clean_400() {
         .is_empty());
 }
 
-/// The connection-protection envelope (PROTOCOL.md §1.7): 413 `{"error":"BODY_TOO_LARGE", "message": ...}`.
+/// The connection-protection envelope (docs/PROTOCOL.md §1.7): 413 `{"error":"BODY_TOO_LARGE", "message": ...}`.
 fn expect_body_too_large(r: &Resp) {
     assert_eq!(r.status, 413, "{r}");
     let b = r.json();

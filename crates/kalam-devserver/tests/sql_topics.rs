@@ -1,4 +1,4 @@
-//! PROTOCOL.md §5.5: the SQL `CONSUME` and `ACK` statements (beyond issue 2's list, but the
+//! docs/PROTOCOL.md §5.5: the SQL `CONSUME` and `ACK` statements (beyond issue 2's list, but the
 //! dev server implements them, so they are held to the protocol too).
 mod common;
 

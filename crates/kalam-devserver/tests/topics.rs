@@ -574,7 +574,7 @@ fn claims_and_expiry_are_per_partition() {
     s.root_sql("CREATE SHARED TABLE app.letters (k TEXT PRIMARY KEY)");
     s.root_sql("CREATE TOPIC app.lt PARTITIONS 2");
     s.root_sql("ALTER TOPIC app.lt ADD SOURCE app.letters ON INSERT");
-    // b, c -> partition 0; a, d -> partition 1 (PROTOCOL.md §11 vector).
+    // b, c -> partition 0; a, d -> partition 1 (docs/PROTOCOL.md §11 vector).
     s.root_sql("INSERT INTO app.letters (k) VALUES ('a'), ('b'), ('c'), ('d')");
     let p0 = s.consume(&root, "app.lt", "g", json!("Earliest"), 10, 0);
     let p1 = s.consume(&root, "app.lt", "g", json!("Earliest"), 10, 1);
