@@ -26,9 +26,11 @@ export type KalamConsumerErrorCode =
   | 'OFFSET_GAP'
   | 'WASM_LOAD_FAILED'
   | 'WASM_VERSION_MISMATCH'
-  /** runConsumer / topicLag: the topic's partition count cannot be read by this account; pass partitions or partitionCount. */
+  /** The `authProvider` threw or kept failing. */
+  | 'AUTH_PROVIDER_ERROR'
+  /** runConsumer / topicLag: the topic's partition count cannot be read by this account: pass partitions or partitionCount. */
   | 'PARTITIONS_UNKNOWN'
-  /** runConsumer: a message failed every attempt and there is no onFailed; the worker stopped at it. */
+  /** runConsumer: a message failed every attempt and there is no onFailed: the worker stopped at it. */
   | 'RETRIES_EXHAUSTED'
   /** runConsumer: a handler attempt passed handlerTimeoutMs (a failed attempt). */
   | 'HANDLER_TIMEOUT'
@@ -36,8 +38,8 @@ export type KalamConsumerErrorCode =
   | 'LEASE_TABLE'
   /** Fleet: a partition's lease ran out before it was renewed, or another worker took a newer epoch of it. */
   | 'LEASE_LOST'
-  /** The `authProvider` threw or kept failing. */
-  | 'AUTH_PROVIDER_ERROR'
+  /** The topic does not exist (the server's code, also raised when system.topics has no row for it). */
+  | 'NOT_FOUND'
   | (string & {});
 
 export type KalamConsumerErrorKind = FailureKind;

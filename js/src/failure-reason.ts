@@ -3,7 +3,7 @@ import { redactSecrets } from './redact.js';
 // Why a request failed, in a few words a person can act on (issue 11 item 2): "connection
 // refused (127.0.0.1:1)", "host not found (db.internal)", "HTTP 401 (TOKEN_EXPIRED)". fetch
 // hides the reason: Node's undici rejects with `TypeError: fetch failed` and puts the system
-// error (`code: 'ECONNREFUSED'`) in `cause`, and this package wraps that once or twice more,
+// error (its `code` is ECONNREFUSED) in `cause`, and this package wraps that once or twice more,
 // so the words are found by walking the `cause` chain. Duck-typed on purpose: errors.ts uses
 // it, so it must not import errors.ts.
 

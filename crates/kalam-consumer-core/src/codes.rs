@@ -67,7 +67,7 @@ impl Code {
 }
 
 /// Codes only the TypeScript layer raises (never the wasm module), with the file that does.
-pub const RUNTIME_CODES: [&str; 11] = [
+pub const RUNTIME_CODES: [&str; 12] = [
     // A payload that could not be decoded reached a handler's path (messages.ts, run-agent.ts).
     "DECODE_ERROR",
     // A message without the metadata a handler needs, e.g. no `user` (run-consumer.ts).
@@ -90,6 +90,9 @@ pub const RUNTIME_CODES: [&str; 11] = [
     "LEASE_TABLE",
     // A fleet worker may have lost a partition's lease: it neither commits nor hands over (fleet/, worker/partition-loop.ts).
     "LEASE_LOST",
+    // The server's own code for a missing topic, raised here with that meaning when
+    // system.topics has no row for it (worker/partitions.ts, lag.ts).
+    "NOT_FOUND",
 ];
 
 #[cfg(test)]
