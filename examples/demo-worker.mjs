@@ -45,6 +45,16 @@ try {
   const worker = createConsumerClient({ url, authProvider: async () => Auth.basic('worker', 'worker-pass') });
   const stop = new AbortController();
   let handled = 0;
+  // The two partitions run side by side and both carry orders of every customer. A KalamDB
+  // UPDATE is a read then a write, not an atomic step (docs/PROTOCOL.md §11): two concurrent
+  // `amount = amount + $2` on one row can lose one. So the worker takes a customer's totals
+  // row one change at a time.
+  const customerLocks = new Map();
+  const oneAtATime = (customer, work) => {
+    const run = (customerLocks.get(customer) ?? Promise.resolve()).then(work);
+    customerLocks.set(customer, run.catch(() => {}));
+    return run;
+  };
   const running = runConsumer({
     client: worker,
     name: 'order-totals',
@@ -53,16 +63,17 @@ try {
     start: 'earliest',
     partitions: [0, 1],
     stopSignal: stop.signal,
-    onChange: async (ctx, change) => {
-      const amount = Number(change.data.amount);
-      const current = await ctx.queryOne('SELECT orders, amount FROM shop.customer_totals WHERE customer = $1', [change.user]);
-      if (current) {
-        await ctx.sql('UPDATE shop.customer_totals SET orders = orders + 1, amount = amount + $2 WHERE customer = $1', [change.user, amount]);
-      } else {
-        await ctx.sql('INSERT INTO shop.customer_totals (customer, orders, amount) VALUES ($1, 1, $2)', [change.user, amount]);
-      }
-      handled += 1;
-    },
+    onChange: (ctx, change) =>
+      oneAtATime(change.user, async () => {
+        const amount = Number(change.data.amount);
+        const current = await ctx.queryOne('SELECT orders, amount FROM shop.customer_totals WHERE customer = $1', [change.user]);
+        if (current) {
+          await ctx.sql('UPDATE shop.customer_totals SET orders = orders + 1, amount = amount + $2 WHERE customer = $1', [change.user, amount]);
+        } else {
+          await ctx.sql('INSERT INTO shop.customer_totals (customer, orders, amount) VALUES ($1, 1, $2)', [change.user, amount]);
+        }
+        handled += 1;
+      }),
     onError: (info) => console.error('worker error:', info.error?.message ?? info),
   });
 

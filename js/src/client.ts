@@ -1,3 +1,4 @@
+import { resolveLogger, type LoggerOption } from './logger.js';
 import { TokenManager, type AuthCredentials, type AuthProvider, type LoginResponse } from './auth.js';
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
 import { describeFailure, withReason } from './failure-reason.js';
@@ -36,6 +37,11 @@ export interface ConsumerClientOptions {
   authProviderInitialBackoffMs?: number;
   /** Backoff cap in ms (default 2000). */
   authProviderMaxBackoffMs?: number;
+  /**
+   * Where the client warns (default the console; `false` for none): today, a SELECT whose answer
+   * has exactly as many rows as the server's cap (50 without LIMIT, 1,000 with one) and may be cut.
+   */
+  logger?: LoggerOption;
 }
 
 export interface ConsumeBatchOptions {
@@ -173,7 +179,8 @@ class KalamConsumerClientImpl implements ConsumerClient {
     const runner = options.sqlClient
       ? new ExternalSqlRunner(options.sqlClient)
       : new HttpSqlRunner(this.url, fetchImpl, this.tokens, this.requestTimeoutMs, classify, ready);
-    this.sql = sqlHelpers(runner);
+    const logger = resolveLogger(options.logger, 'client');
+    this.sql = sqlHelpers(runner, (message) => logger.warn(message));
   }
 
   /** Waits for the wasm module (a no-op in Node) and creates the transport once. */

@@ -102,6 +102,11 @@ function metadataOf(message: ConsumerMessage<unknown>): MessageMetadata {
 
 const KNOWN_OPS: ReadonlySet<string> = new Set(Object.values(TopicOp));
 
+/** `topic[partition]@offset`, for error texts (formatted only on those paths). */
+function whereOf(message: ConsumerMessage<unknown>): string {
+  return `${message.topic}[${message.partition_id}]@${message.offset}`;
+}
+
 /** Builds the change, or the reason the message cannot be handed over. */
 export function prepareChange<TRow>(
   message: ConsumerMessage<unknown>,
@@ -111,13 +116,11 @@ export function prepareChange<TRow>(
 ): { item: Change<TRow, string | undefined>; error?: KalamConsumerError } {
   let error: KalamConsumerError | undefined = message.decode_error;
   let data: TRow = undefined as TRow;
-  // Only formatted on the error paths (this runs for every message).
-  const where = (): string => `${message.topic}[${message.partition_id}]@${message.offset}`;
   if (!error) {
     try {
       data = parser ? parser(message) : (unwrapLegacyRow(message.payload) as TRow);
     } catch (cause) {
-      error = new KalamConsumerError(`changeParser failed for ${where()}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      error = new KalamConsumerError(`changeParser failed for ${whereOf(message)}: ${cause instanceof Error ? cause.message : String(cause)}`, {
         code: 'DECODE_ERROR',
         kind: 'permanent',
         cause,
@@ -125,14 +128,14 @@ export function prepareChange<TRow>(
     }
   }
   if (!error && !KNOWN_OPS.has(message.op)) {
-    error = new KalamConsumerError(`message ${where()} has an unknown op '${String(message.op)}' (expected Insert, Update or Delete)`, {
+    error = new KalamConsumerError(`message ${whereOf(message)} has an unknown op '${String(message.op)}' (expected Insert, Update or Delete)`, {
       code: 'INVALID_METADATA',
       kind: 'permanent',
     });
   }
   if (!error && requireUser && (typeof message.user !== 'string' || message.user === '')) {
     error = new KalamConsumerError(
-      `message ${where()} has no user (a SHARED-table source, or a producer that no longer exists); ` +
+      `message ${whereOf(message)} has no user (a SHARED-table source, or a producer that no longer exists); ` +
         `pass requireUser: false to receive such messages with change.user undefined`,
       { code: 'INVALID_METADATA', kind: 'permanent' },
     );

@@ -1,3 +1,4 @@
+import { capWarning } from './select-caps.js';
 import type { TokenManager } from './auth.js';
 import { KalamConsumerError, invalidOption, toConsumerError } from './errors.js';
 import { httpError, parseJson, postJson, readEnvelope, type Classify } from './http.js';
@@ -183,18 +184,27 @@ export interface SqlHelpers {
   executeAsUser(sql: string, user: string, params?: SqlParams): Promise<QueryResponse>;
 }
 
-export function sqlHelpers(runner: SqlRunner): SqlHelpers {
+/** `warn` hears of every SELECT answer that may have been cut by the server's caps (select-caps.ts). */
+export function sqlHelpers(runner: SqlRunner, warn?: (message: string) => void): SqlHelpers {
+  const query = async (sql: string, params?: SqlParams): Promise<QueryResponse> => {
+    const response = await runner.query(sql, params);
+    if (warn && typeof sql === 'string') {
+      const warning = capWarning(sql, response);
+      if (warning) warn(warning);
+    }
+    return response;
+  };
   return {
-    query: (sql, params) => runner.query(sql, params),
+    query,
     async queryOne<T>(sql: string, params?: SqlParams): Promise<T | null> {
-      const response = await runner.query(sql, params);
+      const response = await query(sql, params);
       return (response.results[0]?.named_rows[0] as T | undefined) ?? null;
     },
     async queryAll<T>(sql: string, params?: SqlParams): Promise<T[]> {
-      const response = await runner.query(sql, params);
+      const response = await query(sql, params);
       return (response.results[0]?.named_rows ?? []) as T[];
     },
     // async, so a bad argument is a rejected promise like every other SQL failure.
-    executeAsUser: async (sql, user, params) => runner.query(wrapExecuteAsUser(sql, user), params),
+    executeAsUser: async (sql, user, params) => query(wrapExecuteAsUser(sql, user), params),
   };
 }

@@ -148,3 +148,31 @@ export async function sqlHelpers(): Promise<void> {
   const notNull: { id: string; body: string } = one;
   void body; void firstId; void notNull;
 }
+
+// requireUser (issue 11 item 3): change.user is a string by default, and `string | undefined`
+// only when the worker asked for messages without a user.
+export async function sharedTableSources(): Promise<void> {
+  await runConsumer<Order>({
+    client, name: 'n', topic: 'app.orders', groupId: 'g', partitionCount: 2,
+    onChange: async (_ctx, change) => {
+      const user: string = change.user;
+      void user;
+    },
+  });
+  await runConsumer<Order>({
+    client, name: 'n', topic: 'app.orders', groupId: 'g', partitions: [0], requireUser: false,
+    handlerTimeoutMs: 5_000, concurrency: 4, logger: false,
+    onChange: async (ctx, change) => {
+      // @ts-expect-error with requireUser: false the user may be undefined
+      const user: string = change.user;
+      const maybe: string | undefined = change.user;
+      const signal: AbortSignal = ctx.signal;
+      void user; void maybe; void signal;
+    },
+  });
+  await runConsumer<Order>({
+    client, name: 'n', topic: 'app.orders', groupId: 'g', fleet: { leaseMs: 10_000 },
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    onChange: async () => {},
+  });
+}

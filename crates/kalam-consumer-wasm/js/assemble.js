@@ -2,8 +2,11 @@
 //
 // Why this runs in JS: creating objects field by field from wasm, or parsing a metadata JSON
 // text, cost more than the whole plain-JS decode (bench/README.md). Here the columns cross
-// the boundary as views, and V8 runs the per-message loop: one `TextDecoder.decode` and one
-// `JSON.parse` per payload (the parse also validates it) and one object literal.
+// the boundary as views, and V8 runs the per-message loop: one `JSON.parse` per payload (the
+// parse also validates it) and one object literal. Payload bytes become text with one
+// `TextDecoder.decode` for the whole batch when they are all ASCII (the usual CDC payload:
+// byte offsets are then UTF-16 offsets, and each payload is a slice of that one string), and
+// with one call per payload otherwise (a decode per message cost about as much as its parse).
 //
 // `fields`, `payloads` and `ends` are views into wasm memory: valid only during this call,
 // which never calls back into wasm, so they cannot be detached under it.
@@ -40,9 +43,12 @@ const reason = (error) => (error instanceof Error ? error.message : String(error
  * @param {Uint32Array} ends UTF-16 end of each string in `text`
  * @param {number} nextOffset
  * @param {boolean} hasMore
+ * @param {boolean} ascii every byte of `payloads` is below 0x80 (Rust checked it)
  * @param {number[]} failures receives the index of each message whose payload is not JSON
  */
-export function assembleBatch(fields, payloads, text, ends, nextOffset, hasMore, failures) {
+export function assembleBatch(fields, payloads, text, ends, nextOffset, hasMore, ascii, failures) {
+  // ASCII is valid UTF-8 and holds no BOM, so one decode cannot fail and changes nothing.
+  const all = ascii ? decoder.decode(payloads) : undefined;
   const strings = new Array(ends.length);
   for (let i = 0, start = 0; i < ends.length; i++) {
     strings[i] = text.slice(start, ends[i]);
@@ -84,11 +90,15 @@ export function assembleBatch(fields, payloads, text, ends, nextOffset, hasMore,
       // Never `{}`: a failure becomes decode_error, and the caller adds raw_payload from the
       // response body.
       let text;
-      try {
-        text = decoder.decode(payloads.subarray(start, fields[f + PAYLOAD_END]));
-      } catch (error) {
-        message.decode_error = `payload is not valid UTF-8: ${reason(error)}`;
-        failures.push(i);
+      if (all !== undefined) {
+        text = all.slice(start, fields[f + PAYLOAD_END]);
+      } else {
+        try {
+          text = decoder.decode(payloads.subarray(start, fields[f + PAYLOAD_END]));
+        } catch (error) {
+          message.decode_error = `payload is not valid UTF-8: ${reason(error)}`;
+          failures.push(i);
+        }
       }
       if (text !== undefined) {
         try {

@@ -50,6 +50,7 @@ extern "C" {
         ends: &[u32],
         next_offset: f64,
         has_more: bool,
+        ascii: bool,
         failures: &Array,
     ) -> JsValue;
 }
@@ -72,6 +73,8 @@ pub(crate) fn batch_to_js(
         &columns.strings.ends,
         columns.next_offset as f64,
         columns.has_more,
+        // Lets the JS side decode the whole batch's payload text at once (see assemble.js).
+        columns.payloads.is_ascii(),
         &failures,
     );
     if failures.length() > 0 {

@@ -73,14 +73,15 @@ export class AttemptRunner {
   }
 
   /**
-   * Calls `call` and waits for it within the limits. A handler that returns synchronously
-   * costs no promise and no registration.
+   * Calls `call(a, b, c)` and waits for it within the limits. A handler that returns synchronously
+   * costs no promise and no registration; the arguments are passed through so a caller needs
+   * no closure per attempt.
    */
-  run(slot: AttemptSlot, call: () => unknown): AttemptOutcome | Promise<AttemptOutcome> {
+  run<A, B, C>(slot: AttemptSlot, call: (a: A, b: B, c: C) => unknown, a: A, b: B, c: C): AttemptOutcome | Promise<AttemptOutcome> {
     if (this.stop.drain.aborted) return DRAINED;
     let result: unknown;
     try {
-      result = call();
+      result = call(a, b, c);
     } catch (error) {
       return { kind: 'failed', error };
     }

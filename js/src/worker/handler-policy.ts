@@ -53,6 +53,13 @@ class MessageRun {
     return `${this.message.topic}[${this.partition.partition}]@${this.message.offset}`;
   }
 
+  private ackFn: (() => Promise<void>) | undefined;
+
+  ackFunction(): () => Promise<void> {
+    this.ackFn ??= () => this.ack();
+    return this.ackFn;
+  }
+
   /** An early commit request: this message is done as far as the handler is concerned. */
   async ack(): Promise<void> {
     this.earlyAcked = true;
@@ -66,8 +73,6 @@ class AttemptContext implements BaseContext {
   readonly sql: BaseContext['sql'];
   readonly queryOne: BaseContext['queryOne'];
   readonly queryAll: BaseContext['queryAll'];
-  /** Own property (not a method), so `const { ack } = ctx` keeps working. */
-  readonly ack: () => Promise<void>;
 
   constructor(
     private readonly run: MessageRun,
@@ -78,7 +83,11 @@ class AttemptContext implements BaseContext {
     this.sql = shared.sql;
     this.queryOne = shared.queryOne;
     this.queryAll = shared.queryAll;
-    this.ack = shared.ackOf(run);
+  }
+
+  /** A function made on first read (not per message), so `const { ack } = ctx` keeps working. */
+  get ack(): () => Promise<void> {
+    return this.run.ackFunction();
   }
 
   get name(): string {
@@ -102,7 +111,6 @@ interface SharedHelpers {
   sql: BaseContext['sql'];
   queryOne: BaseContext['queryOne'];
   queryAll: BaseContext['queryAll'];
-  ackOf(run: MessageRun): () => Promise<void>;
 }
 
 /**
@@ -123,7 +131,6 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
       sql: (sql, params) => s.sql.query(sql, params),
       queryOne: (sql, params) => s.sql.queryOne(sql, params),
       queryAll: (sql, params) => s.sql.queryAll(sql, params),
-      ackOf: (run) => () => run.ack(),
     };
   }
 
@@ -186,7 +193,6 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     }
     const item = prepared.item;
     const run = new MessageRun(this as HandlerPolicy<unknown>, partition, message);
-    const context = (attempt: number, slot: AttemptSlot): AttemptContext => new AttemptContext(run, attempt, slot, this.shared);
 
     let retry: WasmMessageRetry | undefined;
     try {
@@ -203,7 +209,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
           for (;;) {
             if (partition.stop.halted) return;
             const slot = this.s.attempts.slot();
-            let outcome = this.s.attempts.run(slot, () => this.hooks.invoke(context(attempt, slot), item));
+            let outcome = this.s.attempts.run(slot, this.hooks.invoke, new AttemptContext(run, attempt, slot, this.shared), item, undefined);
             if (outcome instanceof Promise) outcome = await outcome;
             if (outcome.kind === 'ok') {
               tracker.finish(offset);
@@ -245,7 +251,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
         if (!failed) throw this.cannotContinue(prepared, lastError, run.where, offset, attempt, partition.partition, run.runKey, item);
         if (partition.stop.halted) return;
         const slot = this.s.attempts.slot();
-        let outcome = this.s.attempts.run(slot, () => failed(context(attempt, slot), item, lastError));
+        let outcome = this.s.attempts.run(slot, failed, new AttemptContext(run, attempt, slot, this.shared), item, lastError);
         if (outcome instanceof Promise) outcome = await outcome;
         if (outcome.kind === 'drained') return;
         if (outcome.kind === 'ok') {
