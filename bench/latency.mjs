@@ -74,7 +74,7 @@ async function measure({ kind, pkg, server, admin, table, topic, count, spacingM
     client = pkg.createConsumerClient({ url: server.url, authProvider: async () => pkg.Auth.basic(WORKER.user, WORKER.password) });
     // Default settings: only what says which messages to read is given.
     running = pkg.runConsumer({
-      client, name: 'bench-latency', topic, groupId: 'latency', start: 'earliest', stopSignal: stop.signal,
+      client, name: 'bench-latency', topic, groupId: 'latency', start: 'earliest', partitions: [0], stopSignal: stop.signal,
       onChange: (_ctx, change) => onRow(change.data, change.timestampMs),
     });
   } else {

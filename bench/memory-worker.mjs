@@ -52,7 +52,7 @@ async function runPackage() {
   const client = pkg.createConsumerClient({ url, authProvider: async () => pkg.Auth.basic('bench_worker', 'x') });
   try {
     await pkg.runConsumer({
-      client, name: 'bench-memory', topic, groupId: 'memory', start: 'earliest', batchSize, stopSignal: stop.signal,
+      client, name: 'bench-memory', topic, groupId: 'memory', start: 'earliest', partitions: [0], batchSize, stopSignal: stop.signal,
       onChange: onMessage, onError: () => { errors++; },
     });
   } finally {

@@ -75,7 +75,7 @@ async function timeRunConsumer(pkg, { url, topic, groupId, batchSize, n }) {
   let error;
   try {
     await pkg.runConsumer({
-      client, name: 'bench-throughput', topic, groupId, start: 'earliest', batchSize, stopSignal: stop.signal,
+      client, name: 'bench-throughput', topic, groupId, start: 'earliest', partitions: [0], batchSize, stopSignal: stop.signal,
       onChange: (_ctx, change) => {
         const off = Number(change.offset);
         if (off < n && seen[off] === 0) {

@@ -59,6 +59,7 @@ test('connection resets, added latency and 2 s blackholes during consume and dur
     topic: s.topic,
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 20,
     retry: FAST_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,

@@ -53,6 +53,7 @@ test(`SIGKILL + restart of the server ${RESTARTS}x during ${TOTAL} events: nothi
     topic: s.topic,
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 100,
     retry: FAST_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,

@@ -28,6 +28,7 @@ function startWorker(s, { handlerMs, drainTimeoutMs }) {
     topic: s.topic,
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 20,
     retry: FAST_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,

@@ -41,6 +41,7 @@ async function runWithExpiringTokens(t, { authProvider, name, total = 400, runMs
     topic: s.topic,
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 10,
     retry: FAST_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,

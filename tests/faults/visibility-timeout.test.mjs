@@ -55,6 +55,7 @@ function worker(s, { url = server.url, onEnter } = {}) {
     topic: s.topic,
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 20,
     retry: FAST_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,
