@@ -438,6 +438,34 @@ describe('issue 11: a worker makes progress or says why not', { concurrency: tru
   });
 });
 
+test('the default logger is the console, prefixed with the worker name; logger: false prints nothing', async () => {
+  const port = await closedPort();
+  const printed = [];
+  const original = { info: console.info, warn: console.warn, error: console.error };
+  for (const level of Object.keys(original)) console[level] = (...args) => { printed.push({ level, text: args.join(' ') }); shown.push(args.join(' ')); };
+  try {
+    for (const logger of [undefined, false]) {
+      const failures = [];
+      const controller = new AbortController();
+      const running = runConsumer({
+        ...fast, client: clientAs(workerCreds, { url: `http://127.0.0.1:${port}` }), name: logger === false ? 'quiet' : 'loud', topic: 'app.events', groupId: 'g',
+        partitions: [0], stopSignal: controller.signal, ...(logger === false ? { logger } : {}),
+        onChange: async () => {}, onError: (info) => { failures.push(keep(info)); },
+      });
+      await waitFor(() => failures.length >= 3, { message: 'failed connection attempts' });
+      controller.abort();
+      await within(5_000, running, 'runConsumer after stop');
+    }
+  } finally {
+    Object.assign(console, original);
+  }
+  assert.deepEqual(printed.map((p) => [p.level, p.text.replace(/\d+ ms$/, 'N ms')]), [
+    ['info', '[@kalamdb/consumer] loud: started: topic app.events, group g, partition 0 (as given; the topic\'s partition count could not be read to check them)'],
+    ['warn', '[@kalamdb/consumer] loud: connection lost: connection refused (consume app.events[0]); retrying in N ms'],
+    ['info', '[@kalamdb/consumer] loud: stopped'],
+  ], 'three lines from the default logger, none from logger: false');
+});
+
 test('(l) loud, but never leaking: no log line or error of these traps carries a password, token or Authorization value', () => {
   assert.ok(shown.length > 50, `the traps produced log lines and errors to check (${shown.length})`);
   assert.ok(secrets.size >= 6, `passwords, tokens and headers were collected (${secrets.size})`);
