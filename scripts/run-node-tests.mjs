@@ -1,14 +1,14 @@
 // @ts-check
 // Runs every Node test file of the package with node:test.
 // Files are listed explicitly (Node 18/20 differ in how `node --test DIR` searches), in a fixed
-// order: fast unit tests first, then end-to-end, fleet leases, scenarios, faults and browser tests.
+// order: fast unit tests first, then end-to-end, the trap tests of issue 11, fleet leases, scenarios, faults and browser tests.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const groups = ['tests/unit', 'tests', 'tests/fleet', 'tests/scenarios', 'tests/faults', 'tests/browser'];
+const groups = ['tests/unit', 'tests', 'tests/traps', 'tests/fleet', 'tests/scenarios', 'tests/faults', 'tests/browser'];
 
 /** @param {string} dir */
 function testFilesIn(dir) {

@@ -147,6 +147,7 @@ test('README Quick start: runConsumer counts words into app.summary', async () =
     topic: 'app.events',
     groupId: 'word-count',
     start: 'earliest',
+    partitionCount: 1,   // app.events has one partition; see Partitions
     stopSignal: stop.signal,
     onChange: async (ctx, change) => {
       // change.data is the row, change.user the user who wrote it, change.key its primary key
@@ -179,7 +180,7 @@ test('README The change and the context: ctx.llm.complete through an adapter', a
   const llmStop = new AbortController();
   abortWhenCaughtUp(llmStop, 'summariser'); // harness
   await runConsumer({
-    client, name: 'summariser', topic: 'app.events', groupId: 'summariser', start: 'earliest',
+    client, name: 'summariser', topic: 'app.events', groupId: 'summariser', start: 'earliest', partitionCount: 1,
     stopSignal: llmStop.signal,
     llm: { complete: async (request) => `${request.systemPrompt} ${request.prompt}`.slice(0, 40) },   // your model here
     systemPrompt: 'Summarise in five words.',
@@ -200,7 +201,7 @@ test('README Retries and dead letters: shouldRetry, onFailed writes a dead lette
   const dlqStop = new AbortController();
   abortWhenCaughtUp(dlqStop, 'commands'); // harness
   await runConsumer({
-    client, name: 'commands', topic: 'app.events', groupId: 'commands', start: 'earliest',
+    client, name: 'commands', topic: 'app.events', groupId: 'commands', start: 'earliest', partitionCount: 1,
     stopSignal: dlqStop.signal,
     retry: { maxAttempts: 3, initialBackoffMs: 100, shouldRetry: (error) => !(error instanceof SyntaxError) },
     onChange: async (ctx, change) => {
@@ -295,7 +296,7 @@ for (const message of batch.messages) {
 
 export function startTypedWorker(stopSignal: AbortSignal): Promise<void> {
   return runConsumer<Message>({
-    client, name: 'typed', topic: 'app.events', groupId: 'typed-worker', start: 'earliest', stopSignal,
+    client, name: 'typed', topic: 'app.events', groupId: 'typed-worker', start: 'earliest', partitionCount: 1, stopSignal,
     onChange: async (ctx, change: Change<Message>) => {
       console.log(change.data.id, change.data.body?.length ?? 0, ctx.attempt);
     },
@@ -340,7 +341,7 @@ test('README Typed usage: tsc accepts it, and it runs', async () => {
 test('README SQL helpers: query, queryOne, queryAll, executeAsUser', async () => {
   await client.query('INSERT INTO app.summary (id, author, words) VALUES ($1, $2, $3)', ['s-1', 'worker', 3]);
   const one = await client.queryOne('SELECT id, words FROM app.summary WHERE id = $1', ['s-1']);   // { id: 's-1', words: 3 } or null
-  const all = await client.queryAll('SELECT id FROM app.summary');                                // [{ id: ... }, ...]
+  const all = await client.queryAll('SELECT id FROM app.summary');                                // [{ id: ... }, ...]: at most 50 rows, no LIMIT
   const mine = await client.executeAsUser('SELECT id, body FROM app.messages', 'alice');          // runs as alice
   console.log(one, all.length, mine.results[0].named_rows);
 

@@ -62,19 +62,33 @@ test('runAgent uses a custom rowParser', async () => {
   assert.deepEqual(rows, [{ upper: 'PARSED' }]);
 });
 
-test('runAgent without onFailed does not drop a failing row: it is not committed past and later rows wait', async () => {
+test('runAgent without onFailed does not drop a failing row: it rejects with RETRIES_EXHAUSTED, nothing is committed past it and later rows are not delivered', async () => {
   const t = await setupTopic(server);
   await insertRows(server, t.table, [{ id: 1, body: 'poison' }, { id: 2, body: 'fine' }]);
   const group = uniqueName('g');
   const rows = [];
-  await agentUntil({
-    client, name: 'legacy-poison', topic: t.topic, groupId: group,
+  const errors = [];
+  const controller = new AbortController();
+  const running = runAgent({
+    ...fastRunOptions(), client, name: 'legacy-poison', topic: t.topic, groupId: group, stopSignal: controller.signal, logger: false,
     retry: { maxAttempts: 2, initialBackoffMs: 5, maxBackoffMs: 20, multiplier: 2, jitterRatio: 0 },
     onRow: async (_ctx, row) => { rows.push(row.body); if (row.body === 'poison') throw new Error('boom'); },
-    onError: () => {},
-  }, () => rows.filter((b) => b === 'poison').length >= 4);
+    onError: (info) => { errors.push(info); },
+  });
+  const timer = setTimeout(() => controller.abort(), 15_000);
+  try {
+    await assert.rejects(within(20_000, running, 'runAgent with a failing row'), (err) => {
+      assert.equal(err.code, 'RETRIES_EXHAUSTED');
+      assert.ok(err.message.includes(`${t.topic}[0]@0`), `names topic[partition]@offset: ${err.message}`);
+      assert.match(err.message, /onFailed/, 'names the way out');
+      return true;
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.deepEqual(rows, ['poison', 'poison'], 'tried maxAttempts times, then stopped; the next row was not delivered');
+  assert.ok(errors.some((e) => e.phase === 'handler' && e.message?.offset === 0), 'the exhausted row was reported through onError');
   assert.equal(await committedOffset(server, t.topic, group), undefined, 'the failing row was not committed past');
-  assert.equal(rows.includes('fine'), false, 'the next row waited');
 });
 
 test('runAgent logs exactly one deprecation warning per process, however often it is called', () => {

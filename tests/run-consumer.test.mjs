@@ -43,7 +43,7 @@ async function runUntil(options, until, { timeoutMs = 15_000, what = 'condition'
   return within(15_000, running, 'runConsumer after stopSignal');
 }
 
-const CTX_ALLOWED = new Set(['name', 'runKey', 'attempt', 'maxAttempts', 'sql', 'queryOne', 'queryAll', 'ack', 'llm']);
+const CTX_ALLOWED = new Set(['name', 'runKey', 'attempt', 'maxAttempts', 'signal', 'sql', 'queryOne', 'queryAll', 'ack', 'llm']);
 const CTX_FORBIDDEN = ['message', 'change', 'user', 'op', 'offset', 'row', 'data', 'key', 'partitionId', 'payload'];
 
 describe('runConsumer', { concurrency: true }, () => {
@@ -71,7 +71,7 @@ describe('runConsumer', { concurrency: true }, () => {
     assert.equal(c.message.topic, t.topic);
   });
 
-  test('ctx holds only name, runKey, attempt, maxAttempts, sql/queryOne/queryAll, ack (no message, change, user, op, offset)', async () => {
+  test('ctx holds only name, runKey, attempt, maxAttempts, signal, sql/queryOne/queryAll, ack (no message, change, user, op, offset)', async () => {
     const t = await topicWith(2);
     const contexts = [];
     await runUntil({
@@ -88,6 +88,7 @@ describe('runConsumer', { concurrency: true }, () => {
     assert.equal(ctx.attempt, 1);
     assert.equal(ctx.maxAttempts, 3);
     for (const fn of ['sql', 'queryOne', 'queryAll', 'ack']) assert.equal(typeof ctx[fn], 'function', `ctx.${fn}`);
+    assert.ok(ctx.signal instanceof AbortSignal, 'ctx.signal is an AbortSignal');
     assert.ok(!ctx.llm, 'no llm helpers without an adapter');
   });
 
@@ -194,37 +195,42 @@ describe('runConsumer', { concurrency: true }, () => {
     assert.equal(await committedOffset(server, t.topic, group), undefined);
   });
 
-  test('without onFailed a failing message is reported via onError, retried with backoff, never committed past, and later messages wait', async () => {
+  test('without onFailed a message failing every attempt rejects with RETRIES_EXHAUSTED after committing what came before; a restart resumes at it', async () => {
     const t = await setupTopic(server);
     await insertRows(server, t.table, [{ id: 1, body: 'ok-1' }, { id: 2, body: 'poison' }, { id: 3, body: 'ok-3' }]);
     const group = uniqueName('g');
     const seen = [];
     const errors = [];
     let failing = true;
-    const controller = new AbortController();
-    const running = runConsumer({
-      ...fastRunOptions(), client, name: 'blocked', topic: t.topic, groupId: group, stopSignal: controller.signal,
+    const options = {
+      ...fastRunOptions(), client, name: 'blocked', topic: t.topic, groupId: group, logger: false,
       retry: { maxAttempts: 2, initialBackoffMs: 5, maxBackoffMs: 20, multiplier: 2, jitterRatio: 0 },
       onChange: async (_ctx, change) => {
         seen.push(change.data.body);
         if (failing && change.data.body === 'poison') throw new Error('still broken');
       },
       onError: (info) => { errors.push(info); },
-    });
+    };
+    const stopper = new AbortController();
+    const timer = setTimeout(() => stopper.abort(), 15_000);
     try {
-      await waitFor(() => seen.filter((b) => b === 'poison').length >= 4, { message: 'the failing message to be retried past maxAttempts' });
-      assert.ok(errors.length >= 1, 'the exhausted message was reported through onError');
-      const committed = await committedOffset(server, t.topic, group);
-      assert.ok(committed === undefined || committed < 1, `never committed past the failing offset 1 (committed ${committed})`);
-      assert.equal(seen.includes('ok-3'), false, 'offset 2 is not delivered while offset 1 is unfinished');
-      failing = false;
-      await waitFor(async () => (await committedOffset(server, t.topic, group)) === 2, { message: 'commit of offset 2 once the handler recovers' });
-      assert.deepEqual([...new Set(seen.filter((b) => b !== 'poison'))], ['ok-1', 'ok-3']);
-      assert.ok(seen.lastIndexOf('poison') < seen.indexOf('ok-3'), 'offset order kept within the partition');
+      await assert.rejects(within(20_000, runConsumer({ ...options, stopSignal: stopper.signal }), 'runConsumer with a failing message'), (err) => {
+        assert.equal(err.code, 'RETRIES_EXHAUSTED');
+        assert.ok(err.message.includes(`${t.topic}[0]@1`), `names topic[partition]@offset: ${err.message}`);
+        assert.match(err.message, /still broken/, 'carries the last error');
+        return true;
+      });
     } finally {
-      controller.abort();
-      await within(15_000, running, 'runConsumer after stopSignal');
+      clearTimeout(timer);
     }
+    assert.deepEqual(seen, ['ok-1', 'poison', 'poison'], 'maxAttempts tries, and offset 2 was not delivered');
+    assert.ok(errors.some((e) => e.phase === 'handler' && e.offset === 1), 'the exhausted message was reported through onError');
+    assert.equal(await committedOffset(server, t.topic, group), 0, 'offset 0 committed, the failing offset 1 not');
+    // A restart resumes at the failing message.
+    failing = false;
+    seen.length = 0;
+    await runUntil(options, async () => (await committedOffset(server, t.topic, group)) === 2, { what: 'commit of offset 2 after the restart' });
+    assert.deepEqual(seen, ['poison', 'ok-3'], 'the restart began at the failing message, in offset order');
   });
 
   test('one ack per fetched batch covering the whole batch, not one per message; every poll sends timeout_seconds', async () => {
@@ -399,7 +405,7 @@ describe('runConsumer', { concurrency: true }, () => {
     assert.deepEqual(seenCommit, [1], 'offset 1 was committed from inside its handler');
   });
 
-  test('a message failing forever on one partition does not hold up the other partition', async () => {
+  test('a message that can neither be handled nor dead-lettered on one partition does not hold up the other partition', async () => {
     const t = await setupTopic(server, { columns: 'id TEXT PRIMARY KEY, body TEXT', partitions: 2 });
     const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
     await insertRows(server, t.table, keys.map((k) => ({ id: k, body: `row-${k}` })));
@@ -411,17 +417,21 @@ describe('runConsumer', { concurrency: true }, () => {
     assert.ok(counts[0] > 0 && counts[1] > 0, `both partitions hold messages (${counts})`);
     const group = uniqueName('g');
     const seen = [];
+    let deadLetterTries = 0;
     await runUntil({
-      client, name: 'isolated', topic: t.topic, groupId: group, partitions: [0, 1], batchSize: 10,
+      client, name: 'isolated', topic: t.topic, groupId: group, partitions: [0, 1], batchSize: 10, logger: false,
       retry: { maxAttempts: 1, initialBackoffMs: 5, maxBackoffMs: 20, multiplier: 2, jitterRatio: 0 },
       onChange: async (_ctx, change) => {
         seen.push({ p: change.partitionId, offset: change.offset });
         if (change.partitionId === 0 && change.offset === 0) throw new Error('poison');
       },
+      // The dead-letter store is down too: the message is tried again in rounds, never skipped.
+      onFailed: async () => { deadLetterTries += 1; throw new Error('dead-letter store down'); },
       onError: () => {},
     }, async () => seen.filter((c) => c.p === 0).length >= 3 && (await committedOffsets(server, t.topic, group))[1] === counts[1] - 1,
     { what: 'partition 1 fully committed while partition 0 is stuck' });
     assert.deepEqual([...new Set(seen.filter((c) => c.p === 1).map((c) => c.offset))], Array.from({ length: counts[1] }, (_, i) => i));
+    assert.ok(deadLetterTries >= 2, `onFailed was tried again (${deadLetterTries})`);
     assert.equal((await committedOffsets(server, t.topic, group))[0], undefined, 'partition 0 committed nothing past its failing offset 0');
     assert.ok(seen.filter((c) => c.p === 0).every((c) => c.offset === 0), 'nothing after the failing offset was delivered on partition 0');
   });
@@ -510,6 +520,12 @@ describe('runConsumer with payloads the dev server cannot produce (raw socket se
   });
 });
 
+// docs/PROTOCOL.md §11: a service account may not read system.topics.
+const serviceMayNotReadSystemTopics = {
+  status: 'error', results: [], took: 0.4,
+  error: { code: 'PERMISSION_DENIED', message: "Role 'Service' cannot access table 'system.topics'. System tables require 'dba' or 'system' role." },
+};
+
 describe('runConsumer against broken acks and stalled fetches (raw socket server)', { concurrency: true }, () => {
   test('a failed ack is sent again and never makes the handler run twice', async (tc) => {
     let acks = 0;
@@ -549,10 +565,12 @@ describe('runConsumer against broken acks and stalled fetches (raw socket server
   test('stopSignal aborts a fetch that the server never answers', async (tc) => {
     const raw = await startRawServer((req, reply) => {
       if (req.path === '/v1/api/auth/login') return reply.json(200, loginBody());
+      // The partition-count read, answered as the real server answers a service account.
+      if (req.path === '/v1/api/sql') return reply.json(403, serviceMayNotReadSystemTopics);
       return reply.stall();
     });
-    tc.after(() => raw.close());
     const controller = new AbortController();
+    tc.after(() => { controller.abort(); return raw.close(); });
     const running = runConsumer({
       ...fastRunOptions(), client: clientFor(raw, { user: 'worker', password: 'x' }), name: 'stalled', topic: 'app.events', groupId: 'g',
       stopSignal: controller.signal, onChange: async () => {}, onError: () => {},

@@ -12,7 +12,7 @@ import { createConsumerClient, Auth, runConsumer } from '@kalamdb/consumer';
 import { startFaultProxy } from './support/fault-proxy.mjs';
 import {
   startServer, setupFaultTopic, produce, projectIdempotently, Ledger, assertSinkExactly, committedOffset,
-  supervise, waitUntil, sleep, describe, errorSummary, ranges, FAST_RETRY, FAST_CONNECTION_RETRY, FAST_IDLE, WORKER_PASSWORD,
+  supervise, waitUntil, sleep, describe, errorSummary, ranges, OUTAGE_RETRY, FAST_CONNECTION_RETRY, FAST_IDLE, WORKER_PASSWORD,
 } from './support/fault-kit.mjs';
 
 const TOTAL = 600;
@@ -57,11 +57,11 @@ test('connection resets, added latency and 2 s blackholes during consume and dur
     client,
     name: 'reset-projector',
     topic: s.topic,
-    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 20,
-    retry: FAST_RETRY,
+    retry: OUTAGE_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,
     idleBackoff: FAST_IDLE,
     stopSignal: signal,

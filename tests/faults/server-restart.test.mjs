@@ -13,7 +13,7 @@ import { createConsumerClient, Auth, runConsumer } from '@kalamdb/consumer';
 import { startFaultProxy } from './support/fault-proxy.mjs';
 import {
   startServer, setupFaultTopic, produce, projectIdempotently, Ledger, assertSinkExactly, committedOffset,
-  supervise, waitUntil, sleep, describe, errorSummary, ranges, FAST_RETRY, FAST_CONNECTION_RETRY, FAST_IDLE, WORKER_PASSWORD,
+  supervise, waitUntil, sleep, describe, errorSummary, ranges, OUTAGE_RETRY, FAST_CONNECTION_RETRY, FAST_IDLE, WORKER_PASSWORD,
 } from './support/fault-kit.mjs';
 
 const SOAK = process.env.KALAM_SOAK === '1';
@@ -51,11 +51,11 @@ test(`SIGKILL + restart of the server ${RESTARTS}x during ${TOTAL} events: nothi
     client,
     name: 'restart-projector',
     topic: s.topic,
-    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 100,
-    retry: FAST_RETRY,
+    retry: OUTAGE_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,
     idleBackoff: FAST_IDLE,
     stopSignal: signal,

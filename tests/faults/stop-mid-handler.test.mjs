@@ -26,9 +26,9 @@ function startWorker(s, { handlerMs, drainTimeoutMs }) {
     client,
     name: 'stopper',
     topic: s.topic,
-    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 20,
     retry: FAST_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,

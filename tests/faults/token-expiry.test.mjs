@@ -39,9 +39,9 @@ async function runWithExpiringTokens(t, { authProvider, name, total = 400, runMs
     client,
     name,
     topic: s.topic,
-    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 10,
     retry: FAST_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,

@@ -53,9 +53,9 @@ function worker(s, { url = server.url, onEnter } = {}) {
     client,
     name: NAME,
     topic: s.topic,
-    partitions: [0], // one-partition topic; the worker account may not read system.topics
     groupId: s.group,
     start: 'earliest',
+    partitions: [0],
     batchSize: 20,
     retry: FAST_RETRY,
     connectionRetry: FAST_CONNECTION_RETRY,

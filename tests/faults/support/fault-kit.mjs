@@ -15,6 +15,13 @@ export const PRODUCER = 'alice';
 
 /** Fast per-message and connection policies so faults cost milliseconds, not seconds. */
 export const FAST_RETRY = { maxAttempts: 4, initialBackoffMs: 10, maxBackoffMs: 200, multiplier: 2, jitterRatio: 0 };
+/**
+ * For workers that must ride out an outage: their handlers write through ctx.sql, which fails
+ * while the server is down or the connection is reset. With a finite budget and no onFailed, a
+ * message whose attempts all fall into the outage rejects runConsumer with RETRIES_EXHAUSTED
+ * (README, "Retries and dead letters"), so these workers retry a message without limit.
+ */
+export const OUTAGE_RETRY = { ...FAST_RETRY, maxAttempts: Infinity };
 export const FAST_CONNECTION_RETRY = { initialBackoffMs: 20, maxBackoffMs: 500, multiplier: 2 };
 export const FAST_IDLE = { initialMs: 10, maxMs: 100 };
 
