@@ -480,3 +480,34 @@ test('concurrency must be a positive integer: 0, 1.5, -1 and non-numbers are INV
     }, String(concurrency));
   }
 });
+
+test('concurrency: when two keys exhaust their retries, the worker stops with the lowest failed offset, which is where the commit ends', async () => {
+  // Offset 3 fails at once; offset 1 (another key, started earlier) fails later. A restart
+  // resumes at offset 1, so that is the message the error must name.
+  const guard = watermarkGuard(range(0, 6));
+  const stub = stubServer(range(0, 6).map((o) => wire(o, `key-${o}`)), { onAck: guard.onAck });
+  const worker = start({
+    client: client(stub), concurrency: 6, batchSize: 6, retry: { maxAttempts: 1 },
+    onChange: async (_ctx, change) => {
+      if (change.offset === 1) {
+        await sleep(80);
+        throw new Error('late failure');
+      }
+      if (change.offset === 3) throw new Error('early failure');
+      guard.finished.add(change.offset);
+    },
+  });
+  let caught;
+  try {
+    await worker.running;
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof KalamConsumerError, String(caught));
+  assert.equal(caught.code, 'RETRIES_EXHAUSTED');
+  assert.equal(stub.committed, 0, 'committed up to 0: offset 1 failed');
+  assert.match(caught.message, /app\.t\[0\]@1 /, caught.message);
+  assert.match(caught.message, /everything before offset 1 is committed/);
+  assert.equal(caught.cause?.message, 'late failure');
+  assert.deepEqual(guard.violations, []);
+});
