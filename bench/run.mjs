@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // `npm run bench`: every figure side by side with its baseline, in one run, in one table.
 //
-//   node bench/run.mjs [--only=decode,throughput,latency,size,memory] [--quick]
+//   node bench/run.mjs [--only=decode,vs_plain,concurrency,throughput,latency,size,memory] [--quick]
 //
 // See bench/README.md for what each figure means and how to read the table.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runConcurrency } from './concurrency.mjs';
 import { runDecode } from './decode.mjs';
 import { adminSession, createWorker, startDevServer } from './lib/devserver.mjs';
 import { describeMachine } from './lib/machine.mjs';
@@ -22,7 +23,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='));
-const ALL = ['decode', 'vs_plain', 'throughput', 'latency', 'size', 'memory'];
+const ALL = ['decode', 'vs_plain', 'concurrency', 'throughput', 'latency', 'size', 'memory'];
 const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : ALL;
 for (const name of only) if (!ALL.includes(name)) throw new Error(`unknown figure group ${name}; known: ${ALL.join(', ')}`);
 
@@ -34,6 +35,7 @@ const options = {
   throughput: { messages: quick ? 5_000 : 20_000, naiveMessages: quick ? 2_000 : 5_000, rounds: quick ? 1 : 3 },
   latency: { count: quick ? 100 : 500, spacingMs: 20 },
   vs_plain: { messages: quick ? 20_000 : 60_000, rounds: quick ? 1 : 3 },
+  concurrency: { messages: quick ? 320 : 1_000, baselineMessages: quick ? 25 : 100, rounds: quick ? 1 : 3 },
   memory: { total: quick ? 50_000 : 200_000, warmup: quick ? 10_000 : 40_000, batchSize: 100, sampleEvery: quick ? 2_500 : 5_000 },
 };
 
@@ -56,6 +58,7 @@ log(`machine: ${machine.cpu_model}, ${machine.cores} cores, ${machine.os}, node 
 
 await section('decode', () => runDecode({ ...options.decode, log }));
 await section('vs_plain', () => runVsPlain({ ...options.vs_plain, log }));
+await section('concurrency', () => runConcurrency({ ...options.concurrency, log }));
 
 if (only.includes('throughput') || only.includes('latency')) {
   let server;

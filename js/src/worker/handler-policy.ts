@@ -157,10 +157,15 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     await this.handleConcurrently(ready, partition);
   }
 
-  /** Up to `concurrency` at once; the first fatal error stops scheduling and is rethrown. */
+  /**
+   * Up to `concurrency` at once; the first fatal error stops scheduling. The one rethrown is the
+   * lowest offset's (handlers still running may fail after it): the commit ends right before that
+   * message, which is what its error says and where a restart resumes.
+   */
   private async handleConcurrently(ready: ConsumerMessage<unknown>[], partition: PartitionHandle): Promise<void> {
     const lanes = new KeyLanes(this.s.concurrency);
     let fatal: unknown;
+    let fatalOffset = Infinity;
     let failedOnce = false;
     const runs = ready.map((message) =>
       lanes.schedule(message.key, async () => {
@@ -168,7 +173,10 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
         try {
           await this.process(message, partition);
         } catch (error) {
-          if (!failedOnce) fatal = error;
+          if (message.offset < fatalOffset) {
+            fatal = error;
+            fatalOffset = message.offset;
+          }
           failedOnce = true;
         }
       }),
