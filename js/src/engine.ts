@@ -2,6 +2,7 @@ import { isInternalClient } from './client.js';
 import { STOPPED, newBackoff, withConnectionRetry } from './connection.js';
 import { invalidOption, toConsumerError, type KalamConsumerError } from './errors.js';
 import { describeFailure } from './failure-reason.js';
+import { abortable } from './timing.js';
 import type { WasmRuntime, WireStart } from './wasm-contract.js';
 import { AttemptRunner } from './worker/attempts.js';
 import { ConnectionWatch } from './worker/connection-watch.js';
@@ -46,8 +47,10 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
   const reporter = partitionReporter(s, watch, report);
   let fatal: KalamConsumerError | undefined;
 
-  try {
-    const plan = await withConnectionRetry(newBackoff(bindings, s.connectionRetry), stop.halt, () => planPartitions(s.client, s.topic, s), {
+  // The body, so that every way out (stopped early, done, failed) passes the log lines below.
+  const work = async (): Promise<void> => {
+    // The SQL helpers take no signal: a stop must not wait for a stalled system.topics read.
+    const plan = await withConnectionRetry(newBackoff(bindings, s.connectionRetry), stop.halt, () => abortable(planPartitions(s.client, s.topic, s), stop.halt), {
       failed: (error, delayMs) => reporter.connectionFailed(error, delayMs, 'connection', -1),
       recovered: () => reporter.connectionRecovered(),
     });
@@ -76,7 +79,9 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
         groupId: s.groupId,
         partition,
         start,
-        batchSize: s.batchSize,
+        // Handlers run side by side within one batch: a batch smaller than `concurrency` would
+        // cap it, so a poll fetches at least that many.
+        batchSize: Math.max(s.batchSize, s.concurrency),
         timeoutSeconds: s.timeoutSeconds,
         gapTimeoutMs: s.gapTimeoutMs,
         idle: s.idle,
@@ -87,7 +92,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
       }).run(policy);
     if (s.fleet) {
       const leases = new PartitionLeases({ sql: s.client, topic: s.topic, groupId: s.groupId, partitions: plan.partitions, ...s.fleet, log: s.logger });
-      const ready = await withConnectionRetry(newBackoff(bindings, s.connectionRetry), stop.halt, () => leases.ensureTable(), {
+      const ready = await withConnectionRetry(newBackoff(bindings, s.connectionRetry), stop.halt, () => abortable(leases.ensureTable(), stop.halt), {
         failed: (error, delayMs) => reporter.connectionFailed(error, delayMs, 'connection', -1),
         recovered: () => reporter.connectionRecovered(),
       });
@@ -113,6 +118,9 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
       });
       await Promise.all(runs);
     }
+  };
+  try {
+    await work();
   } catch (error) {
     fatal ??= toConsumerError(error, 'permanent');
   } finally {

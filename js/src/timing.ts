@@ -62,3 +62,25 @@ export function linkSignals(parents: Array<AbortSignal | undefined>, timeoutMs?:
     },
   };
 }
+
+/**
+ * `promise`, or a rejection as soon as `signal` aborts: for work that takes no signal of its
+ * own (the SQL helpers), so a stop never waits for it. The work itself is left to finish.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new DOMException('stopped', 'AbortError'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new DOMException('stopped', 'AbortError'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

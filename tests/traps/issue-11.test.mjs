@@ -201,7 +201,8 @@ describe('issue 11: a worker makes progress or says why not', { concurrency: tru
       const lost = log.matching(/connection lost/);
       assert.equal(lost.length, 1, `one line for ${failures.length} failures:\n${log.text()}`);
       const request = partitions ? 'consume app\\.events\\[0\\]' : 'reading the topic';
-      assert.match(lost[0], new RegExp(`^connection lost: connection refused \\(${request}\\); retrying in \\d+ ms$`));
+      // The refusal names the address it was refused at, then the request.
+      assert.match(lost[0], new RegExp(`^connection lost: connection refused \\(127\\.0\\.0\\.1:${port}\\) \\(${request}\\); retrying in \\d+ ms$`));
       assert.equal(log.matching(/still failing/).length, 0, 'the reminder comes once a minute, not sooner');
       const abortedAt = Date.now();
       controller.abort();
@@ -264,7 +265,7 @@ describe('issue 11: a worker makes progress or says why not', { concurrency: tru
       assert.equal(typeof info.retryInMs, 'number');
       assert.equal(info.error.kind, 'transient');
     }
-    assert.deepEqual(log.matching(/connection lost/).map((l) => l.replace(/\d+ ms$/, 'N ms')), ['connection lost: connection refused (consume app.events[0]); retrying in N ms']);
+    assert.deepEqual(log.matching(/connection lost/).map((l) => l.replace(/\d+ ms$/, 'N ms')), [`connection lost: connection refused (127.0.0.1:${port}) (consume app.events[0]); retrying in N ms`]);
     handle.stop();
     await within(1_000, running, 'consumer().run after stop()');
   });
@@ -411,7 +412,9 @@ describe('issue 11: a worker makes progress or says why not', { concurrency: tru
       }
       if (req.path === '/v1/api/topics/ack') return reply.json(200, { success: true, acknowledged_offset: req.json?.upto_offset });
       if (req.path === '/v1/api/topics/consume') {
-        const first = raw.to('/v1/api/topics/consume').length === 1;
+        // A `limit: 0` probe answers committed + 1, or the start position (0), like the server (§3.5).
+        if (req.json?.limit === 0) return reply.json(200, { messages: [], next_offset: 0, has_more: true });
+        const first = raw.to('/v1/api/topics/consume').filter((r) => r.json?.limit !== 0).length === 1;
         const messages = first
           ? [wireMessage({ topic, offset: 0, row: { id: '1' } }), wireMessage({ topic, offset: 1, row: { id: '2' }, op: 'Truncate' }), wireMessage({ topic, offset: 2, row: { id: '3' } })]
           : [];
@@ -459,9 +462,9 @@ test('the default logger is the console, prefixed with the worker name; logger: 
   } finally {
     Object.assign(console, original);
   }
-  assert.deepEqual(printed.map((p) => [p.level, p.text.replace(/\d+ ms$/, 'N ms')]), [
+  assert.deepEqual(printed.map((p) => [p.level, p.text.replace(/\d+ ms$/, 'N ms').replace(/\(127\.0\.0\.1:\d+\)/, '(ADDRESS)')]), [
     ['info', '[@kalamdb/consumer] loud: started: topic app.events, group g, partition 0 (as given; the topic\'s partition count could not be read to check them)'],
-    ['warn', '[@kalamdb/consumer] loud: connection lost: connection refused (consume app.events[0]); retrying in N ms'],
+    ['warn', '[@kalamdb/consumer] loud: connection lost: connection refused (ADDRESS) (consume app.events[0]); retrying in N ms'],
     ['info', '[@kalamdb/consumer] loud: stopped'],
   ], 'three lines from the default logger, none from logger: false');
 });

@@ -18,6 +18,9 @@ function stubServer(messages) {
       return json(200, { user: { id: 'w', role: 'service' }, admin_ui_access: false, expires_at: new Date(Date.now() + 3600e3).toISOString(), access_token: 'tok' });
     }
     if (path === '/v1/api/topics/consume') {
+      // A `limit: 0` probe answers committed + 1, or the start position (0 here), never the
+      // cursor (docs/PROTOCOL.md §3.5).
+      if (body.limit === 0) return json(200, { messages: [], next_offset: acks.length ? Math.max(...acks) + 1 : 0, has_more: true });
       const batch = messages.slice(cursor, cursor + body.limit);
       cursor += batch.length;
       return json(200, { messages: batch, next_offset: cursor, has_more: batch.length === body.limit });

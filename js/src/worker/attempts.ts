@@ -62,8 +62,10 @@ export class AttemptRunner {
     if (Number.isFinite(timeoutMs)) {
       const every = Math.min(WATCHDOG_MAX_MS, Math.max(WATCHDOG_MIN_MS, timeoutMs / WATCHDOG_SHARE));
       this.watchdog = setInterval(() => this.expire(), every);
-      // A worker that is otherwise done must be able to exit (Node); browsers have no unref.
-      (this.watchdog as { unref?: () => void }).unref?.();
+      // Idle, the watchdog must not keep a process alive (Node; browsers have no unref). While
+      // an attempt runs it must: a handler promise that never settles holds nothing else, and
+      // the process would exit before the timeout fired (see hold/release).
+      this.unref();
     }
   }
 
@@ -93,15 +95,25 @@ export class AttemptRunner {
         if (settled) return;
         settled = true;
         this.running.delete(slot);
+        if (this.running.size === 0) this.unref();
         slot.settle = undefined;
         resolve(outcome);
       };
+      if (this.running.size === 0) this.ref();
       this.running.add(slot);
       result.then(
         () => slot.settle?.(OK),
         (error: unknown) => slot.settle?.({ kind: 'failed', error }),
       );
     });
+  }
+
+  private ref(): void {
+    (this.watchdog as { ref?: () => void } | undefined)?.ref?.();
+  }
+
+  private unref(): void {
+    (this.watchdog as { unref?: () => void } | undefined)?.unref?.();
   }
 
   dispose(): void {

@@ -1,5 +1,5 @@
 import type { SqlHelpers } from '../sql.js';
-import { KalamConsumerError, toConsumerError } from '../errors.js';
+import { KalamConsumerError, isKalamConsumerError, toConsumerError } from '../errors.js';
 import { describeFailure } from '../failure-reason.js';
 import type { Logger } from '../logger.js';
 import type { ConsumerMessage } from '../messages.js';
@@ -68,42 +68,36 @@ class MessageRun {
   }
 }
 
-/** The context of one attempt. A class: `signal` and `runKey` are made on first use, not per message. */
+/**
+ * The context of one attempt. Its fields are own properties, in the documented order, so it
+ * prints and spreads as before; only `signal` is a getter: an AbortController per message is
+ * measurable, and most handlers never ask for it.
+ */
 class AttemptContext implements BaseContext {
+  readonly name: string;
+  readonly runKey: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
   readonly sql: BaseContext['sql'];
   readonly queryOne: BaseContext['queryOne'];
   readonly queryAll: BaseContext['queryAll'];
+  readonly ack: () => Promise<void>;
+  readonly #slot: AttemptSlot;
 
-  constructor(
-    private readonly run: MessageRun,
-    readonly attempt: number,
-    private readonly slot: AttemptSlot,
-    shared: SharedHelpers,
-  ) {
+  constructor(run: MessageRun, attempt: number, slot: AttemptSlot, shared: SharedHelpers) {
+    this.name = run.policy.name;
+    this.runKey = run.runKey;
+    this.attempt = attempt;
+    this.maxAttempts = run.policy.maxAttempts;
     this.sql = shared.sql;
     this.queryOne = shared.queryOne;
     this.queryAll = shared.queryAll;
-  }
-
-  /** A function made on first read (not per message), so `const { ack } = ctx` keeps working. */
-  get ack(): () => Promise<void> {
-    return this.run.ackFunction();
-  }
-
-  get name(): string {
-    return this.run.policy.name;
-  }
-
-  get maxAttempts(): number {
-    return this.run.policy.maxAttempts;
-  }
-
-  get runKey(): string {
-    return this.run.runKey;
+    this.ack = run.ackFunction();
+    this.#slot = slot;
   }
 
   get signal(): AbortSignal {
-    return this.slot.signal();
+    return this.#slot.signal();
   }
 }
 
@@ -206,6 +200,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     try {
       let lastError: unknown = prepared.error;
       let attempt = 1;
+      let retryable = true;
       if (prepared.error) {
         this.s.logger.error(`invalid message ${run.where}: ${prepared.error.message}`);
         this.report({ error: prepared.error, phase: 'invalid', partitionId: partition.partition, offset, runKey: run.runKey, item });
@@ -225,7 +220,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
             }
             if (outcome.kind === 'drained') return;
             lastError = outcome.kind === 'timed_out' ? this.timeoutError(run.where, attempt) : outcome.error;
-            if (outcome.kind === 'timed_out') this.s.logger.warn(`${(lastError as Error).message}`);
+            if (outcome.kind === 'timed_out') this.s.logger.warn((lastError as Error).message);
             if (run.earlyAcked) {
               // Already committed at the handler's request: report, never run it again.
               this.s.logger.error(`handler failed for ${run.where} after it acked the message, which is not retried: ${describeFailure(lastError)}`);
@@ -233,7 +228,6 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
               tracker.finish(offset);
               return;
             }
-            let retryable: boolean;
             try {
               retryable = this.s.shouldRetry(lastError, attempt) !== false;
             } catch {
@@ -251,6 +245,20 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
             }
             await sleep(decision.delayMs, partition.stop.halt);
             attempt += 1;
+          }
+          if (retryable && isOutage(lastError)) {
+            // The attempts failed because KalamDB could not be reached (ctx.sql during an
+            // outage), not because of the message: neither dead-letter it nor stop the worker;
+            // try it again, paced, until the server is back.
+            retry ??= new this.s.bindings.MessageRetry(this.s.retry);
+            const pause = retry.nextRound(round + 1);
+            this.s.logger.warn(
+              `message ${run.where} failed ${attempt} attempts because the server could not be reached (${describeFailure(lastError)}); it is not dead-lettered, and is tried again in ${Math.round(pause)} ms`,
+            );
+            this.report({ error: lastError, phase: 'handler', partitionId: partition.partition, offset, runKey: run.runKey, item });
+            await sleep(pause, partition.stop.halt);
+            if (partition.stop.halted) return;
+            continue;
           }
           this.s.logger.error(`message ${run.where} failed ${attempt} of ${this.s.maxAttempts} attempts: ${describeFailure(lastError)}`);
         }
@@ -316,7 +324,8 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
   private timeoutError(where: string, attempt: number, what = 'handler'): KalamConsumerError {
     return new KalamConsumerError(
       `${what} for ${where} did not finish within handlerTimeoutMs (${this.s.attempts.timeoutMs} ms) on attempt ${attempt}; its ctx.signal was aborted and the attempt counts as failed`,
-      { code: 'HANDLER_TIMEOUT', kind: 'transient' },
+      // Not 'transient': that kind means "the server could not be reached" (isOutage).
+      { code: 'HANDLER_TIMEOUT', kind: 'permanent' },
     );
   }
 
@@ -324,6 +333,14 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     const onError = this.hooks.onError;
     if (onError) safely(() => onError(info));
   }
+}
+
+/**
+ * A failure of KalamDB itself, unreachable or answering 5xx: an error of this package (from
+ * ctx.sql and friends) of kind 'transient'. Errors of the handler's own making are not.
+ */
+function isOutage(error: unknown): boolean {
+  return isKalamConsumerError(error) && (error as KalamConsumerError).kind === 'transient';
 }
 
 /** Calls a user callback that must not break the loop (reporting hooks). */

@@ -60,7 +60,8 @@ export interface EngineOptions {
   /**
    * Handlers running at once per partition (default 1). Never two with the same `change.key`,
    * and one key's messages in offset order; messages without a key run one at a time among
-   * themselves. The commit is the highest offset below which everything finished.
+   * themselves. The commit is the highest offset below which everything finished. Handlers
+   * run side by side within a fetched batch, so a poll fetches max(batchSize, concurrency).
    */
   concurrency?: number;
   /** Where the worker logs; default the console, `false` for none. `{ debug, info, warn, error }`. */

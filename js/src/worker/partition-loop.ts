@@ -253,11 +253,12 @@ export class PartitionLoop implements PartitionHandle {
    * - 'Latest': probed before the first fetch. It creates an unknown group exactly as a first
    *   consume would, and its answer is the one position a batch must start at or before: a
    *   first batch beyond it follows a claim whose answer we never got.
-   * - 'Earliest' / an offset: a first batch that starts at (or below) that position cannot
-   *   follow anything missing, so no probe is sent at all. A first batch beyond it may follow
-   *   a lost answer or another worker's live claim (a handover), so the probe tells where the
-   *   group really stands; the answer differs from the start position only when it is a
-   *   committed offset, which also lets committed messages of a redelivered claim be skipped.
+   * - 'Earliest' / an offset: probed once, after the first non-empty batch. A first batch
+   *   beyond the start position may follow a lost answer or another worker's live claim (a
+   *   handover): the probe tells where the group really stands. A first batch at or below it
+   *   may be a redelivered claim that holds committed offsets (a restart while the server
+   *   kept the group's claims): the probe's answer differs from the start position only when
+   *   it is a committed offset, and those messages are not handled again.
    * A client that is not ours cannot probe: the first batch then sets the start.
    */
   private async learnBeforeFirstFetch(): Promise<boolean> {
@@ -271,10 +272,13 @@ export class PartitionLoop implements PartitionHandle {
   private async learnFromFirstBatch(first: number): Promise<boolean> {
     const start = this.s.start;
     const position = start === 'Earliest' ? 0 : typeof start === 'object' ? start.Offset : undefined;
-    if (!isInternalClient(this.s.client) || position === undefined || first <= position) return true;
+    if (!isInternalClient(this.s.client) || position === undefined) return true;
     const next = await this.probe(start);
     if (next === STOPPED) return false;
-    this.tracker.expect(next);
+    // A first batch at or below the start position may still be a redelivered claim holding
+    // committed offsets (a restart while the server kept the group's claims): the probe tells
+    // what is committed, and those offsets are not handled again.
+    if (first > position) this.tracker.expect(next);
     if (next !== position) this.tracker.committedUpTo(next - 1);
     return true;
   }

@@ -55,17 +55,16 @@ async function readPartitionCount(client: ConsumerClient, topic: string, require
     // A refused token is the credentials' problem, whatever we were asking: the caller's retry
     // and its error handle it, exactly as for the first consume.
     if (error.status === 401 || error.kind === 'auth') throw error;
+    // Partitions were given: the read only checks them, so any other failure (a refusal, the
+    // server down) just leaves them unchecked; the first consume reports an outage itself.
+    if (!required) return undefined;
     if (error.status === 403) {
-      // Partitions were given: the refusal only means they cannot be checked.
-      if (!required) return undefined;
       throw new KalamConsumerError(
         `cannot tell how many partitions topic ${topic} has: this account may not read system.topics (${describeFailure(error)}; only dba and system accounts may). ` +
           `Pass partitions: [0, 1, ...] or partitionCount: N to runConsumer.`,
         { code: 'PARTITIONS_UNKNOWN', kind: 'permanent', status: error.status, cause: error },
       );
     }
-    // Partitions were given and this SQL path cannot answer at all (an external SQL client).
-    if (!required && error.kind === 'permanent') return undefined;
     throw new KalamConsumerError(`cannot tell how many partitions topic ${topic} has: reading system.topics failed: ${describeFailure(error)}`, {
       code: error.kind === 'transient' ? error.code : 'PARTITIONS_UNKNOWN',
       kind: error.kind,
