@@ -1,7 +1,7 @@
 // Child process of the fleet figures (fleet.mjs), started with fork(): one runConsumer worker
 // with `fleet` on, as one replica of a deployment.
 //
-//   argv[2]: JSON { url, user, password, topic, groupId, partitionCount, leaseMs, workerId, busyMs, start }
+//   argv[2]: JSON { url, user, password, topic, groupId, partitionCount, leaseMs, workerId, busyMs, waitMs, start }
 //
 // IPC, child -> parent: { type: 'ready' } once the package is loaded; { type: 'done', items }
 // every 50 ms with [partition, offset, startMs, endMs] per finished handler call (epoch ms,
@@ -32,6 +32,8 @@ await go;
 // The CPU-bound handler of the scaling figure: busyMs of busy work per message (a handler that
 // only waits would not show the fleet, one process already runs its partitions side by side).
 const busy = cfg.busyMs ?? 0;
+// The handler of the failover and handover figures waits waitMs instead (I/O, not CPU).
+const wait = cfg.waitMs ?? 0;
 let outcome = { ok: true };
 try {
   await pkg.runConsumer({
@@ -40,9 +42,10 @@ try {
     start: cfg.start ?? 'earliest', stopSignal: stop.signal,
     fleet: { leaseMs: cfg.leaseMs, workerId: cfg.workerId },
     logger: { debug() {}, info() {}, warn() {}, error: (m) => console.error(`[${cfg.workerId}] ${m}`) },
-    onChange: (_ctx, change) => {
+    onChange: async (_ctx, change) => {
       const t0 = nowMs();
       if (busy > 0) while (nowMs() - t0 < busy) { /* busy work */ }
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       items.push([change.partitionId, change.offset, t0, nowMs()]);
     },
   });

@@ -9,8 +9,10 @@
 //   until the last message has finished. Lease acquisition and any rebalancing between the
 //   processes are inside the time.
 // - fleet.failover_s / fleet.handover_s: three workers on a fresh group while rows keep arriving
-//   (8 rows every 50 ms over 4 partitions); once they hold 2/1/1 partitions and every partition
-//   moves, the worker holding two is SIGKILLed (failover) or sent SIGTERM (handover). Figure:
+//   (16 rows every 50 ms over 4 partitions) and each handler call waits 10 ms, so a partition is
+//   busy most of the time and a worker usually holds a claimed batch when it goes; once they hold
+//   2/1/1 partitions and every partition moves, the worker holding two is SIGKILLed (failover)
+//   or sent SIGTERM (handover). Figure:
 //   seconds from the signal until each of its partitions has a message finished by another
 //   worker (the slower of its partitions).
 import { fork } from 'node:child_process';
@@ -27,6 +29,8 @@ export const FLEET_VISIBILITY_S = 5;
 const PARTITIONS = 4;
 const NS = 'fleet';
 const BUSY_MS = 1;
+const MOVE_WAIT_MS = 10;
+const MOVE_ROWS = 16;
 const SCALING_TARGET = 1.6;
 const HANDOVER_TARGET_S = 2;
 const RUN_TIMEOUT_MS = 120_000;
@@ -80,7 +84,7 @@ export async function runFleet({ server, admin, messages = 10_000, scalingRounds
       const times = [];
       const runs = [];
       for (let round = 0; round < moveRounds; round++) {
-        const r = await timeMove(admin, { ...base, topic: live.topic, start: 'latest' }, { kind, groupId: `fleet-${kind}-r${round}` });
+        const r = await timeMove(admin, { ...base, topic: live.topic, start: 'latest', waitMs: MOVE_WAIT_MS }, { kind, groupId: `fleet-${kind}-r${round}` });
         log(`fleet ${kind} round ${round + 1}: ${r.victim} (partitions ${r.partitions.join(', ')}) ${kind === 'failover' ? 'SIGKILLed' : 'stopped'}; ` +
           `moved on after ${r.perPartition.map((s) => `${s.toFixed(2)} s`).join(', ')}`);
         times.push(r.seconds);
@@ -124,14 +128,14 @@ async function insertRows(admin, table, from, to, chunk = 500) {
   }
 }
 
-/** 8 rows every 50 ms until stop(). */
+/** MOVE_ROWS rows every 50 ms until stop(). */
 function startProducer(admin, table) {
   let next = 0;
   let running = true;
   const loop = (async () => {
     while (running) {
-      await insertRows(admin, table, next, next + 8);
-      next += 8;
+      await insertRows(admin, table, next, next + MOVE_ROWS);
+      next += MOVE_ROWS;
       await sleep(50);
     }
   })();
