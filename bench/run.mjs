@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `npm run bench`: every figure side by side with its baseline, in one run, in one table.
 //
-//   node bench/run.mjs [--only=decode,vs_plain,concurrency,throughput,latency,size,memory] [--quick]
+//   node bench/run.mjs [--only=decode,vs_plain,concurrency,throughput,latency,size,memory,fleet] [--quick]
 //
 // See bench/README.md for what each figure means and how to read the table.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runConcurrency } from './concurrency.mjs';
 import { runDecode } from './decode.mjs';
+import { FLEET_VISIBILITY_S, runFleet } from './fleet.mjs';
 import { adminSession, createWorker, startDevServer } from './lib/devserver.mjs';
 import { describeMachine } from './lib/machine.mjs';
 import { ensureBuilt, packageVersion } from './lib/pkg.mjs';
@@ -23,7 +24,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='));
-const ALL = ['decode', 'vs_plain', 'concurrency', 'throughput', 'latency', 'size', 'memory'];
+const ALL = ['decode', 'vs_plain', 'concurrency', 'throughput', 'latency', 'size', 'memory', 'fleet'];
 const only = onlyArg ? onlyArg.slice('--only='.length).split(',') : ALL;
 for (const name of only) if (!ALL.includes(name)) throw new Error(`unknown figure group ${name}; known: ${ALL.join(', ')}`);
 
@@ -37,6 +38,7 @@ const options = {
   vs_plain: { messages: quick ? 20_000 : 60_000, rounds: quick ? 1 : 3 },
   concurrency: { messages: quick ? 320 : 1_000, baselineMessages: quick ? 25 : 100, rounds: quick ? 1 : 3 },
   memory: { total: quick ? 50_000 : 200_000, warmup: quick ? 10_000 : 40_000, batchSize: 100, sampleEvery: quick ? 2_500 : 5_000 },
+  fleet: { messages: quick ? 3_000 : 10_000, scalingRounds: quick ? 1 : 3, moveRounds: quick ? 1 : 3, leaseMs: 3_000 },
 };
 
 const rows = [];
@@ -80,6 +82,24 @@ if (only.includes('throughput') || only.includes('latency')) {
 
 await section('size', () => runSize({ log }));
 await section('memory', () => runMemory({ ...options.memory, log }));
+
+// The fleet figures need a server of their own: a 5 s visibility timeout bounds the failover.
+if (only.includes('fleet')) {
+  let server;
+  try {
+    server = await startDevServer({ log, args: ['--visibility-timeout-secs', String(FLEET_VISIBILITY_S)] });
+    log(`kalam-devserver for the fleet at ${server.url} (pid ${server.pid}, visibility timeout ${FLEET_VISIBILITY_S} s)`);
+    const admin = await adminSession(server.url);
+    await createWorker(admin);
+    await section('fleet', () => runFleet({ server, admin, ...options.fleet, log }));
+  } catch (err) {
+    log(`fleet dev server: FAILED ${err?.stack ?? err}`);
+    rows.push({ id: 'fleet.devserver.error', figure: 'fleet (dev server unavailable)', value: null, baseline: null,
+      ratio: null, target: '', pass: false, error: String(err?.message ?? err) });
+  } finally {
+    await server?.stop();
+  }
+}
 
 const durationS = (nowMs() - t0) / 1000;
 console.log('');

@@ -10,7 +10,8 @@ import { ROOT } from './pkg.mjs';
 const BIN = path.join(ROOT, 'target', 'release', 'kalam-devserver');
 export const ROOT_PASSWORD = 'bench-root-pass';
 
-export async function startDevServer({ log }) {
+// `args`: extra server flags (the fleet figures pass --visibility-timeout-secs).
+export async function startDevServer({ log, args = [] }) {
   if (!existsSync(BIN)) {
     log('kalam-devserver not built: cargo build --release -p kalam-devserver');
     const r = spawnSync('cargo', ['build', '--release', '-p', 'kalam-devserver'], { cwd: ROOT, stdio: 'inherit' });
@@ -18,7 +19,7 @@ export async function startDevServer({ log }) {
   }
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kalam-bench-'));
   const child = spawn(BIN, ['--port', '0', '--data-dir', dataDir, '--root-password', ROOT_PASSWORD,
-    '--auth-rate-limit', '0', '--bcrypt-cost', '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--auth-rate-limit', '0', '--bcrypt-cost', '4', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   const url = await new Promise((resolve, reject) => {

@@ -8,6 +8,7 @@ const fmtNumber = (v, unit) => {
   if (!Number.isFinite(v)) return String(v);
   if (unit === 'msg/s') return Math.round(v).toLocaleString('en-US');
   if (unit === 'ms') return v.toFixed(1);
+  if (unit === 's') return v.toFixed(2);
   return v.toFixed(unit === 'MB' ? 2 : 1);
 };
 

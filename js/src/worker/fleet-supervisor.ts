@@ -7,6 +7,12 @@ import type { StopControl } from './stop-control.js';
 
 /** How often the supervisor runs a lease round; renewals inside it are throttled by PartitionLeases. */
 export const FLEET_TICK_MS = 1_000;
+/**
+ * How often running partitions are checked against `canCommit`, apart from the rounds: a round
+ * can hang on a slow or blackholed lease statement, and a partition whose lease ran out must
+ * start no more messages (its next owner may take over `safetyMarginMs` later).
+ */
+export const FENCE_CHECK_MS = 100;
 
 export interface FleetSupervisorSettings {
   leases: PartitionLeases;
@@ -17,6 +23,7 @@ export interface FleetSupervisorSettings {
   logger: Logger;
   reportLease(error: KalamConsumerError, partition: number): void;
   tickMs?: number;
+  fenceCheckMs?: number;
 }
 
 interface Running {
@@ -51,6 +58,18 @@ export async function superviseFleet(s: FleetSupervisorSettings): Promise<void> 
       if (running.get(partition)?.done === done) running.delete(partition);
     });
   };
+
+  // Fencing between rounds: the partition loop checks canCommit only once per fetched batch, and
+  // a lost lease reaches `lost` only when a round finishes. Halting here stops the batch's
+  // remaining messages from starting (the one running finishes; nothing is committed).
+  const fence = setInterval(() => {
+    for (const [partition, r] of running) {
+      if (!r.stop.halted && !leases.canCommit(partition)) {
+        logger.warn(`the lease on ${partitionName(partition)} ran out before a lease round confirmed it: stopped handling it`);
+        r.stop.stop();
+      }
+    }
+  }, s.fenceCheckMs ?? FENCE_CHECK_MS);
 
   try {
     while (!stop.halted) {
@@ -87,6 +106,7 @@ export async function superviseFleet(s: FleetSupervisorSettings): Promise<void> 
       await sleep(s.tickMs ?? FLEET_TICK_MS, stop.halt);
     }
   } finally {
+    clearInterval(fence);
     for (const r of running.values()) r.stop.stop();
     await Promise.all([...running.values()].map((r) => r.done));
     await leases.stop();
