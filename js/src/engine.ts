@@ -88,7 +88,9 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
         backoff: newBackoff(bindings, s.connectionRetry),
         stop: control,
         reporter,
-        ...(canCommit ? { canCommit } : {}),
+        // A fleet partition is handed over on stop: finish what was fetched, so the next owner
+        // does not wait for the claim to expire.
+        ...(canCommit ? { canCommit, finishFetchedOnStop: true } : {}),
       }).run(policy);
     if (s.fleet) {
       const leases = new PartitionLeases({ sql: s.client, topic: s.topic, groupId: s.groupId, partitions: plan.partitions, ...s.fleet, log: s.logger });

@@ -143,7 +143,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
   async handle(ready: ConsumerMessage<unknown>[], partition: PartitionHandle): Promise<void> {
     if (this.s.concurrency <= 1) {
       for (const message of ready) {
-        if (partition.stop.halted) return;
+        if (!this.mayStart(partition, 1)) return;
         await this.process(message, partition);
       }
       return;
@@ -163,7 +163,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     let failedOnce = false;
     const runs = ready.map((message) =>
       lanes.schedule(message.key, async () => {
-        if (failedOnce || partition.stop.halted) return;
+        if (failedOnce || !this.mayStart(partition, 1)) return;
         try {
           await this.process(message, partition);
         } catch (error) {
@@ -210,7 +210,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
           // One round of attempts.
           attempt = 1;
           for (;;) {
-            if (partition.stop.halted) return;
+            if (!this.mayStart(partition, attempt)) return;
             const slot = this.s.attempts.slot();
             let outcome = this.s.attempts.run(slot, this.hooks.invoke, new AttemptContext(run, attempt, slot, this.shared), item, undefined);
             if (outcome instanceof Promise) outcome = await outcome;
@@ -289,6 +289,20 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     } finally {
       retry?.free();
     }
+  }
+
+  /**
+   * Whether an attempt may start. Not after stop, as a rule. A fleet worker handing a partition
+   * over (or stopping) finishes the messages it already fetched, first attempts only, until the
+   * drain deadline: the server releases a fetched range only when an ack covers all of it
+   * (docs/PROTOCOL.md §3.4), so leaving part of it would make the next owner wait for the
+   * visibility timeout.
+   */
+  private mayStart(partition: PartitionHandle, attempt: number): boolean {
+    const stop = partition.stop;
+    if (!stop.halted) return true;
+    // Never after the lease may be gone: the next owner handles these messages then.
+    return partition.finishFetchedOnStop && attempt === 1 && !stop.drain.aborted && partition.holdsPartition();
   }
 
   /** The error a worker stops with when a message can be neither handled nor dead-lettered. */

@@ -57,6 +57,8 @@ export interface PartitionSettings {
   reporter: PartitionReporter;
   /** Fencing: false while this worker may no longer own the partition (fleet leases). */
   canCommit?: () => boolean;
+  /** On stop, finish the fetched batch (first attempts, until the drain deadline): fleet handovers. */
+  finishFetchedOnStop?: boolean;
 }
 
 /** What a policy gets to work with: the partition's commit state and its commit calls. */
@@ -64,6 +66,10 @@ export interface PartitionHandle {
   readonly partition: number;
   readonly tracker: CommitTracker;
   readonly stop: StopControl;
+  /** See PartitionSettings.finishFetchedOnStop. */
+  readonly finishFetchedOnStop: boolean;
+  /** False once a fleet worker may have lost the partition's lease (see canCommit). */
+  holdsPartition(): boolean;
   /** Commits the highest contiguous finished offset (retried like a poll while running). */
   commit(): Promise<void>;
   /** Acks exactly `offset` now (a manual `ctx.ack()`), once, and records the commit. */
@@ -105,6 +111,14 @@ export class PartitionLoop implements PartitionHandle {
 
   get stop(): StopControl {
     return this.s.stop;
+  }
+
+  get finishFetchedOnStop(): boolean {
+    return this.s.finishFetchedOnStop === true;
+  }
+
+  holdsPartition(): boolean {
+    return !this.s.canCommit || this.s.canCommit();
   }
 
   /** Polls and hands batches to `policy` until stop; commits what finished on the way out. */
