@@ -138,6 +138,8 @@ async function brokenThenGood(breakIt) {
     if (req.path === '/v1/api/auth/login') return reply.json(200, loginBody());
     if (req.path === '/v1/api/topics/ack') return reply.json(200, { success: true, acknowledged_offset: req.json?.upto_offset });
     if (req.path === '/v1/api/topics/consume') {
+      // A `limit: 0` probe answers the start position: the group never committed (§3.5).
+      if (req.json?.limit === 0) return reply.json(200, { messages: [], next_offset: 0, has_more: true });
       consumes += 1;
       if (consumes === 1) return breakIt(reply);
       if (consumes === 2) {

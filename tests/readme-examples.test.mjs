@@ -162,6 +162,37 @@ test('README Quick start: runConsumer counts words into app.summary', async () =
 
 const client = createConsumerClient({ url: README_URL, authProvider: async () => Auth.basic('worker', 'secret') });
 
+// README "Running several workers": one replica of a fleet, configured from the environment.
+test('README Running several workers: fleet: true from environment variables', async () => {
+  process.env.KALAMDB_URL = README_URL; // harness
+  process.env.KALAMDB_USER = 'worker'; // harness
+  process.env.KALAMDB_PASSWORD = 'secret'; // harness
+  process.env.TOPIC_PARTITIONS = '1'; // harness
+  await write('a fleet of one'); // harness
+
+  // worker.mjs: run it N times (N replicas of one deployment)
+  const replicaStop = new AbortController();
+  process.once('SIGTERM', () => replicaStop.abort());
+  abortWhenCaughtUp(replicaStop, 'projector'); // harness
+  await runConsumer({
+    client: createConsumerClient({ url: process.env.KALAMDB_URL, authProvider: () => Auth.basic(process.env.KALAMDB_USER, process.env.KALAMDB_PASSWORD) }),
+    name: 'projector', topic: 'app.events', groupId: 'projector', start: 'earliest',
+    partitionCount: Number(process.env.TOPIC_PARTITIONS),  // or omit it with a dba account
+    fleet: true,                 // or { leaseMs: 15000, workerId, table }
+    stopSignal: replicaStop.signal,
+    onChange: async (ctx, change) => {
+      await ctx.sql('INSERT INTO app.summary (id, author, words) VALUES ($1, $2, $3)', [`fleet-${change.key}`, change.user, 0]);
+    },
+  });
+
+  // Every message so far went through the one replica, and its lease was given back on stop.
+  const projected = await server.rows("SELECT COUNT(*) AS n FROM app.summary WHERE id LIKE 'fleet-%'");
+  assert.equal(Number(projected[0].n), written);
+  const leases = await server.rows("SELECT owner_id, released FROM app.consumer_leases WHERE group_id = 'projector' AND partition_id = 0 ORDER BY epoch DESC LIMIT 1");
+  assert.equal(leases.length, 1, 'the lease table in the topic namespace holds the partition lease');
+  assert.equal(leases[0].released, true, 'released on stop');
+});
+
 // README "Authentication": a JWT from your identity provider.
 test('README Authentication: Auth.jwt from a provider', async () => {
   const fetchTokenFromYourIdentityProvider = async () => (await server.login('worker', 'secret')).access_token; // harness

@@ -9,8 +9,9 @@ import { gzipSync } from 'node:zlib';
 export const WASM_BUDGET_BYTES = 150_000;
 // 250,000 until the production round: the CommonJS entry (entry.node.cjs + index.d.cts, a
 // second copy of the JS and the types, ~126 kB), the CLI (~21 kB), partition leases, lag and the
-// worker's logging came in (450,831 bytes when they landed). HACKING.md has the figures.
-export const UNPACKED_BUDGET_BYTES = 460_000;
+// worker's logging came in (450,831 bytes when they landed; 467,539 with the README of this
+// round). HACKING.md has the figures.
+export const UNPACKED_BUDGET_BYTES = 480_000;
 
 export function wasmSizes(file) {
   const bytes = readFileSync(file);
