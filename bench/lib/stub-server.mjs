@@ -20,10 +20,14 @@ export async function startStubServer({ topic, total, rowBytes = 300 }) {
   });
   const prefix = `{"topic_id":${JSON.stringify(topic)},"partition_id":0,"offset":`;
 
+  const committed = new Map();
   const consumeBody = (req) => {
     const key = `${req.group_id}/${req.partition_id ?? 0}`;
-    const from = cursors.get(key) ?? 0;
     const limit = Math.max(0, Number(req.limit ?? 100));
+    // A `limit: 0` probe claims nothing and answers committed + 1, or the start position (0:
+    // the bench workers start at the earliest offset), never the cursor (PROTOCOL.md §3.5).
+    if (limit === 0) return `{"messages":[],"next_offset":${(committed.get(key) ?? -1) + 1},"has_more":true}`;
+    const from = cursors.get(key) ?? 0;
     const to = Math.min(total, from + limit);
     cursors.set(key, to);
     const parts = [];
@@ -47,10 +51,13 @@ export async function startStubServer({ topic, total, rowBytes = 300 }) {
       switch (req.url) {
         case '/v1/api/auth/login': return send(200, loginBody);
         case '/v1/api/topics/consume': stats.consumes++; return send(200, consumeBody(body));
-        case '/v1/api/topics/ack':
+        case '/v1/api/topics/ack': {
           stats.acks++;
           stats.lastAck = Math.max(stats.lastAck, Number(body.upto_offset));
+          const acked = `${body.group_id}/${body.partition_id ?? 0}`;
+          committed.set(acked, Math.max(committed.get(acked) ?? -1, Number(body.upto_offset)));
           return send(200, JSON.stringify({ success: true, acknowledged_offset: body.upto_offset }));
+        }
         default: return send(404, '{"error":"not found","code":"NOT_FOUND"}');
       }
     });
