@@ -60,7 +60,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
   s.stopSignal?.addEventListener('abort', onStopSignal, { once: true });
   const attempts = new AttemptRunner(stop, s.handlerTimeoutMs);
   const watch = new ConnectionWatch(s.logger);
-  monitor.lostSince = () => watch.lostSince;
+  monitor.connection = watch;
   const report = (info: EngineErrorInfo<TItem>): void => {
     const onError = hooks.onError;
     if (onError) safely(() => onError(info));

@@ -257,8 +257,8 @@ export class WorkerMonitor {
   private stopping: number | undefined;
   private settings: MonitorSettings | undefined;
   private watchdog: ReturnType<typeof setInterval> | undefined;
-  /** Since when the connection has been failing (ConnectionWatch), if it is. */
-  lostSince: () => number | undefined = () => undefined;
+  /** The worker's ConnectionWatch: 'reconnecting' while it says the connection is lost. */
+  connection: { readonly lostSince: number | undefined; readonly recoveredAt: number | undefined } | undefined;
   fleet: { workerId: string; owned(): number[] } | undefined;
 
   get telemetry(): Telemetry | undefined {
@@ -319,9 +319,9 @@ export class WorkerMonitor {
   state(): { state: WorkerState; since: number } {
     if (this.base === 'stopped' || this.base === 'failed') return { state: this.base, since: this.baseSince };
     if (this.stopping !== undefined) return { state: 'stopping', since: this.stopping };
-    const lost = this.lostSince();
+    const lost = this.connection?.lostSince;
     if (lost !== undefined) return { state: 'reconnecting', since: lost };
-    return { state: this.base, since: this.baseSince };
+    return { state: this.base, since: Math.max(this.baseSince, this.connection?.recoveredAt ?? 0) };
   }
 
   health(): WorkerHealth {
