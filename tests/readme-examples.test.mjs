@@ -309,6 +309,30 @@ test('README Lag: topicLag per partition for the word-count group', async () => 
   assert.ok(lag.totalLag >= 1, 'the message written above is not handled by anyone');
 });
 
+// README "Health, metrics and traces": the handle of runConsumer.
+test('README Health, metrics and traces: health() and metrics() of a running worker', async () => {
+  const opsStop = new AbortController();
+  abortWhenCaughtUp(opsStop, 'ops'); // harness
+  const worker = runConsumer({
+    client, name: 'ops', topic: 'app.events', groupId: 'ops', start: 'earliest', partitions: [0],
+    stopSignal: opsStop.signal, stallTimeoutMs: 30000,
+    onChange: async (ctx, change) => { /* ... */ },
+  });
+  const report = setInterval(() => {
+    const { state, partitions } = worker.health();
+    const { handled, failed, deadLettered, handlerMs } = worker.metrics();
+    console.log(state, partitions.map((p) => `${p.partitionId}@${p.lastCommittedOffset}`), handled, failed, deadLettered, handlerMs.p99);
+  }, 10000);
+  try {
+    await worker;
+  } finally {
+    clearInterval(report);
+  }
+
+  assert.equal(worker.health().state, 'stopped');
+  assert.equal(worker.metrics().handled, written, 'every message written so far');
+});
+
 // README "Typed usage": type-checked, then run.
 const TYPED_EXAMPLE = String.raw`import { createConsumerClient, Auth, runConsumer, TopicOp, type Change } from '@kalamdb/consumer';
 

@@ -9,9 +9,12 @@ import { gzipSync } from 'node:zlib';
 export const WASM_BUDGET_BYTES = 150_000;
 // 250,000 until the production round: the CommonJS entry (entry.node.cjs + index.d.cts, a
 // second copy of the JS and the types, ~126 kB), the CLI (~21 kB), partition leases, lag and the
-// worker's logging came in (450,831 bytes when they landed; 467,539 with the README of this
-// round). HACKING.md has the figures.
-export const UNPACKED_BUDGET_BYTES = 480_000;
+// worker's logging came in (450,831 bytes when they landed). 460,000 until the worker's
+// health(), metrics(), stall watchdog and optional telemetry (issue 13 items 2 and 3): +11.3 kB of
+// JS twice (ESM chunk and CJS bundle), +5.3 kB of declarations twice, +3.1 kB of README
+// (491,499 bytes measured); with every branch of the round merged and its README, 504,003
+// bytes. HACKING.md has the figures.
+export const UNPACKED_BUDGET_BYTES = 510_000;
 
 export function wasmSizes(file) {
   const bytes = readFileSync(file);

@@ -10,6 +10,7 @@ import { HandlerPolicy, safely } from './worker/handler-policy.js';
 import { workerSettings, type EngineOptions, type WorkerSettings } from './worker/options.js';
 import { PartitionLoop, type PartitionReporter } from './worker/partition-loop.js';
 import { planPartitions, type PartitionPlan } from './worker/partitions.js';
+import { WorkerMonitor, type WorkerRun } from './worker/stats.js';
 import { StopControl } from './worker/stop-control.js';
 import { PartitionLeases } from './fleet/index.js';
 import { superviseFleet } from './worker/fleet-supervisor.js';
@@ -17,6 +18,24 @@ import type { EngineErrorInfo, EngineHooks } from './worker/types.js';
 
 export type { EngineOptions } from './worker/options.js';
 export type { BaseContext, EngineErrorInfo, EngineHooks, EngineRetryInfo, ErrorPhase, RetryOptions } from './worker/types.js';
+export type { DurationSummary, PartitionHealth, RoundTrips, WorkerHealth, WorkerMetrics, WorkerRun, WorkerState } from './worker/stats.js';
+export type { TelemetryMeter, TelemetryOptions, TelemetrySpan, TelemetryTracer } from './worker/telemetry.js';
+
+/**
+ * Starts a run and returns its promise with `health()` and `metrics()` on it: `await` it as
+ * before, or keep it to ask how the worker is doing.
+ */
+export function startWorker(body: (monitor: WorkerMonitor) => Promise<void>): WorkerRun {
+  const monitor = new WorkerMonitor();
+  const run = body(monitor).then(
+    () => monitor.finished(false),
+    (error: unknown) => {
+      monitor.finished(true, error);
+      throw error;
+    },
+  );
+  return Object.assign(run, { health: () => monitor.health(), metrics: () => monitor.metrics() });
+}
 
 // The worker runtime behind runConsumer and the deprecated runAgent: reads the options, learns
 // the partitions, starts one PartitionLoop per partition with the HandlerPolicy, reports what
@@ -27,7 +46,7 @@ export type { BaseContext, EngineErrorInfo, EngineHooks, EngineRetryInfo, ErrorP
  * Runs until `stopSignal` aborts (then drains and resolves) or an error no retry fixes occurs
  * (then drains, commits what finished, and rejects with it).
  */
-export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOptions, hooks: EngineHooks<TItem>): Promise<void> {
+export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOptions, hooks: EngineHooks<TItem>, monitor = new WorkerMonitor()): Promise<void> {
   if (typeof options !== 'object' || options === null) throw invalidOption('options object required');
   await runtime.ready();
   const bindings = runtime.bindings;
@@ -36,10 +55,13 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
 
   const stop = new StopControl(s.drainTimeoutMs);
   if (s.stopSignal?.aborted) return;
+  monitor.configure({ topic: s.topic, groupId: s.groupId, stallTimeoutMs: s.stallTimeoutMs, logger: s.logger, telemetry: s.telemetry });
+  stop.halt.addEventListener('abort', () => monitor.stopRequested(), { once: true });
   const onStopSignal = (): void => stop.stop();
   s.stopSignal?.addEventListener('abort', onStopSignal, { once: true });
   const attempts = new AttemptRunner(stop, s.handlerTimeoutMs);
   const watch = new ConnectionWatch(s.logger);
+  monitor.connection = watch;
   const report = (info: EngineErrorInfo<TItem>): void => {
     const onError = hooks.onError;
     if (onError) safely(() => onError(info));
@@ -69,6 +91,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
         bindings,
         attempts,
         logger: s.logger,
+        telemetry: s.telemetry,
       },
       hooks,
     );
@@ -88,6 +111,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
         backoff: newBackoff(bindings, s.connectionRetry),
         stop: control,
         reporter,
+        stats: monitor.partition(partition),
         // A fleet partition is handed over on stop: finish what was fetched, so the next owner
         // does not wait for the claim to expire.
         ...(canCommit ? { canCommit, finishFetchedOnStop: true } : {}),
@@ -100,6 +124,8 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
       });
       if (ready === STOPPED) return;
       s.logger.info(`fleet: worker ${s.fleet.workerId}, leases in ${s.fleet.table} (lease ${s.fleet.leaseMs} ms)`);
+      monitor.fleet = { workerId: s.fleet.workerId, owned: () => leases.owned() };
+      monitor.running();
       await superviseFleet({
         leases,
         stop,
@@ -108,6 +134,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
         reportLease: (error, partition) => report({ error, phase: 'lease', partitionId: partition }),
       });
     } else {
+      monitor.running();
       const runs = plan.partitions.map((partition) => {
         const control = stop.child();
         return runPartition(partition, control)
@@ -127,6 +154,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
     fatal ??= toConsumerError(error, 'permanent');
   } finally {
     s.stopSignal?.removeEventListener('abort', onStopSignal);
+    monitor.dispose();
     attempts.dispose();
     stop.dispose();
   }

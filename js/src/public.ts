@@ -11,6 +11,19 @@ export type { QueryResponse, QueryResult, SqlClientLike, SqlParams, SqlSchemaFie
 export type { ConnectionRetryOptions } from './connection.js';
 export type { IdleBackoffOptions } from './idle.js';
 export type { RetryOptions, ErrorPhase } from './engine.js';
+export type {
+  DurationSummary,
+  PartitionHealth,
+  RoundTrips,
+  TelemetryMeter,
+  TelemetryOptions,
+  TelemetrySpan,
+  TelemetryTracer,
+  WorkerHealth,
+  WorkerMetrics,
+  WorkerRun,
+  WorkerState,
+} from './engine.js';
 export type { Change, ConsumerContext, ErrorInfo, MessageMetadata, RetryInfo, RunConsumerOptions, RunConsumerOptionsWithoutUser } from './run-consumer.js';
 export type { Logger, LoggerOption } from './logger.js';
 export { describeFailure } from './failure-reason.js';

@@ -1,10 +1,11 @@
-import { runEngine, type BaseContext, type EngineOptions } from './engine.js';
+import { runEngine, startWorker, type BaseContext, type EngineOptions, type WorkerRun } from './engine.js';
 import { KalamConsumerError, invalidOption } from './errors.js';
 import { unwrapLegacyRow } from './legacy-row.js';
 import { checkAdapter, llmHelpers, type LlmAdapter, type LlmHelpers } from './llm.js';
 import type { ConsumerMessage } from './messages.js';
 import { nonNegativeInt, optionalFunction } from './validate.js';
 import type { WasmRuntime } from './wasm-contract.js';
+import type { WorkerMonitor } from './worker/stats.js';
 
 /** @deprecated The context of `runAgent`'s `onRow`; use runConsumer's `ConsumerContext`. */
 export interface AgentContext<TRow = Record<string, unknown>> extends BaseContext {
@@ -46,9 +47,14 @@ let warned = false;
 export function makeRunAgent(runtime: WasmRuntime) {
   /**
    * @deprecated Use `runConsumer({ onChange(ctx, change) })`. Kept so old `onRow(ctx, row)`
-   * workers keep running; same loop, retries, dead letters and commits as runConsumer.
+   * workers keep running; same loop, retries, dead letters and commits as runConsumer. The
+   * promise also has `health()` and `metrics()`.
    */
-  return async function runAgent<TRow = Record<string, unknown>>(options: RunAgentOptions<TRow>): Promise<void> {
+  return function runAgent<TRow = Record<string, unknown>>(options: RunAgentOptions<TRow>): WorkerRun {
+    return startWorker((monitor) => run(options, monitor));
+  };
+
+  async function run<TRow>(options: RunAgentOptions<TRow>, monitor: WorkerMonitor): Promise<void> {
     if (!warned) {
       warned = true;
       console.warn('[@kalamdb/consumer] runAgent() is deprecated: use runConsumer() with onChange(ctx, change) instead.');
@@ -144,6 +150,6 @@ export function makeRunAgent(runtime: WasmRuntime) {
             },
           }
         : {}),
-    });
-  };
+    }, monitor);
+  }
 }

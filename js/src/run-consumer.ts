@@ -1,4 +1,4 @@
-import { runEngine, type BaseContext, type EngineErrorInfo, type EngineOptions, type EngineRetryInfo, type ErrorPhase } from './engine.js';
+import { runEngine, startWorker, type BaseContext, type EngineErrorInfo, type EngineOptions, type EngineRetryInfo, type ErrorPhase, type WorkerRun } from './engine.js';
 import { KalamConsumerError, invalidOption } from './errors.js';
 import { unwrapLegacyRow } from './legacy-row.js';
 import type { OffsetGap } from './sequencer.js';
@@ -6,6 +6,7 @@ import { checkAdapter, llmHelpers, type LlmAdapter, type LlmHelpers } from './ll
 import { TopicOp, type ConsumerMessage } from './messages.js';
 import { optionalFunction } from './validate.js';
 import type { WasmRuntime } from './wasm-contract.js';
+import type { WorkerMonitor } from './worker/stats.js';
 
 /** A topic message without its payload: what `change.message` holds. */
 export type MessageMetadata = Omit<ConsumerMessage<unknown>, 'payload' | 'value' | 'decode_error'>;
@@ -160,11 +161,16 @@ export function makeRunConsumer(runtime: WasmRuntime) {
    * The worker runtime: consumes `partitions` side by side, calls `onChange` per message in
    * offset order, retries, dead-letters, commits once per batch, survives connection failures.
    * Resolves after `stopSignal` aborts and in-flight work drained; rejects with a typed error
-   * on a permanent failure (403, 404, bad credentials, invalid options).
+   * on a permanent failure (403, 404, bad credentials, invalid options). The promise also has
+   * `health()` and `metrics()`.
    */
-  function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptions<TRow>): Promise<void>;
-  function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptionsWithoutUser<TRow>): Promise<void>;
-  async function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptions<TRow> | RunConsumerOptionsWithoutUser<TRow>): Promise<void> {
+  function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptions<TRow>): WorkerRun;
+  function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptionsWithoutUser<TRow>): WorkerRun;
+  function runConsumer<TRow = Record<string, unknown>>(options: RunConsumerOptions<TRow> | RunConsumerOptionsWithoutUser<TRow>): WorkerRun {
+    return startWorker((monitor) => run(options, monitor));
+  }
+
+  async function run<TRow>(options: RunConsumerOptions<TRow> | RunConsumerOptionsWithoutUser<TRow>, monitor: WorkerMonitor): Promise<void> {
     if (typeof options !== 'object' || options === null) throw invalidOption('runConsumer needs an options object');
     if (options.onChange === undefined && (options as { onMessage?: unknown }).onMessage !== undefined) {
       throw invalidOption('runConsumer takes onChange(ctx, change), not onMessage (the 0.4.x name): rename onMessage to onChange; the change carries data, user, op, key and offset');
@@ -214,7 +220,7 @@ export function makeRunConsumer(runtime: WasmRuntime) {
             },
           }
         : {}),
-    });
+    }, monitor);
   }
   return runConsumer;
 }

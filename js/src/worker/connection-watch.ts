@@ -15,6 +15,7 @@ export class ConnectionWatch {
   private lostAt: number | undefined;
   private lastLine = 0;
   private failures = 0;
+  private recoveredAtMs: number | undefined;
 
   constructor(
     private readonly logger: Logger,
@@ -28,6 +29,11 @@ export class ConnectionWatch {
   /** Since when the connection has been failing (epoch ms), if it is. */
   get lostSince(): number | undefined {
     return this.lostAt;
+  }
+
+  /** When the connection last came back after a loss (epoch ms), if it ever did. */
+  get recoveredAt(): number | undefined {
+    return this.recoveredAtMs;
   }
 
   failed(error: KalamConsumerError, retryInMs: number, request: string): void {
@@ -53,5 +59,6 @@ export class ConnectionWatch {
     this.logger.info(`connection recovered after ${seconds} s (${this.failures} failed requests)`);
     this.lostAt = undefined;
     this.failures = 0;
+    this.recoveredAtMs = this.now();
   }
 }

@@ -7,6 +7,8 @@ import { sleep } from '../timing.js';
 import type { MessageRetryPolicy, WasmBindings, WasmMessageRetry } from '../wasm-contract.js';
 import type { AttemptRunner, AttemptSlot } from './attempts.js';
 import { KeyLanes } from './key-lanes.js';
+import { clock } from './stats.js';
+import type { MessageOutcome, Telemetry } from './telemetry.js';
 import type { MessagePolicy, PartitionHandle } from './partition-loop.js';
 import type { BaseContext, EngineHooks, Prepared } from './types.js';
 
@@ -23,6 +25,7 @@ export interface HandlerPolicySettings {
   bindings: WasmBindings;
   attempts: AttemptRunner;
   logger: Logger;
+  telemetry?: Telemetry | undefined;
 }
 
 /**
@@ -181,27 +184,38 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
 
   /** Handles one message until it is finished, the worker stops, or it must stop the worker (throws). */
   private async process(message: ConsumerMessage<unknown>, partition: PartitionHandle): Promise<void> {
-    const { tracker } = partition;
+    const { tracker, stats } = partition;
     const offset = message.offset;
-    let prepared: Prepared<TItem>;
-    try {
-      prepared = this.hooks.prepare(message);
-    } catch (error) {
-      throw toConsumerError(error, 'permanent');
-    }
-    if (prepared.skip) {
-      tracker.finish(offset);
-      return;
-    }
-    const item = prepared.item;
-    const run = new MessageRun(this as HandlerPolicy<unknown>, partition, message);
-
+    const telemetry = this.s.telemetry;
+    // The process span (only with a tracer): ended in `finally` with how the message ended.
+    const trace = telemetry?.message(partition.partition, offset);
+    let ended: MessageOutcome = 'stopped';
+    let endError: unknown;
+    // `attempt`: 1 for the dead-letter hook of an invalid message; `tried`: handler attempts
+    // made, for the span.
+    let attempt = 1;
+    let tried = 0;
     let retry: WasmMessageRetry | undefined;
     try {
+      let prepared: Prepared<TItem>;
+      try {
+        prepared = this.hooks.prepare(message);
+      } catch (error) {
+        throw toConsumerError(error, 'permanent');
+      }
+      if (prepared.skip) {
+        tracker.finish(offset);
+        stats.skipped++;
+        ended = 'skipped';
+        return;
+      }
+      const item = prepared.item;
+      const run = new MessageRun(this as HandlerPolicy<unknown>, partition, message);
       let lastError: unknown = prepared.error;
-      let attempt = 1;
       let retryable = true;
       if (prepared.error) {
+        stats.invalid++;
+        stats.error(describeFailure(prepared.error));
         this.s.logger.error(`invalid message ${run.where}: ${prepared.error.message}`);
         this.report({ error: prepared.error, phase: 'invalid', partitionId: partition.partition, offset, runKey: run.runKey, item });
       }
@@ -211,21 +225,34 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
           attempt = 1;
           for (;;) {
             if (!this.mayStart(partition, attempt)) return;
+            stats.current = offset;
+            stats.attempt = tried = attempt;
             const slot = this.s.attempts.slot();
+            const started = clock();
             let outcome = this.s.attempts.run(slot, this.hooks.invoke, new AttemptContext(run, attempt, slot, this.shared), item, undefined);
             if (outcome instanceof Promise) outcome = await outcome;
+            const ms = clock() - started;
+            stats.worker.handlerMs.add(ms);
+            telemetry?.handlerTime(partition.partition, ms);
             if (outcome.kind === 'ok') {
               tracker.finish(offset);
+              stats.handled++;
+              ended = 'handled';
               return;
             }
             if (outcome.kind === 'drained') return;
             lastError = outcome.kind === 'timed_out' ? this.timeoutError(run.where, attempt) : outcome.error;
+            stats.failed++;
+            stats.error(describeFailure(lastError));
+            trace?.attemptFailed(lastError);
             if (outcome.kind === 'timed_out') this.s.logger.warn((lastError as Error).message);
             if (run.earlyAcked) {
               // Already committed at the handler's request: report, never run it again.
               this.s.logger.error(`handler failed for ${run.where} after it acked the message, which is not retried: ${describeFailure(lastError)}`);
               this.report({ error: lastError, phase: 'handler', partitionId: partition.partition, offset, runKey: run.runKey, item });
               tracker.finish(offset);
+              ended = 'failed';
+              endError = lastError;
               return;
             }
             try {
@@ -236,6 +263,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
             retry ??= new this.s.bindings.MessageRetry(this.s.retry);
             const decision = retry.onFailure(retryable, Math.random());
             if (decision.action === 'give_up') break;
+            stats.retries++;
             this.s.logger.warn(`attempt ${attempt} of ${this.s.maxAttempts} failed for ${run.where}: ${describeFailure(lastError)}; retrying in ${Math.round(decision.delayMs)} ms`);
             const onRetry = this.hooks.onRetry;
             if (onRetry) {
@@ -264,7 +292,11 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
         }
 
         const failed = this.hooks.failed;
-        if (!failed) throw this.cannotContinue(prepared, lastError, run.where, offset, attempt, partition.partition, run.runKey, item);
+        if (!failed) {
+          ended = 'failed';
+          endError = lastError;
+          throw this.cannotContinue(prepared, lastError, run.where, offset, attempt, partition.partition, run.runKey, item);
+        }
         if (partition.stop.halted) return;
         const slot = this.s.attempts.slot();
         let outcome = this.s.attempts.run(slot, failed, new AttemptContext(run, attempt, slot, this.shared), item, lastError);
@@ -274,10 +306,14 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
           // The dead-letter hook returned: the message may be committed (ackOnFailed) or at
           // least committed past by later messages.
           tracker.finish(offset, { ack: this.s.ackOnFailed });
+          stats.deadLettered++;
+          ended = 'dead_lettered';
+          endError = lastError;
           this.s.logger.warn(`message ${run.where} dead-lettered by ${this.hooks.deadLetterOption}${this.s.ackOnFailed ? '' : ' (ackOnFailed: false: later messages commit past it)'}`);
           return;
         }
         const hookError = outcome.kind === 'timed_out' ? this.timeoutError(run.where, attempt, this.hooks.deadLetterOption) : outcome.error;
+        stats.error(`${this.hooks.deadLetterOption} failed: ${describeFailure(hookError)}`);
         retry ??= new this.s.bindings.MessageRetry(this.s.retry);
         const pause = retry.nextRound(round + 1);
         // Not committed past, not skipped: the whole message is tried again after a pause.
@@ -286,8 +322,16 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
         await sleep(pause, partition.stop.halt);
         if (partition.stop.halted) return;
       }
+    } catch (error) {
+      if (ended !== 'failed') {
+        ended = 'failed';
+        endError = error;
+      }
+      throw error;
     } finally {
       retry?.free();
+      stats.attempt = 0;
+      trace?.end(ended, tried, endError);
     }
   }
 

@@ -8,6 +8,7 @@ import { GAP_TIMEOUT_DEFAULT_MS } from '../sequencer.js';
 import { nonBlank, nonNegativeInt, nonNegativeNumber, positiveInt } from '../validate.js';
 import type { MessageRetryPolicy, WasmBindings } from '../wasm-contract.js';
 import { resolveFleetOptions, type FleetOptions, type ResolvedFleetOptions } from '../fleet/index.js';
+import { telemetrySettings, type Telemetry, type TelemetryOptions } from './telemetry.js';
 import type { RetryOptions } from './types.js';
 
 // The one place that reads and checks the options of runConsumer and runAgent (HACKING.md,
@@ -72,9 +73,21 @@ export interface EngineOptions {
    * table (docs/fleet.md); each partition is handled by one worker at a time.
    */
   fleet?: boolean | FleetOptions;
+  /**
+   * The stall watchdog: a partition that has work (fetched messages not finished, messages held
+   * back, or a last poll that came back full) and makes no progress for this long gets one
+   * warning, and an info line when it moves again. Default 60000 ms; `Infinity` turns it off.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * OpenTelemetry, optional: your `tracer` (spans per message, poll and ack) and `meter`
+   * (durations and counters). The package does not depend on `@opentelemetry/api`.
+   */
+  telemetry?: TelemetryOptions;
 }
 
 export const HANDLER_TIMEOUT_DEFAULT_MS = 60_000;
+export const STALL_TIMEOUT_DEFAULT_MS = 60_000;
 const BATCH_SIZE_DEFAULT = 20;
 const TIMEOUT_SECONDS_DEFAULT = 10;
 const DRAIN_TIMEOUT_DEFAULT_MS = 10_000;
@@ -102,6 +115,8 @@ export interface WorkerSettings {
   logger: Logger;
   stopSignal: AbortSignal | undefined;
   fleet: ResolvedFleetOptions | undefined;
+  stallTimeoutMs: number;
+  telemetry: Telemetry | undefined;
 }
 
 /** Reads and checks every option before any request; throws INVALID_OPTION naming the option. */
@@ -120,6 +135,10 @@ export function workerSettings(options: EngineOptions, bindings: WasmBindings): 
   const handlerTimeoutMs = options.handlerTimeoutMs ?? HANDLER_TIMEOUT_DEFAULT_MS;
   if (typeof handlerTimeoutMs !== 'number' || !(handlerTimeoutMs > 0)) {
     throw invalidOption(`handlerTimeoutMs must be a number of ms > 0 (or Infinity for no limit), got ${String(options.handlerTimeoutMs)}`);
+  }
+  const stallTimeoutMs = options.stallTimeoutMs ?? STALL_TIMEOUT_DEFAULT_MS;
+  if (typeof stallTimeoutMs !== 'number' || !(stallTimeoutMs > 0)) {
+    throw invalidOption(`stallTimeoutMs must be a number of ms > 0 (or Infinity for no watchdog), got ${String(options.stallTimeoutMs)}`);
   }
   return {
     client,
@@ -142,6 +161,8 @@ export function workerSettings(options: EngineOptions, bindings: WasmBindings): 
     logger: resolveLogger(options.logger, name),
     stopSignal,
     fleet: fleetSettings(options),
+    stallTimeoutMs,
+    telemetry: telemetrySettings(options.telemetry),
   };
 }
 

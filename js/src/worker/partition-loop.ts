@@ -2,11 +2,13 @@ import { isInternalClient, type ConsumerClient } from '../client.js';
 import { CommitTracker } from '../commit-tracker.js';
 import { STOPPED, withConnectionRetry, type RetryReporter } from '../connection.js';
 import { KalamConsumerError, toConsumerError } from '../errors.js';
+import { describeFailure } from '../failure-reason.js';
 import { IdleBackoff, type IdleBackoffOptions } from '../idle.js';
 import type { ConsumeBatchResult, ConsumerMessage } from '../messages.js';
 import { OffsetSequencer, type OffsetGap } from '../sequencer.js';
 import { sleep } from '../timing.js';
 import type { WasmConnectionBackoff, WireStart } from '../wasm-contract.js';
+import { clock, WorkerMonitor, type PartitionStats, type PartitionView } from './stats.js';
 import type { StopControl } from './stop-control.js';
 
 // The one poll loop of the package (docs/STYLE.md 20): runConsumer, runAgent and
@@ -59,6 +61,8 @@ export interface PartitionSettings {
   canCommit?: () => boolean;
   /** On stop, finish the fetched batch (first attempts, until the drain deadline): fleet handovers. */
   finishFetchedOnStop?: boolean;
+  /** Where the partition's counters go (health() and metrics()); a private one when absent. */
+  stats?: PartitionStats;
 }
 
 /** What a policy gets to work with: the partition's commit state and its commit calls. */
@@ -70,6 +74,8 @@ export interface PartitionHandle {
   readonly finishFetchedOnStop: boolean;
   /** False once a fleet worker may have lost the partition's lease (see canCommit). */
   holdsPartition(): boolean;
+  /** The partition's counters: the policy bumps them per message (no clock, no allocation). */
+  readonly stats: PartitionStats;
   /** Commits the highest contiguous finished offset (retried like a poll while running). */
   commit(): Promise<void>;
   /** Acks exactly `offset` now (a manual `ctx.ack()`), once, and records the commit. */
@@ -86,8 +92,9 @@ export interface MessagePolicy {
   handle(ready: ConsumerMessage<unknown>[], partition: PartitionHandle): Promise<void>;
 }
 
-export class PartitionLoop implements PartitionHandle {
+export class PartitionLoop implements PartitionHandle, PartitionView {
   readonly tracker = new CommitTracker();
+  readonly stats: PartitionStats;
   private readonly sequencer: OffsetSequencer<ConsumerMessage<unknown>>;
   private readonly retryReporter: RetryReporter;
   private readonly commitReporter: RetryReporter;
@@ -95,6 +102,7 @@ export class PartitionLoop implements PartitionHandle {
   constructor(private readonly s: PartitionSettings) {
     this.sequencer = new OffsetSequencer(this.tracker, s.gapTimeoutMs);
     const partition = s.partition;
+    this.stats = s.stats ?? new WorkerMonitor().partition(partition);
     this.retryReporter = {
       failed: (error, delayMs) => s.reporter.connectionFailed(error, delayMs, 'connection', partition),
       recovered: () => s.reporter.connectionRecovered(),
@@ -121,18 +129,33 @@ export class PartitionLoop implements PartitionHandle {
     return !this.s.canCommit || this.s.canCommit();
   }
 
+  get committed(): number {
+    return this.tracker.committed;
+  }
+
+  get inFlight(): number {
+    return this.tracker.inFlight;
+  }
+
+  get heldBack(): number {
+    return this.sequencer.buffered;
+  }
+
   /** Polls and hands batches to `policy` until stop; commits what finished on the way out. */
   async run(policy: MessagePolicy): Promise<void> {
+    this.stats.attach(this);
     try {
       await this.poll(policy);
     } finally {
       // Also on an error: what finished is committed before the partition gives up.
       await this.finalCommit();
+      this.stats.attach(undefined);
     }
   }
 
   private async poll(policy: MessagePolicy): Promise<void> {
     const { stop } = this.s;
+    const stats = this.stats;
     if (!(await this.learnBeforeFirstFetch())) return;
     const idle = new IdleBackoff(this.s.idle);
     const gapPoll = new IdleBackoff({ initialMs: Math.min(this.s.idle?.initialMs ?? 10, GAP_POLL_MAX_MS), maxMs: Math.max(this.s.idle?.maxMs ?? 0, GAP_POLL_MAX_MS) });
@@ -145,9 +168,11 @@ export class PartitionLoop implements PartitionHandle {
       if (waiting && !(await this.reprobe())) break;
       // While waiting for a claim to come back, each poll claims one message at most: it is
       // kept back (and released by our later ack), so the batch size only bounds memory.
-      const batch = await this.fetch(waiting ? 1 : this.s.batchSize);
+      const limit = waiting ? 1 : this.s.batchSize;
+      const batch = await this.fetch(limit);
       if (batch === STOPPED) break;
       const messages = batch.messages;
+      stats.fullFetch = messages.length >= limit;
       if (firstBatch && messages.length > 0) {
         firstBatch = false;
         if (!(await this.learnFromFirstBatch(lowestOffset(messages)))) break;
@@ -157,8 +182,14 @@ export class PartitionLoop implements PartitionHandle {
       // Fencing: a worker that may have lost the partition hands nothing more over (the new
       // owner gets these messages once our claim expires).
       if (this.s.canCommit && !this.s.canCommit()) break;
-      if (ready.length > 0) await policy.handle(ready, this);
+      if (ready.length > 0) {
+        stats.batches++;
+        stats.received += ready.length;
+        stats.delivered = Math.max(stats.delivered, ready[ready.length - 1]!.offset);
+        await policy.handle(ready, this);
+      }
       await this.commit();
+      if (ready.length > 0) stats.progressed();
       if (stop.halted) break;
       if (ready.length === 0 && accepted && messages.length > 0 && this.tracker.committed >= 0) {
         if (highestOffset(messages) <= this.tracker.committed) await this.releaseClaim();
@@ -182,18 +213,55 @@ export class PartitionLoop implements PartitionHandle {
       this.s.backoff,
       stop.halt,
       () =>
-        client.consumeBatch<unknown>({
-          topic: this.s.topic,
-          group_id: this.s.groupId,
-          // Matters only when the server forgot the group (restart) and it never committed.
-          start: expected === undefined ? this.s.start : { Offset: expected },
-          batch_size: limit,
-          partition_id: this.s.partition,
-          timeout_seconds: this.s.timeoutSeconds,
-          signal: stop.halt,
-        }),
+        this.timed(
+          'receive',
+          client.consumeBatch<unknown>({
+            topic: this.s.topic,
+            group_id: this.s.groupId,
+            // Matters only when the server forgot the group (restart) and it never committed.
+            start: expected === undefined ? this.s.start : { Offset: expected },
+            batch_size: limit,
+            partition_id: this.s.partition,
+            timeout_seconds: this.s.timeoutSeconds,
+            signal: stop.halt,
+          }),
+        ),
       this.retryReporter,
     );
+  }
+
+  /** Counts and times one consume ('receive') or ack ('settle') request; per batch, never per message. */
+  private async timed<R>(operation: 'receive' | 'settle', request: Promise<R>, offset?: number): Promise<R> {
+    const stats = this.stats;
+    const monitor = stats.worker;
+    const startedAt = Date.now();
+    const started = clock();
+    let result: R;
+    try {
+      result = await request;
+    } catch (error) {
+      if (operation === 'receive') stats.consumeErrors++;
+      else stats.ackErrors++;
+      // A request cut short by stop is no error of the partition's.
+      if (!this.s.stop.halted || operation === 'settle') stats.error(describeFailure(error));
+      monitor.telemetry?.request(operation, this.s.partition, startedAt, clock() - started, { offset, error });
+      throw error;
+    }
+    const ms = clock() - started;
+    if (operation === 'receive') {
+      stats.consumes++;
+      monitor.consumeMs.add(ms);
+    } else {
+      stats.acks++;
+      stats.commits++;
+      monitor.ackMs.add(ms);
+    }
+    monitor.telemetry?.request(operation, this.s.partition, startedAt, ms, { offset, count: (result as { messages?: unknown[] }).messages?.length });
+    return result;
+  }
+
+  private sendAck(upto: number, signal?: AbortSignal): Promise<unknown> {
+    return this.timed('settle', this.s.client.ack(this.s.topic, this.s.groupId, this.s.partition, upto, signal ? { signal } : undefined), upto);
   }
 
   async commit(): Promise<void> {
@@ -206,7 +274,7 @@ export class PartitionLoop implements PartitionHandle {
       this.s.stop.halt,
       // Not aborted by stop: an ack already on the wire should land, or the finished work
       // would be delivered again. The drain deadline still bounds it.
-      () => this.s.client.ack(this.s.topic, this.s.groupId, this.s.partition, upto, { signal: this.s.stop.drain }),
+      () => this.sendAck(upto, this.s.stop.drain),
       this.commitReporter,
     );
     if (result === STOPPED) return this.finalCommit();
@@ -216,7 +284,7 @@ export class PartitionLoop implements PartitionHandle {
   async ackOffset(offset: number): Promise<void> {
     if (offset <= this.tracker.committed) return;
     if (!this.mayCommit(offset)) throw this.fencedError(offset);
-    await this.s.client.ack(this.s.topic, this.s.groupId, this.s.partition, offset);
+    await this.sendAck(offset);
     this.tracker.committedUpTo(offset);
   }
 
@@ -226,7 +294,7 @@ export class PartitionLoop implements PartitionHandle {
     if (upto === undefined || upto <= this.tracker.committed) return;
     if (!this.mayCommit(upto)) return;
     try {
-      await this.s.client.ack(this.s.topic, this.s.groupId, this.s.partition, upto, { signal: AbortSignal.timeout(FINAL_COMMIT_TIMEOUT_MS) });
+      await this.sendAck(upto, AbortSignal.timeout(FINAL_COMMIT_TIMEOUT_MS));
       this.tracker.committedUpTo(upto);
     } catch (error) {
       this.s.reporter.commitFailed(toConsumerError(error), upto, this.s.partition);
@@ -322,7 +390,7 @@ export class PartitionLoop implements PartitionHandle {
     await withConnectionRetry(
       this.s.backoff,
       this.s.stop.halt,
-      () => this.s.client.ack(this.s.topic, this.s.groupId, this.s.partition, upto, { signal: this.s.stop.drain }),
+      () => this.sendAck(upto, this.s.stop.drain),
       this.commitReporter,
     );
   }
