@@ -240,10 +240,11 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
     try {
       result = await request;
     } catch (error) {
-      if (operation === 'receive') stats.consumeErrors++;
-      else stats.ackErrors++;
-      // A request cut short by stop is no error of the partition's.
-      if (!this.s.stop.halted || operation === 'settle') stats.error(describeFailure(error));
+      // A poll cut short by stop is no error of the partition's (an ack is never cut by stop).
+      const cutByStop = operation === 'receive' && this.s.stop.halted;
+      if (operation === 'settle') stats.ackErrors++;
+      else if (!cutByStop) stats.consumeErrors++;
+      if (!cutByStop) stats.error(describeFailure(error));
       monitor.telemetry?.request(operation, this.s.partition, startedAt, clock() - started, { offset, error });
       throw error;
     }
