@@ -29,9 +29,9 @@ export interface HandlerPolicySettings {
 }
 
 /**
- * One message on its way through the policy. Its strings (runKey, the `topic[p]@offset` used in
- * log lines) are made only when something reads them: on the success path of a handler that
- * never looks at `ctx.runKey`, nothing is formatted per message.
+ * One message on its way through the policy, shared by its attempts: whether the handler acked
+ * it early, its runKey (made once), and its `ack` function (made once, not per attempt). The
+ * `topic[p]@offset` of log lines is formatted only on the paths that log.
  */
 class MessageRun {
   earlyAcked = false;
@@ -42,10 +42,6 @@ class MessageRun {
     readonly partition: PartitionHandle,
     readonly message: ConsumerMessage<unknown>,
   ) {}
-
-  get offset(): number {
-    return this.message.offset;
-  }
 
   get runKey(): string {
     this.key ??= this.policy.runKeyOf(this.message, this.partition.partition);
