@@ -68,6 +68,15 @@ class MessageRun {
 }
 
 /**
+ * Where a context keeps its attempt's slot. A symbol, not a `#private` field: the bundle is built
+ * without class static blocks (scripts/build.mjs), and esbuild then lowers a private field to a
+ * WeakMap entry per object, plus every other field of the class to `Object.defineProperty`,
+ * which cost about a fifth of the package's own time per message (tests/bundle-shape.test.mjs
+ * keeps them out). A symbol key stays out of `Object.keys` and JSON.
+ */
+const SLOT = Symbol('kalam.attemptSlot');
+
+/**
  * The context of one attempt. Its fields are own properties, in the documented order, so it
  * prints and spreads as before; only `signal` is a getter: an AbortController per message is
  * measurable, and most handlers never ask for it.
@@ -81,7 +90,7 @@ class AttemptContext implements BaseContext {
   readonly queryOne: BaseContext['queryOne'];
   readonly queryAll: BaseContext['queryAll'];
   readonly ack: () => Promise<void>;
-  readonly #slot: AttemptSlot;
+  readonly [SLOT]: AttemptSlot;
 
   constructor(run: MessageRun, attempt: number, slot: AttemptSlot, shared: SharedHelpers) {
     this.name = run.policy.name;
@@ -92,11 +101,11 @@ class AttemptContext implements BaseContext {
     this.queryOne = shared.queryOne;
     this.queryAll = shared.queryAll;
     this.ack = run.ackFunction();
-    this.#slot = slot;
+    this[SLOT] = slot;
   }
 
   get signal(): AbortSignal {
-    return this.#slot.signal();
+    return this[SLOT].signal();
   }
 }
 
