@@ -98,6 +98,10 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
   private readonly sequencer: OffsetSequencer<ConsumerMessage<unknown>>;
   private readonly retryReporter: RetryReporter;
   private readonly commitReporter: RetryReporter;
+  /** The batch ack sent while the next batch is fetched (see `ackInBackground`). */
+  private inFlightAck: Promise<void> | undefined;
+  /** How the last background ack failed: the next commit replays it in the foreground (see `commit`). */
+  private backgroundAckFailure: { error: unknown } | undefined;
 
   constructor(private readonly s: PartitionSettings) {
     this.sequencer = new OffsetSequencer(this.tracker, s.gapTimeoutMs);
@@ -148,6 +152,7 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
       await this.poll(policy);
     } finally {
       // Also on an error: what finished is committed before the partition gives up.
+      await this.settleAck();
       await this.finalCommit();
       this.stats.attach(undefined);
     }
@@ -188,11 +193,12 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
         stats.delivered = Math.max(stats.delivered, ready[ready.length - 1]!.offset);
         await policy.handle(ready, this);
       }
-      await this.commit();
+      await this.commitBatch();
       if (ready.length > 0) stats.progressed();
       if (stop.halted) break;
-      if (ready.length === 0 && accepted && messages.length > 0 && this.tracker.committed >= 0) {
-        if (highestOffset(messages) <= this.tracker.committed) await this.releaseClaim();
+      if (ready.length === 0 && accepted && messages.length > 0) {
+        await this.settleAck();
+        if (this.tracker.committed >= 0 && highestOffset(messages) <= this.tracker.committed) await this.releaseClaim();
       }
       if (this.sequencer.gap !== undefined) {
         catchingUp = accepted && messages.length > 0;
@@ -265,17 +271,68 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
     return this.timed('settle', this.s.client.ack(this.s.topic, this.s.groupId, this.s.partition, upto, signal ? { signal } : undefined), upto);
   }
 
-  async commit(): Promise<void> {
+  /**
+   * The loop's commit after each batch. Normally the ack goes out in the background and the
+   * next consume is sent beside it: the plain loop waits for its ack before polling again, and
+   * that round trip is pure waiting. The two never conflict: the ack only covers offsets this
+   * worker already fetched, and the server keeps the highest ack (docs/PROTOCOL.md §3.7). At
+   * most one ack is in flight: the next commit waits for it first. After a failed background
+   * ack, the commit is made in the foreground, with retries and reports, so an ack that keeps
+   * failing stops the partition's progress loudly instead of letting it consume uncommitted.
+   */
+  private async commitBatch(): Promise<void> {
+    await this.settleAck();
+    if (this.backgroundAckFailure || this.s.stop.halted) return this.commit();
+    this.ackInBackground();
+  }
+
+  private ackInBackground(): void {
     const upto = this.tracker.committable();
     if (upto === undefined || upto <= this.tracker.committed) return;
+    if (!this.mayCommit(upto)) return;
+    // One attempt, never aborted by stop (like every ack); the foreground commit that follows
+    // reports its failure and retries it.
+    this.inFlightAck = this.sendAck(upto, this.s.stop.drain).then(
+      () => this.tracker.committedUpTo(upto),
+      (error: unknown) => {
+        this.backgroundAckFailure = { error };
+      },
+    );
+  }
+
+  /** Waits for the background ack, if one is in flight; never throws. */
+  private async settleAck(): Promise<void> {
+    const ack = this.inFlightAck;
+    if (ack === undefined) return;
+    this.inFlightAck = undefined;
+    await ack;
+  }
+
+  async commit(): Promise<void> {
+    await this.settleAck();
+    const upto = this.tracker.committable();
+    if (upto === undefined || upto <= this.tracker.committed) {
+      // What a failed background ack covered is committed by now (learned from a probe).
+      this.backgroundAckFailure = undefined;
+      return;
+    }
     if (this.s.stop.halted) return this.finalCommit();
     if (!this.mayCommit(upto)) return;
+    // A failed background ack counts as this commit's first failed try: reported, backed off
+    // and retried (or thrown when final) exactly as if it had been sent from here.
+    let replay = this.backgroundAckFailure;
+    this.backgroundAckFailure = undefined;
     const result = await withConnectionRetry(
       this.s.backoff,
       this.s.stop.halt,
       // Not aborted by stop: an ack already on the wire should land, or the finished work
       // would be delivered again. The drain deadline still bounds it.
-      () => this.sendAck(upto, this.s.stop.drain),
+      () => {
+        if (!replay) return this.sendAck(upto, this.s.stop.drain);
+        const failure = replay;
+        replay = undefined;
+        return Promise.reject(failure.error);
+      },
       this.commitReporter,
     );
     if (result === STOPPED) return this.finalCommit();
@@ -283,6 +340,7 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
   }
 
   async ackOffset(offset: number): Promise<void> {
+    await this.settleAck();
     if (offset <= this.tracker.committed) return;
     if (!this.mayCommit(offset)) throw this.fencedError(offset);
     await this.sendAck(offset);
@@ -372,6 +430,7 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
    * offset answers committed + 1 when that moved, and our own offset otherwise.
    */
   private async reprobe(): Promise<boolean> {
+    await this.settleAck();
     const expected = this.tracker.expected;
     if (!isInternalClient(this.s.client) || expected === undefined) return true;
     const next = await this.probe({ Offset: expected });
