@@ -80,14 +80,18 @@ export class OffsetSequencer<M extends { offset: number }> {
   offer(messages: readonly M[]): Offered<M> {
     let accepted = false;
     if (messages.length > 0) {
-      const sorted = [...messages].sort((a, b) => a.offset - b.offset);
+      // A batch arrives in offset order (§3.2); sorting is for anything else.
+      const sorted = isAscending(messages) ? (messages as M[]) : [...messages].sort((a, b) => a.offset - b.offset);
       const run: Run<M> = { first: sorted[0]!.offset, last: sorted[sorted.length - 1]!.offset, messages: sorted };
       const expected = this.tracker.expected;
       accepted = expected === undefined || run.first <= expected;
       this.runs.push(run);
-      this.runs.sort((a, b) => a.first - b.first);
+      if (this.runs.length > 1) this.runs.sort((a, b) => a.first - b.first);
     }
-    const ready: M[] = [];
+    let ready: M[] = [];
+    /** `ready` is a batch's own array (handed out as is): copy it before adding to it. */
+    let readyIsBatch = false;
+    let runsTaken = 0;
     const skipped: OffsetGap[] = [];
     for (;;) {
       const head = this.runs[0];
@@ -105,14 +109,30 @@ export class OffsetSequencer<M extends { offset: number }> {
         this.tracker.expect(head.first);
       }
       this.runs.shift();
+      runsTaken++;
       // Redelivered offsets this worker committed or already handles are dropped here.
-      const fresh = new Set(this.tracker.track(head.messages.map((m) => m.offset)));
-      for (const m of head.messages) if (fresh.delete(m.offset)) ready.push(m);
+      const fresh = this.tracker.track(head.messages.map((m) => m.offset));
+      if (fresh.length === head.messages.length && ready.length === 0) {
+        // All new (the usual case): the batch itself is what is handed out.
+        ready = head.messages;
+        readyIsBatch = true;
+      } else {
+        if (readyIsBatch) ready = ready.slice();
+        readyIsBatch = false;
+        const wanted = new Set(fresh);
+        for (const m of head.messages) if (wanted.delete(m.offset)) ready.push(m);
+      }
       this.tracker.expect(head.last + 1);
     }
     if (!this.gap) this.gapAt = undefined;
     // Runs accepted one after another may interleave (a redelivery overlapping a kept batch).
-    ready.sort((a, b) => a.offset - b.offset);
+    if (runsTaken > 1) ready.sort((a, b) => a.offset - b.offset);
     return { ready, accepted, skipped };
   }
+}
+
+/** True when the messages are in strictly ascending offset order. */
+function isAscending(messages: readonly { offset: number }[]): boolean {
+  for (let i = 1; i < messages.length; i++) if (!(messages[i]!.offset > messages[i - 1]!.offset)) return false;
+  return true;
 }

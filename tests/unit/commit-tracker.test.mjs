@@ -157,3 +157,101 @@ test('sequencer: a gap open for gapTimeoutMs is given up and returned for report
   assert.deepEqual(late.skipped, [{ from: 10, to: 14 }]);
   assert.deepEqual(late.ready.map((m) => m.offset), [15, 16]);
 });
+
+/**
+ * The tracker against a model made of plain sets (what it did before it became arrays), through
+ * random batches, redeliveries, finishes, holds, forgets and commits, including compactions.
+ */
+class ModelTracker {
+  pending = new Set();
+  done = new Set();
+  held = new Set();
+  committed = -1;
+  seen(o) { return o <= this.committed || this.pending.has(o); }
+  track(offsets) {
+    const fresh = [...new Set(offsets.filter((o) => !this.seen(o)))].sort((a, b) => a - b);
+    for (const o of fresh) this.pending.add(o);
+    return fresh;
+  }
+  finish(o, ack) { if (!this.pending.has(o)) return; this.done.add(o); if (ack === false) this.held.add(o); }
+  forget(o) { if (!this.pending.delete(o)) return; this.done.delete(o); this.held.delete(o); }
+  committable() {
+    let upto;
+    for (const o of [...this.pending].sort((a, b) => a - b)) {
+      if (!this.done.has(o)) break;
+      if (!this.held.has(o)) upto = o;
+    }
+    return upto;
+  }
+  committedUpTo(c) {
+    if (c <= this.committed) return;
+    this.committed = c;
+    for (const o of [...this.pending]) if (o <= c) { this.pending.delete(o); this.done.delete(o); this.held.delete(o); }
+  }
+  get inFlight() { return this.pending.size - this.done.size; }
+}
+
+test('the tracker agrees with a set-based model through random operations', () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = (list) => list[Math.floor(random() * list.length)];
+  for (let run = 0; run < 40; run++) {
+    const t = new CommitTracker();
+    const m = new ModelTracker();
+    let next = 0;
+    const history = [];
+    const where = (step, what) => `run ${run} step ${step}: ${what} after\n  ${history.slice(-12).join('\n  ')}`;
+    for (let step = 0; step < 400; step++) {
+      const roll = random();
+      if (roll < 0.3) {
+        // A fresh batch, sometimes with holes (deleted messages), sometimes a redelivery overlap.
+        const from = random() < 0.2 ? Math.max(0, next - 5) : next;
+        const batch = [];
+        for (let o = from; o < from + 1 + Math.floor(random() * 40); o++) if (random() > 0.1) batch.push(o);
+        if (random() < 0.1) batch.reverse();
+        next = Math.max(next, from + 41);
+        history.push(`track ${JSON.stringify(batch)}`);
+        assert.deepEqual(t.track(batch), m.track(batch), where(step, 'track'));
+      } else if (roll < 0.75) {
+        const live = [...m.pending];
+        if (live.length) {
+          const o = pick(live);
+          const ack = random() < 0.1 ? false : undefined;
+          history.push(`finish ${o}${ack === false ? ' ack:false' : ''}`);
+          t.finish(o, ack === false ? { ack } : undefined);
+          m.finish(o, ack);
+        }
+      } else if (roll < 0.78) {
+        const live = [...m.pending];
+        if (live.length) { const o = pick(live); history.push(`forget ${o}`); t.forget(o); m.forget(o); }
+      } else {
+        const upto = t.committable();
+        assert.equal(upto, m.committable(), where(step, 'committable'));
+        if (upto !== undefined && random() < 0.8) { history.push(`committedUpTo ${upto}`); t.committedUpTo(upto); m.committedUpTo(upto); }
+      }
+      assert.equal(t.inFlight, m.inFlight, where(step, 'inFlight'));
+      const probe = Math.floor(random() * (next + 3));
+      assert.equal(t.seen(probe), m.seen(probe), where(step, `seen(${probe})`));
+      assert.equal(t.isFinished(probe), m.pending.has(probe) && m.done.has(probe), where(step, `isFinished(${probe})`));
+    }
+  }
+});
+
+test('a long run in offset order stays correct across compactions of the settled prefix', () => {
+  const t = new CommitTracker();
+  for (let batch = 0; batch < 30; batch++) {
+    const offsets = Array.from({ length: 100 }, (_, i) => batch * 100 + i);
+    assert.deepEqual(t.track(offsets), offsets);
+    for (const o of offsets) t.finish(o);
+    assert.equal(t.inFlight, 0);
+    assert.equal(t.committable(), batch * 100 + 99);
+    t.committedUpTo(batch * 100 + 99);
+  }
+  assert.equal(t.seen(2999), true);
+  assert.equal(t.seen(3000), false);
+  assert.deepEqual(t.track([2998, 3000, 3001]), [3000, 3001]);
+  t.finish(3001);
+  assert.equal(t.committable(), undefined, '3000 is unfinished');
+  t.finish(3000);
+  assert.equal(t.committable(), 3001);
+});
