@@ -83,7 +83,7 @@ const GLUE_FILES = [GLUE_JS, `${OUT_NAME}.d.ts`, `${OUT_NAME}_bg.wasm`];
 const ESBUILD_COMMON = {
   format: /** @type {const} */ ('esm'),
   target: 'es2022',
-  minify: true,
+  minify: process.env.KALAM_NO_MINIFY ? false : true,
   // Users see class and function names (`KalamConsumerError` in a logged error, the glue's
   // `KalamConsumerClient`): keep them through minification (~2 kB of the bundle, ~3 kB of glue).
   keepNames: true,

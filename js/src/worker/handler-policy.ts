@@ -5,10 +5,10 @@ import type { Logger } from '../logger.js';
 import type { ConsumerMessage } from '../messages.js';
 import { sleep } from '../timing.js';
 import type { MessageRetryPolicy, WasmBindings, WasmMessageRetry } from '../wasm-contract.js';
-import type { AttemptRunner, AttemptSlot } from './attempts.js';
+import type { AttemptOutcome, AttemptRunner, AttemptSlot } from './attempts.js';
 import { KeyLanes } from './key-lanes.js';
 import { clock } from './stats.js';
-import type { MessageOutcome, Telemetry } from './telemetry.js';
+import type { MessageOutcome, MessageTrace, Telemetry } from './telemetry.js';
 import type { MessagePolicy, PartitionHandle } from './partition-loop.js';
 import type { BaseContext, EngineHooks, Prepared } from './types.js';
 
@@ -109,6 +109,15 @@ class AttemptContext implements BaseContext {
   }
 }
 
+/** What `process` did before handing a message to `processFurther`. */
+interface BegunMessage<TItem> {
+  prepared: Prepared<TItem>;
+  run?: MessageRun;
+  /** The first attempt, started (a promise) or failed; with `started`, its clock() start. */
+  outcome?: AttemptOutcome | Promise<AttemptOutcome>;
+  started?: number;
+}
+
 interface SharedHelpers {
   sql: BaseContext['sql'];
   queryOne: BaseContext['queryOne'];
@@ -152,7 +161,8 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     if (this.s.concurrency <= 1) {
       for (const message of ready) {
         if (!this.mayStart(partition, 1)) return;
-        await this.process(message, partition);
+        const unfinished = this.process(message, partition);
+        if (unfinished !== undefined) await unfinished;
       }
       return;
     }
@@ -187,13 +197,57 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     if (failedOnce) throw fatal;
   }
 
-  /** Handles one message until it is finished, the worker stops, or it must stop the worker (throws). */
-  private async process(message: ConsumerMessage<unknown>, partition: PartitionHandle): Promise<void> {
+  /**
+   * Handles one message until it is finished, the worker stops, or it must stop the worker
+   * (the promise rejects). The usual message is valid and its first attempt succeeds: when the
+   * handler returns synchronously that is all done here, with no promise (undefined is
+   * returned). An async function per message allocated about 1 kB (its frame holds every local
+   * of the retry path), the largest cost of the package per message. Everything else
+   * continues in `processFurther`.
+   */
+  private process(message: ConsumerMessage<unknown>, partition: PartitionHandle): Promise<void> | undefined {
+    const offset = message.offset;
+    const telemetry = this.s.telemetry;
+    // The process span (only with a tracer) is ended by processFurther.
+    const trace = telemetry?.message(partition.partition, offset);
+    if (trace) return this.processFurther(message, partition, trace, undefined);
+    let prepared: Prepared<TItem>;
+    try {
+      prepared = this.hooks.prepare(message);
+    } catch (error) {
+      return Promise.reject(toConsumerError(error, 'permanent'));
+    }
+    if (prepared.skip || prepared.error) return this.processFurther(message, partition, undefined, { prepared });
+    const { stats } = partition;
+    const run = new MessageRun(this as HandlerPolicy<unknown>, partition, message);
+    stats.current = offset;
+    stats.attempt = 1;
+    const slot = this.s.attempts.slot();
+    const started = clock();
+    const outcome = this.s.attempts.run(slot, this.hooks.invoke, new AttemptContext(run, 1, slot, this.shared), prepared.item, undefined);
+    if (outcome instanceof Promise || outcome.kind !== 'ok') return this.processFurther(message, partition, undefined, { prepared, run, outcome, started });
+    const ms = clock() - started;
+    stats.worker.handlerMs.add(ms);
+    telemetry?.handlerTime(partition.partition, ms);
+    partition.tracker.finish(offset);
+    stats.handled++;
+    stats.attempt = 0;
+    return undefined;
+  }
+
+  /**
+   * The general path of `process`: with a trace, for an invalid or skipped message, or after a
+   * first attempt that returned a promise or failed (`begun` holds what `process` did so far).
+   */
+  private async processFurther(
+    message: ConsumerMessage<unknown>,
+    partition: PartitionHandle,
+    trace: MessageTrace | undefined,
+    begun: BegunMessage<TItem> | undefined,
+  ): Promise<void> {
     const { tracker, stats } = partition;
     const offset = message.offset;
     const telemetry = this.s.telemetry;
-    // The process span (only with a tracer): ended in `finally` with how the message ended.
-    const trace = telemetry?.message(partition.partition, offset);
     let ended: MessageOutcome = 'stopped';
     let endError: unknown;
     // `attempt`: 1 for the dead-letter hook of an invalid message; `tried`: handler attempts
@@ -203,10 +257,14 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     let retry: WasmMessageRetry | undefined;
     try {
       let prepared: Prepared<TItem>;
-      try {
-        prepared = this.hooks.prepare(message);
-      } catch (error) {
-        throw toConsumerError(error, 'permanent');
+      if (begun) {
+        prepared = begun.prepared;
+      } else {
+        try {
+          prepared = this.hooks.prepare(message);
+        } catch (error) {
+          throw toConsumerError(error, 'permanent');
+        }
       }
       if (prepared.skip) {
         tracker.finish(offset);
@@ -215,7 +273,9 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
         return;
       }
       const item = prepared.item;
-      const run = new MessageRun(this as HandlerPolicy<unknown>, partition, message);
+      const run = begun?.run ?? new MessageRun(this as HandlerPolicy<unknown>, partition, message);
+      // The first attempt `process` already started, used once.
+      let first = begun?.outcome === undefined ? undefined : begun;
       let lastError: unknown = prepared.error;
       let retryable = true;
       if (prepared.error) {
@@ -229,12 +289,20 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
           // One round of attempts.
           attempt = 1;
           for (;;) {
-            if (!this.mayStart(partition, attempt)) return;
-            stats.current = offset;
-            stats.attempt = tried = attempt;
-            const slot = this.s.attempts.slot();
-            const started = clock();
-            let outcome = this.s.attempts.run(slot, this.hooks.invoke, new AttemptContext(run, attempt, slot, this.shared), item, undefined);
+            let outcome: AttemptOutcome | Promise<AttemptOutcome>;
+            let started: number;
+            if (first) {
+              tried = 1;
+              ({ outcome, started } = first as Required<BegunMessage<TItem>>);
+              first = undefined;
+            } else {
+              if (!this.mayStart(partition, attempt)) return;
+              stats.current = offset;
+              stats.attempt = tried = attempt;
+              const slot = this.s.attempts.slot();
+              started = clock();
+              outcome = this.s.attempts.run(slot, this.hooks.invoke, new AttemptContext(run, attempt, slot, this.shared), item, undefined);
+            }
             if (outcome instanceof Promise) outcome = await outcome;
             const ms = clock() - started;
             stats.worker.handlerMs.add(ms);
