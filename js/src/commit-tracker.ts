@@ -11,17 +11,23 @@ const FINISHED_HELD = 2;
  * (deleted messages are simply absent), so it tracks the fetched offsets, not a range.
  *
  * Cost: the worker runs this for every message (bench `throughput.vs_plain`). The fetched
- * offsets are one ascending array with a parallel array of states, so a batch that follows what
- * is pending is appended without a lookup, `finish` in offset order is O(1) (it looks where the
- * previous one landed first, then searches), `committable` walks only what finished since its
- * last call, and a commit moves a start index. No set, no per-offset allocation.
+ * offsets are one ascending typed array with a parallel array of states, so a batch that
+ * follows what is pending is appended without a lookup, `finish` in offset order is O(1) (it
+ * looks where the previous one landed first, then searches), `committable` walks only what
+ * finished since its last call, and a commit moves a start index. The arrays are reused: the
+ * settled prefix is moved out in place and they grow only when more is in flight than ever
+ * before, so the steady state allocates nothing.
  */
+/** Entries the arrays start with; they double when more is in flight. */
+const INITIAL_CAPACITY = 256;
+
 export class CommitTracker {
-  /** Fetched, not yet committed offsets, ascending, from `head` on (the rest are settled). */
-  private offsets: number[] = [];
+  /** Fetched, not yet committed offsets, ascending, in `[head, tail)` (before `head`: settled). */
+  private offsets = new Float64Array(INITIAL_CAPACITY);
   /** `states[i]`: UNFINISHED, FINISHED or FINISHED_HELD, for `offsets[i]`. */
-  private states: number[] = [];
+  private states = new Uint8Array(INITIAL_CAPACITY);
   private head = 0;
+  private tail = 0;
   /** Tracked offsets not finished yet (`inFlight`). */
   private unfinished = 0;
   /** Where the next `finish` probably lands: right after the previous one. */
@@ -63,8 +69,9 @@ export class CommitTracker {
     const i = this.indexOf(offset);
     if (i < 0) return;
     if (this.states[i] === UNFINISHED) this.unfinished--;
-    this.offsets.splice(i, 1);
-    this.states.splice(i, 1);
+    this.offsets.copyWithin(i, i + 1, this.tail);
+    this.states.copyWithin(i, i + 1, this.tail);
+    this.tail--;
     this.resetScan();
   }
 
@@ -77,26 +84,24 @@ export class CommitTracker {
     return offset <= this.committedOffset || this.indexOf(offset) >= 0;
   }
 
+  /**
+   * The usual case of `track`, without an array of offsets: when the messages are in strictly
+   * ascending order and all follow everything tracked or committed, registers them all and
+   * returns true; otherwise registers nothing and returns false (call `track`).
+   */
+  trackIfAfter(messages: readonly { offset: number }[]): boolean {
+    return this.appendIfAfter(messages.length, (i) => messages[i]!.offset);
+  }
+
   /** Registers fetched offsets; returns the ones that are new, in ascending order, once each. */
   track(batch: readonly number[]): number[] {
-    const offsets = this.offsets;
-    const last = offsets.length > this.head ? offsets[offsets.length - 1]! : this.committedOffset;
-    if (isAfter(batch, Math.max(last, this.committedOffset))) {
-      // The usual case: an ascending batch that follows everything pending. Nothing to look up.
-      for (const offset of batch) {
-        offsets.push(offset);
-        this.states.push(UNFINISHED);
-      }
-      this.unfinished += batch.length;
-      return batch.slice();
-    }
+    if (this.appendIfAfter(batch.length, (i) => batch[i]!)) return batch.slice();
     // A redelivery, or a batch out of order: keep what is new, once, and merge it in.
     const fresh = batch.filter((offset) => !this.seen(offset)).sort((a, b) => a - b);
     let kept = 0;
     for (let i = 0; i < fresh.length; i++) if (i === 0 || fresh[i] !== fresh[i - 1]) fresh[kept++] = fresh[i]!;
     fresh.length = kept;
-    if (kept === 0) return fresh;
-    this.merge(fresh);
+    if (kept > 0) this.merge(fresh);
     return fresh;
   }
 
@@ -121,10 +126,10 @@ export class CommitTracker {
 
   /** The offset to ack now, or undefined when nothing new is committable. */
   committable(): number | undefined {
-    const { offsets, states } = this;
+    const { offsets, states, tail } = this;
     let i = Math.max(this.scanned, this.head);
     let upto = this.scannedUpto;
-    while (i < offsets.length) {
+    while (i < tail) {
       const state = states[i];
       if (state === UNFINISHED) break;
       if (state === FINISHED) upto = offsets[i];
@@ -143,9 +148,9 @@ export class CommitTracker {
     if (offset <= this.committedOffset) return;
     this.committedOffset = offset;
     this.expect(offset + 1);
-    const { offsets, states } = this;
+    const { offsets, states, tail } = this;
     let i = this.head;
-    while (i < offsets.length && offsets[i]! <= offset) {
+    while (i < tail && offsets[i]! <= offset) {
       if (states[i] === UNFINISHED) this.unfinished--;
       i++;
     }
@@ -153,14 +158,6 @@ export class CommitTracker {
     if (this.scanned <= i) this.resetScan();
     // What the scan found is committed now: nothing new until it walks further.
     else if (this.scannedUpto !== undefined && this.scannedUpto <= offset) this.scannedUpto = undefined;
-    // Drop the settled prefix now and then, not on every commit (it is a copy).
-    if (i > 1024 && i * 2 > offsets.length) {
-      this.offsets = offsets.slice(i);
-      this.states = states.slice(i);
-      this.head = 0;
-      this.scanned -= i;
-      this.hint = Math.max(0, this.hint - i);
-    }
   }
 
   /** Number of fetched messages that are neither committed nor finished. */
@@ -168,13 +165,62 @@ export class CommitTracker {
     return this.unfinished;
   }
 
+  /** Appends `count` offsets when they ascend strictly from above everything tracked or committed. */
+  private appendIfAfter(count: number, offsetAt: (index: number) => number): boolean {
+    let previous = Math.max(this.tail > this.head ? this.offsets[this.tail - 1]! : -1, this.committedOffset);
+    for (let i = 0; i < count; i++) {
+      const offset = offsetAt(i);
+      if (!(offset > previous)) return false;
+      previous = offset;
+    }
+    this.makeRoom(count);
+    const { offsets, states } = this;
+    let at = this.tail;
+    for (let i = 0; i < count; i++, at++) {
+      offsets[at] = offsetAt(i);
+      states[at] = UNFINISHED;
+    }
+    this.tail = at;
+    this.unfinished += count;
+    return true;
+  }
+
+  /** Ensures `count` more entries fit after `tail`: moves the live part to the front, or grows. */
+  private makeRoom(count: number): void {
+    if (this.tail + count <= this.offsets.length) return;
+    const live = this.tail - this.head;
+    if (live + count <= this.offsets.length) {
+      // Room once the settled prefix is gone (head > 0, or the early return above would apply).
+      this.offsets.copyWithin(0, this.head, this.tail);
+      this.states.copyWithin(0, this.head, this.tail);
+    } else {
+      let capacity = this.offsets.length * 2;
+      while (capacity < live + count) capacity *= 2;
+      const offsets = new Float64Array(capacity);
+      const states = new Uint8Array(capacity);
+      offsets.set(this.offsets.subarray(this.head, this.tail));
+      states.set(this.states.subarray(this.head, this.tail));
+      this.offsets = offsets;
+      this.states = states;
+    }
+    this.shift(this.head);
+  }
+
+  /** The indices after the live part moved `by` places to the front. */
+  private shift(by: number): void {
+    this.tail -= by;
+    this.scanned = Math.max(0, this.scanned - by);
+    this.hint = Math.max(0, this.hint - by);
+    this.head = 0;
+  }
+
   /** Index of a tracked (uncommitted) offset, or -1. */
   private indexOf(offset: number): number {
     const offsets = this.offsets;
     const hint = this.hint;
-    if (hint >= this.head && offsets[hint] === offset) return hint;
+    if (hint >= this.head && hint < this.tail && offsets[hint] === offset) return hint;
     let low = this.head;
-    let high = offsets.length - 1;
+    let high = this.tail - 1;
     while (low <= high) {
       const mid = (low + high) >>> 1;
       const at = offsets[mid]!;
@@ -185,26 +231,31 @@ export class CommitTracker {
     return -1;
   }
 
-  /** Merges ascending, untracked offsets into the live part of the arrays. */
+  /** Merges ascending, untracked offsets into the live part (a redelivery: rare, so it copies). */
   private merge(fresh: number[]): void {
-    const offsets: number[] = [];
-    const states: number[] = [];
+    const live = this.tail - this.head;
+    const total = live + fresh.length;
+    let capacity = this.offsets.length;
+    while (capacity < total) capacity *= 2;
+    const offsets = new Float64Array(capacity);
+    const states = new Uint8Array(capacity);
     let i = this.head;
     let j = 0;
-    while (i < this.offsets.length || j < fresh.length) {
-      if (j >= fresh.length || (i < this.offsets.length && this.offsets[i]! < fresh[j]!)) {
-        offsets.push(this.offsets[i]!);
-        states.push(this.states[i]!);
+    for (let at = 0; at < total; at++) {
+      if (j >= fresh.length || (i < this.tail && this.offsets[i]! < fresh[j]!)) {
+        offsets[at] = this.offsets[i]!;
+        states[at] = this.states[i]!;
         i++;
       } else {
-        offsets.push(fresh[j]!);
-        states.push(UNFINISHED);
+        offsets[at] = fresh[j]!;
+        states[at] = UNFINISHED;
         j++;
       }
     }
     this.offsets = offsets;
     this.states = states;
     this.head = 0;
+    this.tail = total;
     this.hint = 0;
     this.unfinished += fresh.length;
     this.resetScan();
@@ -214,14 +265,4 @@ export class CommitTracker {
     this.scanned = this.head;
     this.scannedUpto = undefined;
   }
-}
-
-/** True when `batch` is strictly ascending and starts above `floor`. */
-function isAfter(batch: readonly number[], floor: number): boolean {
-  let previous = floor;
-  for (const offset of batch) {
-    if (!(offset > previous)) return false;
-    previous = offset;
-  }
-  return true;
 }

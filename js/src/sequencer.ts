@@ -110,13 +110,13 @@ export class OffsetSequencer<M extends { offset: number }> {
       }
       this.runs.shift();
       runsTaken++;
-      // Redelivered offsets this worker committed or already handles are dropped here.
-      const fresh = this.tracker.track(head.messages.map((m) => m.offset));
-      if (fresh.length === head.messages.length && ready.length === 0) {
+      if (ready.length === 0 && this.tracker.trackIfAfter(head.messages)) {
         // All new (the usual case): the batch itself is what is handed out.
         ready = head.messages;
         readyIsBatch = true;
       } else {
+        // Redelivered offsets this worker committed or already handles are dropped here.
+        const fresh = this.tracker.track(head.messages.map((m) => m.offset));
         if (readyIsBatch) ready = ready.slice();
         readyIsBatch = false;
         const wanted = new Set(fresh);

@@ -132,6 +132,7 @@ interface SharedHelpers {
  */
 export class HandlerPolicy<TItem> implements MessagePolicy {
   private readonly shared: SharedHelpers;
+  private readonly runKeyPrefixes: string[] = [];
 
   constructor(
     private readonly s: HandlerPolicySettings,
@@ -154,12 +155,18 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
   }
 
   runKeyOf(message: ConsumerMessage<unknown>, partition: number): string {
-    return this.hooks.runKey ? this.hooks.runKey(message) : `${this.s.name}:${this.s.topic}:${partition}:${message.offset}`;
+    if (this.hooks.runKey) return this.hooks.runKey(message);
+    // `<name>:<topic>:<partition>:` is the same for every message of a partition: made once.
+    let prefix = this.runKeyPrefixes[partition];
+    if (prefix === undefined) prefix = this.runKeyPrefixes[partition] = `${this.s.name}:${this.s.topic}:${partition}:`;
+    return prefix + message.offset;
   }
 
   async handle(ready: ConsumerMessage<unknown>[], partition: PartitionHandle): Promise<void> {
     if (this.s.concurrency <= 1) {
-      for (const message of ready) {
+      // An index loop: an iterator in this async function allocated its results per message.
+      for (let i = 0; i < ready.length; i++) {
+        const message = ready[i]!;
         if (!this.mayStart(partition, 1)) return;
         const unfinished = this.process(message, partition);
         if (unfinished !== undefined) await unfinished;
