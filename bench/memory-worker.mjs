@@ -4,7 +4,8 @@
 //   package  runConsumer from @kalamdb/consumer (the figure), or
 //   plain    the baseline: a hand-written fetch loop (consume, JSON.parse + base64 decode,
 //            call the handler, one ack per batch), the least a worker can do over HTTP.
-// Prints one JSON line at the end.
+// Prints one JSON line at the end: `ms` from the start (module loading and login included) to
+// the last message, and `firstMs` / `steadyMs`: to the first message, and from it to the last.
 import { loadConsumer } from './lib/pkg.mjs';
 import { nowMs } from './lib/timing.mjs';
 
@@ -24,10 +25,11 @@ const sample = (messages) => {
 
 const before = sample(0);
 const samples = [];
-let count = 0, tDone = 0, errors = 0, failure;
+let count = 0, tFirst = 0, tDone = 0, errors = 0, failure;
 const stop = new AbortController();
 const onMessage = () => {
   count++;
+  if (count === 1) tFirst = nowMs();
   if (count === 1000 || count % every === 0) samples.push(sample(count));
   if (count === total) { tDone = nowMs(); stop.abort(); }
 };
@@ -41,7 +43,8 @@ try {
   failure = String(err?.stack ?? err);
 }
 clearTimeout(timer);
-process.stdout.write(JSON.stringify({ mode, before, samples, count, errors, failure, ms: (tDone || nowMs()) - t0 }) + '\n');
+process.stdout.write(JSON.stringify({ mode, before, samples, count, errors, failure, ms: (tDone || nowMs()) - t0,
+  firstMs: tFirst - t0, steadyMs: tDone ? tDone - tFirst : undefined }) + '\n');
 
 async function runPackage() {
   const pkg = await loadConsumer();
