@@ -19,8 +19,9 @@ const WATCHDOG_MAX_MS = 1_000;
 const WATCHDOG_SHARE = 20;
 
 /**
- * One running attempt. Its AbortSignal (`ctx.signal`) is made only when the handler asks for
- * it: most handlers never do, and an AbortController per message is measurable.
+ * One running attempt. Made only when the attempt needs one: its handler returned a promise
+ * (the watchdog must see it) or asked for `ctx.signal`. Its AbortSignal is likewise made only
+ * when asked for: most handlers never do, and an object per message is measurable.
  */
 export class AttemptSlot {
   startedAt = 0;
@@ -40,6 +41,26 @@ export class AttemptSlot {
     this.aborted = true;
     this.controller?.abort();
   }
+}
+
+/** Where an attempt's slot lives: the attempt's context, under this key (see SlotHolder). */
+export const SLOT = Symbol('kalam.attemptSlot');
+
+/**
+ * What `AttemptRunner.run` is given for an attempt: the object that holds (or will hold) the
+ * attempt's slot, made on first need by `slotOf`. A symbol key, not a `#private` field: the
+ * bundle is built without class static blocks (scripts/build.mjs), and esbuild then lowers a
+ * private field to a WeakMap entry per object and the class's other fields to
+ * Object.defineProperty (tests/bundle-shape.test.mjs keeps them out). A symbol stays out of
+ * `Object.keys` and JSON.
+ */
+export interface SlotHolder {
+  [SLOT]: AttemptSlot | undefined;
+}
+
+/** The holder's slot, made now if it has none yet. */
+export function slotOf(holder: SlotHolder): AttemptSlot {
+  return (holder[SLOT] ??= new AttemptSlot());
 }
 
 /**
@@ -69,17 +90,12 @@ export class AttemptRunner {
     }
   }
 
-  /** A fresh slot for one attempt; its signal may be handed to the handler before `run`. */
-  slot(): AttemptSlot {
-    return new AttemptSlot();
-  }
-
   /**
    * Calls `call(a, b, c)` and waits for it within the limits. A handler that returns synchronously
-   * costs no promise and no registration; the arguments are passed through so a caller needs
-   * no closure per attempt.
+   * costs no promise, no slot and no registration; the arguments are passed through so a caller
+   * needs no closure per attempt. `holder` is the attempt's context (see SlotHolder).
    */
-  run<A, B, C>(slot: AttemptSlot, call: (a: A, b: B, c: C) => unknown, a: A, b: B, c: C): AttemptOutcome | Promise<AttemptOutcome> {
+  run<A, B, C>(holder: SlotHolder, call: (a: A, b: B, c: C) => unknown, a: A, b: B, c: C): AttemptOutcome | Promise<AttemptOutcome> {
     if (this.stop.drain.aborted) return DRAINED;
     let result: unknown;
     try {
@@ -88,6 +104,7 @@ export class AttemptRunner {
       return { kind: 'failed', error };
     }
     if (!isThenable(result)) return OK;
+    const slot = slotOf(holder);
     slot.startedAt = this.now();
     return new Promise<AttemptOutcome>((resolve) => {
       let settled = false;

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { ConsumerMessage } from '../messages.js';
 import { sleep } from '../timing.js';
 import type { MessageRetryPolicy, WasmBindings, WasmMessageRetry } from '../wasm-contract.js';
-import type { AttemptOutcome, AttemptRunner, AttemptSlot } from './attempts.js';
+import { SLOT, slotOf, type AttemptOutcome, type AttemptRunner, type AttemptSlot, type SlotHolder } from './attempts.js';
 import { KeyLanes } from './key-lanes.js';
 import { clock } from './stats.js';
 import type { MessageOutcome, MessageTrace, Telemetry } from './telemetry.js';
@@ -68,20 +68,12 @@ class MessageRun {
 }
 
 /**
- * Where a context keeps its attempt's slot. A symbol, not a `#private` field: the bundle is built
- * without class static blocks (scripts/build.mjs), and esbuild then lowers a private field to a
- * WeakMap entry per object, plus every other field of the class to `Object.defineProperty`,
- * which cost about a fifth of the package's own time per message (tests/bundle-shape.test.mjs
- * keeps them out). A symbol key stays out of `Object.keys` and JSON.
- */
-const SLOT = Symbol('kalam.attemptSlot');
-
-/**
  * The context of one attempt. Its fields are own properties, in the documented order, so it
  * prints and spreads as before; only `signal` is a getter: an AbortController per message is
- * measurable, and most handlers never ask for it.
+ * measurable, and most handlers never ask for it. The attempt's slot sits under a symbol
+ * (SlotHolder), made only when needed.
  */
-class AttemptContext implements BaseContext {
+class AttemptContext implements BaseContext, SlotHolder {
   readonly name: string;
   readonly runKey: string;
   readonly attempt: number;
@@ -90,9 +82,9 @@ class AttemptContext implements BaseContext {
   readonly queryOne: BaseContext['queryOne'];
   readonly queryAll: BaseContext['queryAll'];
   readonly ack: () => Promise<void>;
-  readonly [SLOT]: AttemptSlot;
+  [SLOT]: AttemptSlot | undefined;
 
-  constructor(run: MessageRun, attempt: number, slot: AttemptSlot, shared: SharedHelpers) {
+  constructor(run: MessageRun, attempt: number, shared: SharedHelpers) {
     this.name = run.policy.name;
     this.runKey = run.runKey;
     this.attempt = attempt;
@@ -101,11 +93,11 @@ class AttemptContext implements BaseContext {
     this.queryOne = shared.queryOne;
     this.queryAll = shared.queryAll;
     this.ack = run.ackFunction();
-    this[SLOT] = slot;
+    this[SLOT] = undefined;
   }
 
   get signal(): AbortSignal {
-    return this[SLOT].signal();
+    return slotOf(this).signal();
   }
 }
 
@@ -229,9 +221,9 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     const run = new MessageRun(this as HandlerPolicy<unknown>, partition, message);
     stats.current = offset;
     stats.attempt = 1;
-    const slot = this.s.attempts.slot();
     const started = clock();
-    const outcome = this.s.attempts.run(slot, this.hooks.invoke, new AttemptContext(run, 1, slot, this.shared), prepared.item, undefined);
+    const context = new AttemptContext(run, 1, this.shared);
+    const outcome = this.s.attempts.run(context, this.hooks.invoke, context, prepared.item, undefined);
     if (outcome instanceof Promise || outcome.kind !== 'ok') return this.processFurther(message, partition, undefined, { prepared, run, outcome, started });
     const ms = clock() - started;
     stats.worker.handlerMs.add(ms);
@@ -306,9 +298,9 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
               if (!this.mayStart(partition, attempt)) return;
               stats.current = offset;
               stats.attempt = tried = attempt;
-              const slot = this.s.attempts.slot();
               started = clock();
-              outcome = this.s.attempts.run(slot, this.hooks.invoke, new AttemptContext(run, attempt, slot, this.shared), item, undefined);
+              const context = new AttemptContext(run, attempt, this.shared);
+              outcome = this.s.attempts.run(context, this.hooks.invoke, context, item, undefined);
             }
             if (outcome instanceof Promise) outcome = await outcome;
             const ms = clock() - started;
@@ -378,8 +370,8 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
           throw this.cannotContinue(prepared, lastError, run.where, offset, attempt, partition.partition, run.runKey, item);
         }
         if (partition.stop.halted) return;
-        const slot = this.s.attempts.slot();
-        let outcome = this.s.attempts.run(slot, failed, new AttemptContext(run, attempt, slot, this.shared), item, lastError);
+        const context = new AttemptContext(run, attempt, this.shared);
+        let outcome = this.s.attempts.run(context, failed, context, item, lastError);
         if (outcome instanceof Promise) outcome = await outcome;
         if (outcome.kind === 'drained') return;
         if (outcome.kind === 'ok') {
