@@ -1,7 +1,6 @@
 import type { ClientInternals, ConsumerClient } from './client.js';
 import { newBackoff, type ConnectionRetryOptions } from './connection.js';
 import { KalamConsumerError, invalidOption } from './errors.js';
-import { describeFailure } from './failure-reason.js';
 import { IdleBackoff, type IdleBackoffOptions } from './idle.js';
 import { resolveLogger, type LoggerOption } from './logger.js';
 import type { ConsumerMessage, StartPosition } from './messages.js';
@@ -11,6 +10,7 @@ import type { WasmRuntime } from './wasm-contract.js';
 import { ConnectionWatch } from './worker/connection-watch.js';
 import { safely } from './worker/handler-policy.js';
 import { PartitionLoop, type MessagePolicy, type PartitionHandle } from './worker/partition-loop.js';
+import { loopReporter } from './worker/reporter.js';
 import { StopControl } from './worker/stop-control.js';
 
 export interface ConsumerOptions {
@@ -56,6 +56,8 @@ export interface LowLevelErrorInfo {
   phase: 'connection' | 'commit' | 'gap';
   partitionId: number;
   retryInMs?: number;
+  /** For a failed commit: the offset it was for; for a gap: its first offset. */
+  offset?: number;
   gap?: OffsetGap;
 }
 
@@ -82,9 +84,6 @@ export interface ConsumerHandle<T = Record<string, unknown>> {
   [Symbol.dispose](): void;
 }
 
-const FINAL_ACK_TIMEOUT_MS = 5_000;
-/** Cap of the pause between polls while waiting for a missing claim to come back (see engine.ts). */
-const GAP_POLL_MAX_MS = 1_000;
 
 export function createLowLevelConsumer<T>(
   client: ConsumerClient & ClientInternals,
@@ -133,22 +132,7 @@ export function createLowLevelConsumer<T>(
         idle: options.idle_backoff,
         backoff: newBackoff(runtime.bindings, options.connection_retry, 'connection_retry'),
         stop,
-        reporter: {
-          connectionFailed(error, retryInMs, phase) {
-            watch.failed(error, retryInMs, `${phase === 'commit' ? 'ack' : 'consume'} ${topic}[${partition}]`);
-            report({ error, phase, partitionId: partition, retryInMs });
-          },
-          connectionRecovered: () => watch.recovered(),
-          gapSkipped(error, gap) {
-            logger.warn(error.message);
-            if (onGap) safely(() => onGap(error, gap));
-            report({ error, phase: 'gap', partitionId: partition, gap });
-          },
-          commitFailed(error, upto) {
-            logger.warn(`could not commit ${topic}[${partition}] up to offset ${upto}: ${describeFailure(error)}; those messages will be delivered again`);
-            report({ error, phase: 'commit', partitionId: partition });
-          },
-        },
+        reporter: loopReporter({ topic, logger, watch, report, onGap: onGap && ((error: KalamConsumerError, gap: OffsetGap) => safely(() => onGap(error, gap))) }),
       });
       await loop.run(manualPolicy(handler, autoAck));
     } finally {

@@ -1,16 +1,16 @@
 import { isInternalClient } from './client.js';
 import { STOPPED, newBackoff, withConnectionRetry } from './connection.js';
 import { invalidOption, toConsumerError, type KalamConsumerError } from './errors.js';
-import { describeFailure } from './failure-reason.js';
 import { abortable } from './timing.js';
 import type { WasmRuntime, WireStart } from './wasm-contract.js';
 import { AttemptRunner } from './worker/attempts.js';
 import { ConnectionWatch } from './worker/connection-watch.js';
 import { HandlerPolicy, safely } from './worker/handler-policy.js';
 import { workerSettings, type EngineOptions, type WorkerSettings } from './worker/options.js';
-import { PartitionLoop, type PartitionReporter } from './worker/partition-loop.js';
+import { PartitionLoop } from './worker/partition-loop.js';
 import { planPartitions, type PartitionPlan } from './worker/partitions.js';
 import { WorkerMonitor, type WorkerRun } from './worker/stats.js';
+import { loopReporter } from './worker/reporter.js';
 import { StopControl } from './worker/stop-control.js';
 import { PartitionLeases } from './fleet/index.js';
 import { superviseFleet } from './worker/fleet-supervisor.js';
@@ -66,7 +66,7 @@ export async function runEngine<TItem>(runtime: WasmRuntime, options: EngineOpti
     const onError = hooks.onError;
     if (onError) safely(() => onError(info));
   };
-  const reporter = partitionReporter(s, watch, report);
+  const reporter = loopReporter({ topic: s.topic, logger: s.logger, watch, report });
   let fatal: KalamConsumerError | undefined;
 
   // The body, so that every way out (stopped early, done, failed) passes the log lines below.
@@ -190,24 +190,3 @@ function describePlan(plan: PartitionPlan): string {
   }
 }
 
-/** Turns partition events into log lines (with the cause in words) and onError calls. */
-function partitionReporter<TItem>(s: WorkerSettings, watch: ConnectionWatch, report: (info: EngineErrorInfo<TItem>) => void): PartitionReporter {
-  return {
-    connectionFailed(error, retryInMs, phase, partition) {
-      const request = partition < 0 ? 'reading the topic' : `${phase === 'commit' ? 'ack' : 'consume'} ${s.topic}[${partition}]`;
-      watch.failed(error, retryInMs, request);
-      report({ error, phase, partitionId: partition < 0 ? 0 : partition, retryInMs });
-    },
-    connectionRecovered() {
-      watch.recovered();
-    },
-    gapSkipped(error, gap, partition) {
-      s.logger.warn(error.message);
-      report({ error, phase: 'gap', partitionId: partition, offset: gap.from, gap });
-    },
-    commitFailed(error, upto, partition) {
-      s.logger.warn(`could not commit ${s.topic}[${partition}] up to offset ${upto}: ${describeFailure(error)}; those messages will be delivered again`);
-      report({ error, phase: 'commit', partitionId: partition, offset: upto });
-    },
-  };
-}
