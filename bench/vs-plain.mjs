@@ -19,7 +19,7 @@ import { median } from './lib/stats.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TARGET = 0.9;
 
-export async function runVsPlain({ messages = 60_000, rounds = 3, batches = [100, 1000], log }) {
+export async function runVsPlain({ messages = 60_000, rounds = 5, batches = [100, 1000], log }) {
   const runs = new Map();
   const add = (key, value) => runs.set(key, [...(runs.get(key) ?? []), value]);
   for (let round = 0; round < rounds; round++) {
