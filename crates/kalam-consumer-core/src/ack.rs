@@ -15,7 +15,7 @@ pub struct AckResponse {
 /// Decodes an ack response body; `success` defaults to true and `acknowledged_offset` to the
 /// request's `upto_offset` (§7.1).
 pub fn decode_ack_response(body: &str, upto_offset: u64) -> Result<AckResponse, DecodeError> {
-    let mut scanner = Scanner::new(body);
+    let mut scanner = Scanner::new(body.as_bytes());
     if scanner.next_byte() != Some(b'{') {
         scanner.value().map_err(DecodeError::from_scan)?;
         scanner.finish().map_err(DecodeError::from_scan)?;
@@ -28,13 +28,13 @@ pub fn decode_ack_response(body: &str, upto_offset: u64) -> Result<AckResponse, 
         .object(|key, scanner| {
             let raw = scanner.value()?;
             match key {
-                "success" => {
-                    scan::mark(&mut seen, 0, key)?;
-                    success = scan::read_bool(raw, key)?;
+                b"success" => {
+                    scan::mark(&mut seen, 0, "success")?;
+                    success = scan::read_bool(raw, "success")?;
                 }
-                "acknowledged_offset" => {
-                    scan::mark(&mut seen, 1, key)?;
-                    acknowledged_offset = scan::read_uint(raw, key, u64::MAX)?;
+                b"acknowledged_offset" => {
+                    scan::mark(&mut seen, 1, "acknowledged_offset")?;
+                    acknowledged_offset = scan::read_uint(raw, "acknowledged_offset", u64::MAX)?;
                 }
                 _ => {}
             }

@@ -64,7 +64,7 @@ pub(crate) fn batch_to_js(
     body: &str,
     context: &RequestContext<'_>,
 ) -> Result<JsValue, DecodeError> {
-    let columns = decode_consume_columns(body, context)?;
+    let columns = decode_consume_columns(body.as_bytes(), context)?;
     let failures = Array::new();
     let batch = assemble_batch(
         &columns.fields,
@@ -82,7 +82,7 @@ pub(crate) fn batch_to_js(
         let raw_payload_key = JsValue::from_str("raw_payload");
         for index in failures.iter() {
             let index = index.as_f64().unwrap_or(0.0) as usize;
-            if let Some(raw) = columns.raw_payload(body, index) {
+            if let Some(raw) = columns.raw_payload(body.as_bytes(), index) {
                 let _ = Reflect::set(
                     &messages.get(index as u32),
                     &raw_payload_key,
