@@ -21,6 +21,8 @@
 //! What each field becomes (fallbacks, `op` spelling, payload rules) is the decoder's job:
 //! [`crate::columns`].
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 
 use crate::scan::{self, ScanError, Scanner};
@@ -197,19 +199,27 @@ pub fn is_raw_string(raw: &[u8]) -> bool {
 pub const OPS: [&str; 3] = ["Insert", "Update", "Delete"];
 
 /// The index in [`OPS`] of a raw `op` string matching one case-insensitively; `None` for any
-/// other op (which is passed through as it is). Compared as bytes: the usual op needs no UTF-8
-/// check (an escaped spelling, rare, is unescaped first, which needs text).
+/// other op (which is passed through as it is). Compared as bytes, so the usual op needs no
+/// UTF-8 check.
 pub fn canonical_op(raw: &[u8]) -> Option<usize> {
     let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     let unescaped;
     let op = if inner.contains(&b'\\') {
-        unescaped = scan::unescape(std::str::from_utf8(raw).ok()?)?;
+        unescaped = unescape_op(raw)?;
         unescaped.as_bytes()
     } else {
         inner
     };
     OPS.iter()
         .position(|c| c.as_bytes().eq_ignore_ascii_case(op))
+}
+
+/// An op string with escapes (rare), unescaped: that needs text. Out of line, to keep
+/// [`canonical_op`] small.
+#[cold]
+#[inline(never)]
+fn unescape_op(raw: &[u8]) -> Option<Cow<'_, str>> {
+    scan::unescape(std::str::from_utf8(raw).ok()?)
 }
 
 /// The error for message `index` (at `offset`) that has no `op` (built without fmt: size of

@@ -300,10 +300,7 @@ impl<'a> Scanner<'a> {
             let inner = &raw[1..raw.len() - 1];
             let unescaped;
             let key = if inner.contains(&b'\\') {
-                let text = std::str::from_utf8(raw)
-                    .map_err(|e| ScanError::NotUtf8(start + e.valid_up_to()))?;
-                // A lone surrogate escape reads as "": no field has that name.
-                unescaped = unescape(text).unwrap_or(Cow::Borrowed(""));
+                unescaped = unescape_key(raw, start)?;
                 unescaped.as_bytes()
             } else {
                 inner
@@ -318,6 +315,8 @@ impl<'a> Scanner<'a> {
 
     /// Checks that `key`, as [`Scanner::object`] passed it, is UTF-8: for a key that matches no
     /// field name (serde's derive reads every key as a string, so it refused such a key too).
+    /// Out of line: unknown keys are rare, and it has two callers.
+    #[inline(never)]
     pub(crate) fn check_key(&self, key: &[u8]) -> Result<(), ScanError> {
         std::str::from_utf8(key).map(drop).map_err(|e| {
             // Only a key borrowed from the body can fail (an unescaped one was checked), so
@@ -349,6 +348,17 @@ impl<'a> Scanner<'a> {
             }
         }
     }
+}
+
+/// An escaped key's content (`raw` with its quotes, at `start` in the body), which must be
+/// UTF-8 since unescaping needs text; a lone surrogate escape reads as "" (no field has that
+/// name). Out of line and cold: [`Scanner::object`] is instantiated once per caller, and keys
+/// with escapes are rare.
+#[cold]
+#[inline(never)]
+fn unescape_key(raw: &[u8], start: usize) -> Result<Cow<'_, str>, ScanError> {
+    let text = std::str::from_utf8(raw).map_err(|e| ScanError::NotUtf8(start + e.valid_up_to()))?;
+    Ok(unescape(text).unwrap_or(Cow::Borrowed("")))
 }
 
 /// The first position at or after `at` holding `"`, `\` or a control character (or the
@@ -459,17 +469,19 @@ pub(crate) fn read_uint(raw: &[u8], field: &str, max: u64) -> Result<Option<u64>
 /// A non-empty run of ASCII digits as a u64, `None` for anything else or an overflow: the
 /// numbers `str::parse::<u64>` took (after an all-digits check) when the scanner read `&str`.
 fn parse_digits(raw: &[u8]) -> Option<u64> {
-    if raw.is_empty() {
+    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let mut n: u64 = 0;
-    for &b in raw {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    let digit = |b: &u8| u64::from(b - b'0');
+    // Up to 19 digits cannot overflow (u64::MAX has 20), so only longer runs pay for checked
+    // arithmetic: on wasm32 `checked_mul` is a call to a 128-bit multiply per digit (seen in
+    // the decode profile), which `str::parse` avoids the same way.
+    if raw.len() <= 19 {
+        Some(raw.iter().fold(0, |n, b| n * 10 + digit(b)))
+    } else {
+        raw.iter()
+            .try_fold(0u64, |n, b| n.checked_mul(10)?.checked_add(digit(b)))
     }
-    Some(n)
 }
 
 /// `null` → `None`; otherwise `true` or `false`.

@@ -290,6 +290,28 @@ fn scanner_edge_cases() {
     ] {
         assert!(is_valid_json(text), "{text:?}");
     }
+    // u64 bounds: up to 19 digits are read without overflow checks, 20 with them.
+    for (text, expected) in [
+        ("0", Some(0)),
+        ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+        ("18446744073709551615", Some(u64::MAX)),
+        ("18446744073709551616", None),
+        ("99999999999999999999", None),
+        ("100000000000000000000", None),
+    ] {
+        let body = format!("{{\"next_offset\":{text}}}");
+        let ours = scan_response(body.as_bytes()).map(|r| r.next_offset);
+        let reference = serde_json::from_str::<RefResponse<'_>>(&body).map(|r| r.next_offset);
+        assert_eq!(
+            reference.as_ref().ok().copied(),
+            expected.map(Some),
+            "{text}"
+        );
+        match expected {
+            Some(n) => assert_eq!(ours, Ok(Some(n))),
+            None => assert!(matches!(ours, Err(DecodeError::Shape(_))), "{text}"),
+        }
+    }
     let deep = "[".repeat(200) + &"]".repeat(200);
     assert!(
         !is_valid_json(&deep),
