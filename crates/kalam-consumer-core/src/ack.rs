@@ -25,16 +25,17 @@ pub fn decode_ack_response(body: &str, upto_offset: u64) -> Result<AckResponse, 
     }
     let (mut success, mut acknowledged_offset, mut seen) = (None, None, 0u32);
     scanner
-        .object(|key, scanner| {
+        .object_once(&mut |key, scanner| {
+            let key = scanner.key_text(key)?;
             let raw = scanner.value()?;
             match key {
-                b"success" => {
-                    scan::mark(&mut seen, 0, "success")?;
-                    success = scan::read_bool(raw, "success")?;
+                "success" => {
+                    scan::mark(&mut seen, 0, key)?;
+                    success = scan::read_bool(raw, key)?;
                 }
-                b"acknowledged_offset" => {
-                    scan::mark(&mut seen, 1, "acknowledged_offset")?;
-                    acknowledged_offset = scan::read_uint(raw, "acknowledged_offset", u64::MAX)?;
+                "acknowledged_offset" => {
+                    scan::mark(&mut seen, 1, key)?;
+                    acknowledged_offset = scan::read_uint(raw, key, u64::MAX)?;
                 }
                 _ => {}
             }

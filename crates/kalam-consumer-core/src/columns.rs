@@ -201,9 +201,14 @@ fn stringish_lossy(raw: &[u8]) -> Cow<'_, str> {
 /// `raw`, a value of `body`, as text for the string table; invalid UTF-8 fails the response
 /// (see the module docs), with the body position of the first bad byte.
 fn text<'a>(body: &[u8], raw: &'a [u8]) -> Result<&'a str, DecodeError> {
-    std::str::from_utf8(raw).map_err(|e| {
-        DecodeError::from_scan(ScanError::NotUtf8(offset_in(body, raw) + e.valid_up_to()))
-    })
+    std::str::from_utf8(raw).map_err(|e| not_utf8(offset_in(body, raw) + e.valid_up_to()))
+}
+
+/// The error of [`text`], out of line (it is inlined at each of its callers).
+#[cold]
+#[inline(never)]
+fn not_utf8(at: usize) -> DecodeError {
+    DecodeError::from_scan(ScanError::NotUtf8(at))
 }
 
 /// Where `raw`, a slice of `body`, starts in it: a pointer difference.

@@ -28,20 +28,21 @@ type Fields<'a> = (Option<&'a str>, Option<String>, Option<String>);
 
 fn scan_envelope<'a>(scanner: &mut Scanner<'a>) -> Result<Fields<'a>, ScanError> {
     let (mut error, mut code, mut message, mut seen) = (None, None, None, 0u32);
-    scanner.object(|key, scanner| {
+    scanner.object_once(&mut |key, scanner| {
+        let key = scanner.key_text(key)?;
         let raw = scanner.text_value()?;
         match key {
-            b"error" => {
-                scan::mark(&mut seen, 0, "error")?;
+            "error" => {
+                scan::mark(&mut seen, 0, key)?;
                 error = scan::non_null(raw);
             }
-            b"code" => {
-                scan::mark(&mut seen, 1, "code")?;
-                code = scan::read_string(raw, "code")?;
+            "code" => {
+                scan::mark(&mut seen, 1, key)?;
+                code = scan::read_string(raw, key)?;
             }
-            b"message" => {
-                scan::mark(&mut seen, 2, "message")?;
-                message = scan::read_string(raw, "message")?;
+            "message" => {
+                scan::mark(&mut seen, 2, key)?;
+                message = scan::read_string(raw, key)?;
             }
             _ => {}
         }

@@ -87,6 +87,38 @@ pub struct RawMessage<'a> {
     pub op: Option<&'a [u8]>,
 }
 
+/// A message field, named by its canonical key (the one errors name).
+#[derive(Clone, Copy)]
+enum Field {
+    TopicId,
+    PartitionId,
+    Offset,
+    Payload,
+    Key,
+    TimestampMs,
+    User,
+    Op,
+}
+
+/// Every key of a message field, aliases included, most frequent first. Searched, rather than
+/// matched by byte-string patterns, which rustc compiles into a byte-by-byte decision tree on a
+/// slice: 0.3 kB more of the module, and no faster in the decode bench.
+const MESSAGE_KEYS: [(&[u8], Field); 13] = [
+    (b"topic_id", Field::TopicId),
+    (b"partition_id", Field::PartitionId),
+    (b"offset", Field::Offset),
+    (b"payload", Field::Payload),
+    (b"key", Field::Key),
+    (b"timestamp_ms", Field::TimestampMs),
+    (b"user", Field::User),
+    (b"op", Field::Op),
+    (b"topic", Field::TopicId),
+    (b"value", Field::Payload),
+    (b"message_id", Field::Key),
+    (b"ts", Field::TimestampMs),
+    (b"username", Field::User),
+];
+
 fn scan_message<'a>(scanner: &mut Scanner<'a>) -> Result<RawMessage<'a>, ScanError> {
     if scanner.next_byte() != Some(b'{') {
         scanner.value()?;
@@ -96,41 +128,42 @@ fn scan_message<'a>(scanner: &mut Scanner<'a>) -> Result<RawMessage<'a>, ScanErr
     let mut seen = 0u32;
     scanner.object(|key, scanner| {
         let raw = scanner.value()?;
-        match key {
-            b"topic_id" | b"topic" => {
+        let field = MESSAGE_KEYS.iter().find(|(name, _)| *name == key);
+        match field.map(|&(_, field)| field) {
+            Some(Field::TopicId) => {
                 scan::mark(&mut seen, 0, "topic_id")?;
                 m.topic_id = scan::non_null(raw);
             }
-            b"partition_id" => {
+            Some(Field::PartitionId) => {
                 scan::mark(&mut seen, 1, "partition_id")?;
                 m.partition_id =
                     scan::read_uint(raw, "partition_id", u64::from(u32::MAX))?.map(|n| n as u32);
             }
-            b"offset" => {
+            Some(Field::Offset) => {
                 scan::mark(&mut seen, 2, "offset")?;
                 m.offset = scan::read_uint(raw, "offset", u64::MAX)?;
             }
-            b"payload" | b"value" => {
+            Some(Field::Payload) => {
                 scan::mark(&mut seen, 3, "payload")?;
                 m.payload = scan::non_null(raw);
             }
-            b"key" | b"message_id" => {
+            Some(Field::Key) => {
                 scan::mark(&mut seen, 4, "key")?;
                 m.key = scan::non_null(raw);
             }
-            b"timestamp_ms" | b"ts" => {
+            Some(Field::TimestampMs) => {
                 scan::mark(&mut seen, 5, "timestamp_ms")?;
                 m.timestamp_ms = scan::read_uint(raw, "timestamp_ms", u64::MAX)?;
             }
-            b"user" | b"username" => {
+            Some(Field::User) => {
                 scan::mark(&mut seen, 6, "user")?;
                 m.user = scan::non_null(raw);
             }
-            b"op" => {
+            Some(Field::Op) => {
                 scan::mark(&mut seen, 7, "op")?;
                 m.op = scan::non_null(raw);
             }
-            _ => scanner.check_key(key)?,
+            None => scanner.check_key(key)?,
         }
         Ok(())
     })?;
@@ -149,9 +182,10 @@ fn scan(body: &[u8]) -> Result<RawResponse<'_>, ScanError> {
     }
     let mut response = RawResponse::default();
     let mut seen = 0u32;
-    scanner.object(|key, scanner| {
-        match key {
-            b"messages" => {
+    scanner.object_once(&mut |key, scanner| {
+        // Few keys per body: matched as text (see `Scanner::key_text`), unlike a message's.
+        match scanner.key_text(key)? {
+            "messages" => {
                 scan::mark(&mut seen, 0, "messages")?;
                 match scanner.next_byte() {
                     Some(b'[') => scanner.array(|scanner| {
@@ -165,16 +199,15 @@ fn scan(body: &[u8]) -> Result<RawResponse<'_>, ScanError> {
                     }
                 }
             }
-            b"next_offset" => {
+            "next_offset" => {
                 scan::mark(&mut seen, 1, "next_offset")?;
                 response.next_offset = scan::read_uint(scanner.value()?, "next_offset", u64::MAX)?;
             }
-            b"has_more" => {
+            "has_more" => {
                 scan::mark(&mut seen, 2, "has_more")?;
                 response.has_more = scan::read_bool(scanner.value()?, "has_more")?;
             }
             _ => {
-                scanner.check_key(key)?;
                 scanner.value()?;
             }
         }

@@ -10,16 +10,16 @@
 //! serde_json on generated envelopes.
 //!
 //! It reads bytes, not `&str`: a consume response is ~630 kB, almost all base64 (ASCII, which
-//! the base64 decoder checks byte by byte anyway), and a whole-body UTF-8 check before the scan
-//! was a large share of the wasm decode time. The scanner checks JSON syntax only; UTF-8 is
-//! checked by whoever turns a raw value into text ([`Scanner::text_value`], or
-//! `std::str::from_utf8` on the raw bytes as [`crate::columns`] does), once per string, and
-//! those strings are short. Keys are compared with field names as bytes; a key that matches
-//! none is checked by [`Scanner::check_key`] (known names are ASCII, so a match needs no
-//! check). A skipped value's strings are not checked, so they may hold invalid UTF-8: serde_json
-//! skips an unknown field's value unchecked too, while it checks every string it reads
-//! (`tests/utf8.rs` holds both side by side). Outside strings a non-ASCII byte is a syntax
-//! error, as before.
+//! the base64 decoder checks byte by byte anyway), and the whole-body UTF-8 check it needed
+//! was 2 to 3% of `decodeConsumeResponse` (5 to 9% of its wasm time; `bench/README.md`). The
+//! scanner checks JSON syntax only; UTF-8 is checked by whoever turns a raw value into text
+//! ([`Scanner::text_value`], or `std::str::from_utf8` on the raw bytes as [`crate::columns`]
+//! does), once per string, and those strings are short. Keys are compared with field names as
+//! bytes; a key that matches none is checked by [`Scanner::check_key`] (known names are ASCII,
+//! so a match needs no check). A skipped value's strings are not checked, so they may hold
+//! invalid UTF-8: serde_json skips an unknown field's value unchecked too, while it checks
+//! every string it reads (`tests/utf8.rs` holds both side by side). Outside strings a
+//! non-ASCII byte is a syntax error, as before.
 
 use std::borrow::Cow;
 
@@ -38,22 +38,17 @@ pub(crate) enum ScanError {
 }
 
 impl ScanError {
-    /// The message, with the byte position for syntax errors (written without fmt).
+    /// The message, with the byte position for syntax and UTF-8 errors (written without fmt).
     pub(crate) fn message(&self) -> String {
-        match self {
-            ScanError::Syntax(reason, at) => {
-                let mut out = String::from(*reason);
-                out.push_str(" at byte ");
-                crate::write::write_u64(&mut out, *at as u64);
-                out
-            }
-            ScanError::NotUtf8(at) => {
-                let mut out = String::from("in a string at byte ");
-                crate::write::write_u64(&mut out, *at as u64);
-                out
-            }
-            ScanError::Shape(text) => text.clone(),
-        }
+        let (reason, at) = match self {
+            ScanError::Syntax(reason, at) => (*reason, *at),
+            ScanError::NotUtf8(at) => ("in a string", *at),
+            ScanError::Shape(text) => return text.clone(),
+        };
+        let mut out = String::from(reason);
+        out.push_str(" at byte ");
+        crate::write::write_u64(&mut out, at as u64);
+        out
     }
 }
 
@@ -65,6 +60,9 @@ pub(crate) fn shape(field: &str, expected: &str) -> ScanError {
     text.push_str(expected);
     ScanError::Shape(text)
 }
+
+/// What [`Scanner::object_once`] calls for each member: key, and the scanner before the value.
+pub(crate) type MemberFn<'a, 'f> = dyn FnMut(&[u8], &mut Scanner<'a>) -> Result<(), ScanError> + 'f;
 
 /// A cursor over a JSON text, as bytes (see the module docs for where UTF-8 is checked).
 pub(crate) struct Scanner<'a> {
@@ -313,12 +311,26 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// [`Scanner::object`] for objects read once per body (the response's own keys, ack and
+    /// error bodies): one instance for all of them, through `dyn`, instead of one per caller
+    /// (1.4 kB of the module). A message's object, read per message, keeps its own instance.
+    pub(crate) fn object_once(&mut self, field: &mut MemberFn<'a, '_>) -> Result<(), ScanError> {
+        self.object(field)
+    }
+
     /// Checks that `key`, as [`Scanner::object`] passed it, is UTF-8: for a key that matches no
     /// field name (serde's derive reads every key as a string, so it refused such a key too).
-    /// Out of line: unknown keys are rare, and it has two callers.
-    #[inline(never)]
     pub(crate) fn check_key(&self, key: &[u8]) -> Result<(), ScanError> {
-        std::str::from_utf8(key).map(drop).map_err(|e| {
+        self.key_text(key).map(drop)
+    }
+
+    /// `key`, as [`Scanner::object`] passed it, as text; [`ScanError::NotUtf8`] if it is not.
+    /// For objects read rarely (error and ack bodies, the response's own keys), whose fields
+    /// are then matched as `&str`: compact code, where byte-string patterns on the hot message
+    /// object compile to a byte-by-byte decision tree. Out of line: it has several callers.
+    #[inline(never)]
+    pub(crate) fn key_text<'k>(&self, key: &'k [u8]) -> Result<&'k str, ScanError> {
+        std::str::from_utf8(key).map_err(|e| {
             // Only a key borrowed from the body can fail (an unescaped one was checked), so
             // its position is a pointer difference.
             let at = (key.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
@@ -469,28 +481,36 @@ pub(crate) fn read_uint(raw: &[u8], field: &str, max: u64) -> Result<Option<u64>
 /// A non-empty run of ASCII digits as a u64, `None` for anything else or an overflow: the
 /// numbers `str::parse::<u64>` took (after an all-digits check) when the scanner read `&str`.
 fn parse_digits(raw: &[u8]) -> Option<u64> {
-    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
+    if raw.is_empty() {
         return None;
     }
-    let digit = |b: &u8| u64::from(b - b'0');
-    // Up to 19 digits cannot overflow (u64::MAX has 20), so only longer runs pay for checked
-    // arithmetic: on wasm32 `checked_mul` is a call to a 128-bit multiply per digit (seen in
-    // the decode profile), which `str::parse` avoids the same way.
-    if raw.len() <= 19 {
-        Some(raw.iter().fold(0, |n, b| n * 10 + digit(b)))
-    } else {
-        raw.iter()
-            .try_fold(0u64, |n, b| n.checked_mul(10)?.checked_add(digit(b)))
+    let mut n: u64 = 0;
+    for (i, b) in raw.iter().enumerate() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        let digit = u64::from(b - b'0');
+        // 19 digits cannot overflow (u64::MAX has 20): only later ones pay for checked
+        // arithmetic, which on wasm32 calls a 128-bit multiply (seen in the decode profile
+        // when every digit of every offset and timestamp did; `str::parse` avoids it too).
+        n = if i < 19 {
+            n * 10 + digit
+        } else {
+            n.checked_mul(10)?.checked_add(digit)?
+        };
     }
+    Some(n)
 }
 
 /// `null` → `None`; otherwise `true` or `false`.
 pub(crate) fn read_bool(raw: &[u8], field: &str) -> Result<Option<bool>, ScanError> {
-    match raw {
-        b"null" => Ok(None),
-        b"true" => Ok(Some(true)),
-        b"false" => Ok(Some(false)),
-        _ => Err(shape(field, "a boolean")),
+    // `==`, not byte-string patterns, which compile to a byte-by-byte decision tree.
+    if raw == b"null" {
+        Ok(None)
+    } else if raw == b"true" || raw == b"false" {
+        Ok(Some(raw == b"true"))
+    } else {
+        Err(shape(field, "a boolean"))
     }
 }
 
