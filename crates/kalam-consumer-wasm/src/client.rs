@@ -104,8 +104,8 @@ fn not_utf8(status: u16, what: &str, detail: Option<&str>, body: &[u8]) -> Consu
 impl Inner {
     /// POSTs `body` as JSON and returns `(status, response bytes)` of a 2xx response; any
     /// other outcome is an error. The bytes are not checked to be UTF-8 here: the consume
-    /// decoder checks the strings it reads (`kalam_consumer_core::scan`; a whole-body check was
-    /// a large share of the decode time), and `ack` checks its small body whole.
+    /// decoder checks the strings it reads (`kalam_consumer_core::scan` says why), and `ack`
+    /// checks its small body whole.
     async fn post(
         &self,
         path: &str,
