@@ -13,8 +13,10 @@ export const WASM_BUDGET_BYTES = 150_000;
 // health(), metrics(), stall watchdog and optional telemetry (issue 13 items 2 and 3): +11.3 kB of
 // JS twice (ESM chunk and CJS bundle), +5.3 kB of declarations twice, +3.1 kB of README
 // (491,499 bytes measured); with every branch of the round merged and its README, 504,003
-// bytes. HACKING.md has the figures.
-export const UNPACKED_BUDGET_BYTES = 510_000;
+// bytes. 510,000 until the consume decoder read bytes instead of checking the whole body as
+// UTF-8 (branch byte-scanner): +1,683 bytes of .wasm (115,109 -> 116,792) when the package was
+// 149 bytes under budget, 511,552 bytes measured. HACKING.md has the figures.
+export const UNPACKED_BUDGET_BYTES = 512_000;
 
 export function wasmSizes(file) {
   const bytes = readFileSync(file);

@@ -15,7 +15,7 @@ pub struct AckResponse {
 /// Decodes an ack response body; `success` defaults to true and `acknowledged_offset` to the
 /// request's `upto_offset` (§7.1).
 pub fn decode_ack_response(body: &str, upto_offset: u64) -> Result<AckResponse, DecodeError> {
-    let mut scanner = Scanner::new(body);
+    let mut scanner = Scanner::new(body.as_bytes());
     if scanner.next_byte() != Some(b'{') {
         scanner.value().map_err(DecodeError::from_scan)?;
         scanner.finish().map_err(DecodeError::from_scan)?;
@@ -25,7 +25,8 @@ pub fn decode_ack_response(body: &str, upto_offset: u64) -> Result<AckResponse, 
     }
     let (mut success, mut acknowledged_offset, mut seen) = (None, None, 0u32);
     scanner
-        .object(|key, scanner| {
+        .object_once(&mut |key, scanner| {
+            let key = scanner.key_text(key)?;
             let raw = scanner.value()?;
             match key {
                 "success" => {

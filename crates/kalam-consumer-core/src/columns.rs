@@ -25,6 +25,22 @@
 //! Response level: missing `messages` → `[]`, `next_offset` → 0, `has_more` → false; a body
 //! that is not JSON, not an object, or has mistyped fields is a [`DecodeError`].
 //!
+//! UTF-8: the body is bytes and is never checked whole ([`crate::scan`] says why). The values
+//! of `topic_id`, `key`, `user` and `op` are checked as the decoder reads them (whatever their
+//! JSON type: a non-string key, user or op is kept as its JSON text), and invalid UTF-8 there
+//! fails the whole response ([`DecodeError::NotUtf8`]), as the whole-body check did; so does a
+//! key that matches no field ([`crate::response`]). The error is raised when the decoder
+//! reaches that message, after the whole body has scanned, like a missing `op` (a syntax error
+//! anywhere wins). A topic, user or op equal, byte for byte, to the previous message's is not
+//! checked again, and a canonical op is matched as bytes. Payload bytes are checked by the
+//! caller, as above, whether they came from base64 (invalid UTF-8 in the base64 text is not
+//! base64) or from an already-JSON payload, so invalid UTF-8 in a payload is that message's
+//! `decode_error`, never the batch's; its `raw_payload` (a JS string cannot hold invalid
+//! UTF-8) has each invalid sequence replaced by U+FFFD. The value of a field the decoder does
+//! not know is skipped with only its JSON syntax checked, so invalid UTF-8 there is accepted.
+//! serde_json's derive, which the decoder replaced, did the same for unknown fields and failed
+//! the response for a payload (`tests/utf8.rs`).
+//!
 //! The layout ([`STRIDE`], [`field`], [`string`]) is read by `assemble.js` under the same
 //! names; `tests/columns.rs` checks that file against these constants.
 
@@ -33,7 +49,7 @@ use std::ops::Range;
 
 use crate::payload::{decode_raw_base64_at, grow_to, PayloadError};
 use crate::response::{canonical_op, is_raw_string, missing_op, scan_response, DecodeError, OPS};
-use crate::scan;
+use crate::scan::{self, ScanError};
 
 /// The parts of the consume request that decoding falls back to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,33 +170,67 @@ impl Columns {
     }
 
     /// Message `index`'s payload as received (a string's content, else its JSON text), for
-    /// `raw_payload`; `None` when it had none.
-    pub fn raw_payload<'b>(&self, body: &'b str, index: usize) -> Option<Cow<'b, str>> {
+    /// `raw_payload`; `None` when it had none. `body` is the body [`decode_consume_columns`]
+    /// read.
+    pub fn raw_payload<'b>(&self, body: &'b [u8], index: usize) -> Option<Cow<'b, str>> {
         let raw = body
             .get(self.raw_payloads.get(index)?.clone())
             .filter(|r| !r.is_empty())?;
-        Some(stringish(raw))
+        Some(stringish_lossy(raw))
     }
 }
 
 /// A raw value that should be a string: a string's content, anything else as its JSON text.
 fn stringish(raw: &str) -> Cow<'_, str> {
-    if is_raw_string(raw) {
+    if is_raw_string(raw.as_bytes()) {
         scan::unescape(raw).unwrap_or(Cow::Borrowed(raw))
     } else {
         Cow::Borrowed(raw)
     }
 }
 
-/// The string index of `raw`, reusing the previous message's when the raw text is the same
-/// (topic and user repeat across a batch, so the JS side also shares one string for them).
-fn interned<'a>(strings: &mut StringTable, last: &mut Option<(&'a str, f64)>, raw: &'a str) -> f64 {
+/// [`stringish`] of payload bytes, which were not checked to be UTF-8: each invalid sequence
+/// becomes U+FFFD (only on the decode-error path, and a JS string could not hold it anyway).
+fn stringish_lossy(raw: &[u8]) -> Cow<'_, str> {
+    match String::from_utf8_lossy(raw) {
+        Cow::Borrowed(text) => stringish(text),
+        Cow::Owned(text) => Cow::Owned(stringish(&text).into_owned()),
+    }
+}
+
+/// `raw`, a value of `body`, as text for the string table; invalid UTF-8 fails the response
+/// (see the module docs), with the body position of the first bad byte.
+fn text<'a>(body: &[u8], raw: &'a [u8]) -> Result<&'a str, DecodeError> {
+    std::str::from_utf8(raw).map_err(|e| not_utf8(offset_in(body, raw) + e.valid_up_to()))
+}
+
+/// The error of [`text`], out of line (it is inlined at each of its callers).
+#[cold]
+#[inline(never)]
+fn not_utf8(at: usize) -> DecodeError {
+    DecodeError::from_scan(ScanError::NotUtf8(at))
+}
+
+/// Where `raw`, a slice of `body`, starts in it: a pointer difference.
+fn offset_in(body: &[u8], raw: &[u8]) -> usize {
+    raw.as_ptr() as usize - body.as_ptr() as usize
+}
+
+/// The string index of `raw`, reusing the previous message's when the raw bytes are the same
+/// (topic and user repeat across a batch, so the JS side also shares one string for them, and
+/// the repeat needs no UTF-8 check).
+fn interned<'a>(
+    strings: &mut StringTable,
+    last: &mut Option<(&'a [u8], f64)>,
+    body: &[u8],
+    raw: &'a [u8],
+) -> Result<f64, DecodeError> {
     match *last {
-        Some((text, index)) if text == raw => index,
+        Some((bytes, index)) if bytes == raw => Ok(index),
         _ => {
-            let index = strings.push(&stringish(raw));
+            let index = strings.push(&stringish(text(body, raw)?));
             *last = Some((raw, index));
-            index
+            Ok(index)
         }
     }
 }
@@ -190,7 +240,7 @@ fn interned<'a>(strings: &mut StringTable, last: &mut Option<(&'a str, f64)>, ra
 /// ```
 /// use kalam_consumer_core::columns::{decode_consume_columns, field, STRIDE};
 /// use kalam_consumer_core::RequestContext;
-/// let body = r#"{"messages":[{"offset":7,"payload":"eyJhIjoxfQ==","op":"insert"}],"next_offset":8}"#;
+/// let body = br#"{"messages":[{"offset":7,"payload":"eyJhIjoxfQ==","op":"insert"}],"next_offset":8}"#;
 /// let ctx = RequestContext { topic_id: "t", group_id: "g", partition_id: 0 };
 /// let columns = decode_consume_columns(body, &ctx).unwrap();
 /// assert_eq!(columns.fields[field::OFFSET], 7.0);
@@ -199,7 +249,7 @@ fn interned<'a>(strings: &mut StringTable, last: &mut Option<(&'a str, f64)>, ra
 /// assert_eq!(columns.strings.get(columns.fields[field::OP] as usize), Some("Insert"));
 /// ```
 pub fn decode_consume_columns(
-    body: &str,
+    body: &[u8],
     request: &RequestContext<'_>,
 ) -> Result<Columns, DecodeError> {
     let response = scan_response(body)?;
@@ -226,20 +276,28 @@ pub fn decode_consume_columns(
     for (index, message) in response.messages.iter().enumerate() {
         let offset = message.offset.unwrap_or(0);
         let topic = match message.topic_id {
-            Some(raw) if is_raw_string(raw) => interned(strings, &mut last_topic, raw),
-            _ => *topic_fallback.get_or_insert_with(|| strings.push(request.topic_id)),
+            Some(raw) if is_raw_string(raw) => interned(strings, &mut last_topic, body, raw)?,
+            other => {
+                // Not a string: the request's topic stands in, but the value was still read.
+                if let Some(raw) = other {
+                    text(body, raw)?;
+                }
+                *topic_fallback.get_or_insert_with(|| strings.push(request.topic_id))
+            }
         };
-        let key = message
-            .key
-            .map_or(-1.0, |raw| strings.push(&stringish(raw)));
-        let user = message
-            .user
-            .map_or(-1.0, |raw| interned(strings, &mut last_user, raw));
+        let key = match message.key {
+            Some(raw) => strings.push(&stringish(text(body, raw)?)),
+            None => -1.0,
+        };
+        let user = match message.user {
+            Some(raw) => interned(strings, &mut last_user, body, raw)?,
+            None => -1.0,
+        };
         let op = match message.op {
             None => return Err(missing_op(index, offset)),
             Some(raw) => match canonical_op(raw) {
                 Some(i) => (string::FIRST_OP + i) as f64,
-                None => interned(strings, &mut last_op, raw),
+                None => interned(strings, &mut last_op, body, raw)?,
             },
         };
         let decoded = match message.payload {
@@ -251,7 +309,7 @@ pub fn decode_consume_columns(
             Some(raw) => {
                 let end = used + raw.len();
                 grow_to(&mut columns.payloads, end);
-                columns.payloads[used..end].copy_from_slice(raw.as_bytes());
+                columns.payloads[used..end].copy_from_slice(raw);
                 Ok(raw.len())
             }
         };
@@ -265,7 +323,7 @@ pub fn decode_consume_columns(
                 let error = strings.push(&err.to_string());
                 let raw_payload = message
                     .payload
-                    .map_or(-1.0, |raw| strings.push(&stringish(raw)));
+                    .map_or(-1.0, |raw| strings.push(&stringish_lossy(raw)));
                 (-1.0, raw_payload, error)
             }
         };
@@ -285,8 +343,7 @@ pub fn decode_consume_columns(
         columns
             .raw_payloads
             .push(message.payload.map_or(0..0, |raw| {
-                // `raw` borrows from `body`: its offset is a pointer difference.
-                let at = raw.as_ptr() as usize - body.as_ptr() as usize;
+                let at = offset_in(body, raw);
                 at..at + raw.len()
             }));
     }

@@ -21,13 +21,16 @@ pub struct ErrorEnvelope {
 
 /// `code` and `message` of an object whose `{` is next: string or null each; another type, or
 /// a body that is not JSON, makes the caller treat the whole body as plain text. `error` (raw)
-/// is collected when `error` is given. Scanned without serde_json (see [`crate::scan`]).
+/// is collected when `error` is given. Scanned without serde_json (see [`crate::scan`]); the
+/// body is `&str` (error bodies are small and converted whole), so `text_value` never finds
+/// invalid UTF-8 here.
 type Fields<'a> = (Option<&'a str>, Option<String>, Option<String>);
 
 fn scan_envelope<'a>(scanner: &mut Scanner<'a>) -> Result<Fields<'a>, ScanError> {
     let (mut error, mut code, mut message, mut seen) = (None, None, None, 0u32);
-    scanner.object(|key, scanner| {
-        let raw = scanner.value()?;
+    scanner.object_once(&mut |key, scanner| {
+        let key = scanner.key_text(key)?;
+        let raw = scanner.text_value()?;
         match key {
             "error" => {
                 scan::mark(&mut seen, 0, key)?;
@@ -49,7 +52,7 @@ fn scan_envelope<'a>(scanner: &mut Scanner<'a>) -> Result<Fields<'a>, ScanError>
 }
 
 fn scan_whole(text: &str) -> Option<Fields<'_>> {
-    let mut scanner = Scanner::new(text);
+    let mut scanner = Scanner::new(text.as_bytes());
     let fields = scan_envelope(&mut scanner).ok()?;
     scanner.finish().ok()?;
     Some(fields)

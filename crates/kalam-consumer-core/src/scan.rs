@@ -8,6 +8,18 @@
 //! with `Option` fields accepted: `null` is absent, an integer must be a plain non-negative
 //! literal, a mistyped or duplicated field is a shape error. `tests/scan.rs` compares it with
 //! serde_json on generated envelopes.
+//!
+//! It reads bytes, not `&str`: a consume response is ~630 kB, almost all base64 (ASCII, which
+//! the base64 decoder checks byte by byte anyway), and the whole-body UTF-8 check it needed
+//! was 2 to 3% of `decodeConsumeResponse` (5 to 9% of its wasm time; `bench/README.md`). The
+//! scanner checks JSON syntax only; UTF-8 is checked by whoever turns a raw value into text
+//! ([`Scanner::text_value`], or `std::str::from_utf8` on the raw bytes as [`crate::columns`]
+//! does), once per string, and those strings are short. Keys are compared with field names as
+//! bytes; a key that matches none is checked by [`Scanner::check_key`] (known names are ASCII,
+//! so a match needs no check). A skipped value's strings are not checked, so they may hold
+//! invalid UTF-8: serde_json skips an unknown field's value unchecked too, while it checks
+//! every string it reads (`tests/utf8.rs` holds both side by side). Outside strings a
+//! non-ASCII byte is a syntax error, as before.
 
 use std::borrow::Cow;
 
@@ -19,22 +31,24 @@ const MAX_DEPTH: usize = 128;
 pub(crate) enum ScanError {
     /// Not JSON (or truncated): the reason and the byte position.
     Syntax(&'static str, usize),
+    /// A string the caller reads is not UTF-8: the position of its first invalid byte.
+    NotUtf8(usize),
     /// JSON, but a field has the wrong type or appears twice.
     Shape(String),
 }
 
 impl ScanError {
-    /// The message, with the byte position for syntax errors (written without fmt).
+    /// The message, with the byte position for syntax and UTF-8 errors (written without fmt).
     pub(crate) fn message(&self) -> String {
-        match self {
-            ScanError::Syntax(reason, at) => {
-                let mut out = String::from(*reason);
-                out.push_str(" at byte ");
-                crate::write::write_u64(&mut out, *at as u64);
-                out
-            }
-            ScanError::Shape(text) => text.clone(),
-        }
+        let (reason, at) = match self {
+            ScanError::Syntax(reason, at) => (*reason, *at),
+            ScanError::NotUtf8(at) => ("in a string", *at),
+            ScanError::Shape(text) => return text.clone(),
+        };
+        let mut out = String::from(reason);
+        out.push_str(" at byte ");
+        crate::write::write_u64(&mut out, at as u64);
+        out
     }
 }
 
@@ -47,23 +61,22 @@ pub(crate) fn shape(field: &str, expected: &str) -> ScanError {
     ScanError::Shape(text)
 }
 
-/// A cursor over a JSON text.
+/// What [`Scanner::object_once`] calls for each member: key, and the scanner before the value.
+pub(crate) type MemberFn<'a, 'f> = dyn FnMut(&[u8], &mut Scanner<'a>) -> Result<(), ScanError> + 'f;
+
+/// A cursor over a JSON text, as bytes (see the module docs for where UTF-8 is checked).
 pub(crate) struct Scanner<'a> {
-    text: &'a str,
+    bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Scanner<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
-        Scanner { text, pos: 0 }
-    }
-
-    fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Scanner { bytes, pos: 0 }
     }
 
     fn peek(&self) -> Option<u8> {
-        self.bytes().get(self.pos).copied()
+        self.bytes.get(self.pos).copied()
     }
 
     fn err<T>(&self, reason: &'static str) -> Result<T, ScanError> {
@@ -79,7 +92,7 @@ impl<'a> Scanner<'a> {
     /// Whitespace and then the end of the text.
     pub(crate) fn finish(&mut self) -> Result<(), ScanError> {
         self.skip_ws();
-        if self.pos < self.text.len() {
+        if self.pos < self.bytes.len() {
             return self.err("trailing characters");
         }
         Ok(())
@@ -91,12 +104,22 @@ impl<'a> Scanner<'a> {
         self.peek()
     }
 
-    /// Skips one value (after whitespace) and returns its raw text.
-    pub(crate) fn value(&mut self) -> Result<&'a str, ScanError> {
+    /// Skips one value (after whitespace) and returns its raw bytes; UTF-8 is not checked
+    /// (a value read as text goes through [`Scanner::text_value`]).
+    pub(crate) fn value(&mut self) -> Result<&'a [u8], ScanError> {
         self.value_at(0)
     }
 
-    fn value_at(&mut self, depth: usize) -> Result<&'a str, ScanError> {
+    /// Like [`Scanner::value`], for a value the caller keeps as text (a string, or another
+    /// value's JSON text): its bytes must be UTF-8, else [`ScanError::NotUtf8`].
+    pub(crate) fn text_value(&mut self) -> Result<&'a str, ScanError> {
+        self.skip_ws();
+        let start = self.pos;
+        let raw = self.value()?;
+        std::str::from_utf8(raw).map_err(|e| ScanError::NotUtf8(start + e.valid_up_to()))
+    }
+
+    fn value_at(&mut self, depth: usize) -> Result<&'a [u8], ScanError> {
         self.skip_ws();
         let start = self.pos;
         match self.peek() {
@@ -135,7 +158,7 @@ impl<'a> Scanner<'a> {
             Some(b'-' | b'0'..=b'9') => self.number()?,
             Some(_) => return self.err("expected a value"),
         }
-        Ok(&self.text[start..self.pos])
+        Ok(&self.bytes[start..self.pos])
     }
 
     fn colon(&mut self) -> Result<(), ScanError> {
@@ -165,7 +188,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn literal(&mut self, word: &'static str) -> Result<(), ScanError> {
-        if self.text.as_bytes()[self.pos..].starts_with(word.as_bytes()) {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
             self.pos += word.len();
             Ok(())
         } else {
@@ -214,7 +237,7 @@ impl<'a> Scanner<'a> {
     fn string_body(&mut self) -> Result<(), ScanError> {
         self.pos += 1;
         loop {
-            self.pos = skip_plain_string_bytes(self.bytes(), self.pos);
+            self.pos = skip_plain_string_bytes(self.bytes, self.pos);
             match self.peek() {
                 None => return self.err("EOF while parsing a string"),
                 Some(b'"') => {
@@ -229,7 +252,7 @@ impl<'a> Scanner<'a> {
                         }
                         Some(b'u') => {
                             self.pos += 1;
-                            let hex = self.bytes().get(self.pos..self.pos + 4);
+                            let hex = self.bytes.get(self.pos..self.pos + 4);
                             if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
                                 return self.err("invalid \\u escape");
                             }
@@ -246,10 +269,13 @@ impl<'a> Scanner<'a> {
 
     /// Walks an object whose `{` is next; calls `field(key, scanner)` for each member with
     /// the scanner positioned before the value, which `field` must consume (e.g. with
-    /// [`Scanner::value`]). Keys are unescaped when needed.
+    /// [`Scanner::value`]). `key` is the key's content as bytes, for comparing with field
+    /// names, unescaped when it has escapes. Only an escaped key is checked to be UTF-8 here
+    /// (unescaping needs text); `field` passes any other key that matches no name to
+    /// [`Scanner::check_key`].
     pub(crate) fn object<F>(&mut self, mut field: F) -> Result<(), ScanError>
     where
-        F: FnMut(&str, &mut Self) -> Result<(), ScanError>,
+        F: FnMut(&[u8], &mut Self) -> Result<(), ScanError>,
     {
         self.skip_ws();
         if self.peek() != Some(b'{') {
@@ -268,14 +294,48 @@ impl<'a> Scanner<'a> {
             }
             let start = self.pos;
             self.string_body()?;
-            let raw = &self.text[start..self.pos];
-            let key = unescape(raw).unwrap_or(Cow::Borrowed(""));
+            let raw = &self.bytes[start..self.pos];
+            let inner = &raw[1..raw.len() - 1];
+            let unescaped;
+            let key = if inner.contains(&b'\\') {
+                unescaped = unescape_key(raw, start)?;
+                unescaped.as_bytes()
+            } else {
+                inner
+            };
             self.colon()?;
-            field(&key, self)?;
+            field(key, self)?;
             if self.separator(b'}')? {
                 return Ok(());
             }
         }
+    }
+
+    /// [`Scanner::object`] for objects read once per body (the response's own keys, ack and
+    /// error bodies): one instance for all of them, through `dyn`, instead of one per caller
+    /// (1.4 kB of the module). A message's object, read per message, keeps its own instance.
+    pub(crate) fn object_once(&mut self, field: &mut MemberFn<'a, '_>) -> Result<(), ScanError> {
+        self.object(field)
+    }
+
+    /// Checks that `key`, as [`Scanner::object`] passed it, is UTF-8: for a key that matches no
+    /// field name (serde's derive reads every key as a string, so it refused such a key too).
+    pub(crate) fn check_key(&self, key: &[u8]) -> Result<(), ScanError> {
+        self.key_text(key).map(drop)
+    }
+
+    /// `key`, as [`Scanner::object`] passed it, as text; [`ScanError::NotUtf8`] if it is not.
+    /// For objects read rarely (error and ack bodies, the response's own keys), whose fields
+    /// are then matched as `&str`: compact code, where byte-string patterns on the hot message
+    /// object compile to a byte-by-byte decision tree. Out of line: it has several callers.
+    #[inline(never)]
+    pub(crate) fn key_text<'k>(&self, key: &'k [u8]) -> Result<&'k str, ScanError> {
+        std::str::from_utf8(key).map_err(|e| {
+            // Only a key borrowed from the body can fail (an unescaped one was checked), so
+            // its position is a pointer difference.
+            let at = (key.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
+            ScanError::NotUtf8(at + e.valid_up_to())
+        })
     }
 
     /// Walks an array whose `[` is next; `item` must consume each element.
@@ -300,6 +360,17 @@ impl<'a> Scanner<'a> {
             }
         }
     }
+}
+
+/// An escaped key's content (`raw` with its quotes, at `start` in the body), which must be
+/// UTF-8 since unescaping needs text; a lone surrogate escape reads as "" (no field has that
+/// name). Out of line and cold: [`Scanner::object`] is instantiated once per caller, and keys
+/// with escapes are rare.
+#[cold]
+#[inline(never)]
+fn unescape_key(raw: &[u8], start: usize) -> Result<Cow<'_, str>, ScanError> {
+    let text = std::str::from_utf8(raw).map_err(|e| ScanError::NotUtf8(start + e.valid_up_to()))?;
+    Ok(unescape(text).unwrap_or(Cow::Borrowed("")))
 }
 
 /// The first position at or after `at` holding `"`, `\` or a control character (or the
@@ -390,13 +461,12 @@ pub fn unescape(raw: &str) -> Option<Cow<'_, str>> {
 }
 
 /// `null` → `None`; otherwise a plain non-negative integer literal that fits `max`.
-pub(crate) fn read_uint(raw: &str, field: &str, max: u64) -> Result<Option<u64>, ScanError> {
-    if raw == "null" {
+pub(crate) fn read_uint(raw: &[u8], field: &str, max: u64) -> Result<Option<u64>, ScanError> {
+    if raw == b"null" {
         return Ok(None);
     }
-    let digits = raw.bytes().all(|b| b.is_ascii_digit());
-    match raw.parse::<u64>() {
-        Ok(n) if digits && n <= max => Ok(Some(n)),
+    match parse_digits(raw) {
+        Some(n) if n <= max => Ok(Some(n)),
         _ => Err(shape(
             field,
             if max == u64::from(u32::MAX) {
@@ -408,13 +478,39 @@ pub(crate) fn read_uint(raw: &str, field: &str, max: u64) -> Result<Option<u64>,
     }
 }
 
+/// A non-empty run of ASCII digits as a u64, `None` for anything else or an overflow: the
+/// numbers `str::parse::<u64>` took (after an all-digits check) when the scanner read `&str`.
+fn parse_digits(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for (i, b) in raw.iter().enumerate() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        let digit = u64::from(b - b'0');
+        // 19 digits cannot overflow (u64::MAX has 20): only later ones pay for checked
+        // arithmetic, which on wasm32 calls a 128-bit multiply (seen in the decode profile
+        // when every digit of every offset and timestamp did; `str::parse` avoids it too).
+        n = if i < 19 {
+            n * 10 + digit
+        } else {
+            n.checked_mul(10)?.checked_add(digit)?
+        };
+    }
+    Some(n)
+}
+
 /// `null` → `None`; otherwise `true` or `false`.
-pub(crate) fn read_bool(raw: &str, field: &str) -> Result<Option<bool>, ScanError> {
-    match raw {
-        "null" => Ok(None),
-        "true" => Ok(Some(true)),
-        "false" => Ok(Some(false)),
-        _ => Err(shape(field, "a boolean")),
+pub(crate) fn read_bool(raw: &[u8], field: &str) -> Result<Option<bool>, ScanError> {
+    // `==`, not byte-string patterns, which compile to a byte-by-byte decision tree.
+    if raw == b"null" {
+        Ok(None)
+    } else if raw == b"true" || raw == b"false" {
+        Ok(Some(raw == b"true"))
+    } else {
+        Err(shape(field, "a boolean"))
     }
 }
 
@@ -429,9 +525,9 @@ pub(crate) fn read_string(raw: &str, field: &str) -> Result<Option<String>, Scan
     }
 }
 
-/// `null` → `None`; otherwise the raw value.
-pub(crate) fn non_null(raw: &str) -> Option<&str> {
-    (raw != "null").then_some(raw)
+/// `null` → `None`; otherwise the raw value (text or bytes).
+pub(crate) fn non_null<T: AsRef<[u8]> + ?Sized>(raw: &T) -> Option<&T> {
+    (raw.as_ref() != b"null").then_some(raw)
 }
 
 /// Marks field number `bit` as seen; a second time is a shape error ("duplicate field"), as
@@ -450,6 +546,6 @@ pub(crate) fn mark(seen: &mut u32, bit: u32, field: &str) -> Result<(), ScanErro
 /// Whether `text` is one JSON value (with surrounding whitespace) by this scanner's rules;
 /// exposed so the property tests can hold it against serde_json.
 pub fn is_valid_json(text: &str) -> bool {
-    let mut scanner = Scanner::new(text);
+    let mut scanner = Scanner::new(text.as_bytes());
     scanner.value().is_ok() && scanner.finish().is_ok()
 }

@@ -28,11 +28,11 @@ fn b64(text: &str) -> String {
 /// whichever decoder found it, so decode_error texts are compared up to the colon.
 fn assert_same(body: &str) {
     let text = decode_consume_response(body, &CTX);
-    let columns = decode_consume_columns(body, &CTX);
+    let columns = decode_consume_columns(body.as_bytes(), &CTX);
     match (text, columns) {
         (Ok(text), Ok(columns)) => {
             let mut expected: Value = serde_json::from_str(&text).unwrap();
-            let mut actual = rebuild(&columns, body);
+            let mut actual = rebuild(&columns, body.as_bytes());
             for batch in [&mut expected, &mut actual] {
                 for m in batch["messages"].as_array_mut().unwrap() {
                     if let Some(e) = m.get_mut("decode_error") {
@@ -95,7 +95,8 @@ fn repeated_topics_users_and_ops_share_one_string() {
         .map(|i| json!({ "topic_id": "t", "user": "alice", "op": "Custom", "offset": i, "payload": b64("1") }))
         .collect();
     let columns =
-        decode_consume_columns(&json!({ "messages": messages }).to_string(), &CTX).unwrap();
+        decode_consume_columns(json!({ "messages": messages }).to_string().as_bytes(), &CTX)
+            .unwrap();
     // 3 ops + group + topic + user + op, once each.
     assert_eq!(columns.strings.ends.len(), 7);
     assert_eq!(columns.len(), 5);
@@ -108,7 +109,7 @@ fn string_offsets_are_utf16() {
         { "key": "é", "op": "Insert", "payload": b64("2") },
     ] })
     .to_string();
-    let columns = decode_consume_columns(&body, &CTX).unwrap();
+    let columns = decode_consume_columns(body.as_bytes(), &CTX).unwrap();
     let ends = &columns.strings.ends;
     let n = ends.len();
     // The emoji is two UTF-16 units, é one.
@@ -126,7 +127,7 @@ fn errors_match_the_text_decoder() {
         r#"{"messages":[{"payload":"e30="}]}"#,
         r#"{"next_offset":-1}"#,
     ] {
-        let columns = decode_consume_columns(body, &CTX).unwrap_err();
+        let columns = decode_consume_columns(body.as_bytes(), &CTX).unwrap_err();
         let text = decode_consume_response(body, &CTX).unwrap_err();
         assert_eq!(columns, text, "{body}");
         assert!(matches!(
@@ -262,6 +263,6 @@ proptest! {
 
     #[test]
     fn bodies_never_panic(body in ".{0,80}") {
-        let _ = decode_consume_columns(&body, &CTX);
+        let _ = decode_consume_columns(body.as_bytes(), &CTX);
     }
 }

@@ -260,17 +260,26 @@ fn base64_errors_are_typed() {
     // boundary test `payload_checks_in_js_keep_every_message`).
     let mut scratch = Vec::new();
     assert!(matches!(
-        decode_raw_base64_at(r#""!!""#, &mut scratch, 0),
+        decode_raw_base64_at(br#""!!""#, &mut scratch, 0),
         Err(PayloadError::NotBase64(_))
     ));
     let not_utf8 = format!("\"{}\"", STANDARD.encode([0xc3]));
-    assert_eq!(decode_raw_base64_at(&not_utf8, &mut scratch, 0), Ok(1));
+    assert_eq!(
+        decode_raw_base64_at(not_utf8.as_bytes(), &mut scratch, 0),
+        Ok(1)
+    );
     assert_eq!(scratch[0], 0xc3);
     let list = format!("\"{}\"", b64("[1]"));
-    assert_eq!(decode_raw_base64_at(&list, &mut scratch, 0), Ok(3));
+    assert_eq!(
+        decode_raw_base64_at(list.as_bytes(), &mut scratch, 0),
+        Ok(3)
+    );
     assert_eq!(&scratch[..3], b"[1]");
     // Decoding at an offset leaves what is before it alone.
-    assert_eq!(decode_raw_base64_at(&list, &mut scratch, 3), Ok(3));
+    assert_eq!(
+        decode_raw_base64_at(list.as_bytes(), &mut scratch, 3),
+        Ok(3)
+    );
     assert_eq!(&scratch[..6], b"[1][1]");
 }
 

@@ -10,9 +10,9 @@ use kalam_consumer_core::{decode_ack_response, DecodeError, RequestContext};
 use proptest::prelude::*;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use support::assemble::decode as decode_consume_response;
+use support::reference::RefResponse;
 
 const CTX: RequestContext<'static> = RequestContext {
     topic_id: "app.events",
@@ -37,40 +37,6 @@ fn arb_json() -> impl Strategy<Value = Value> {
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
-}
-
-/// The serde shapes the decoder used before the scanner (the reference).
-#[derive(Deserialize)]
-struct RefResponse<'a> {
-    #[serde(borrow, default)]
-    messages: Option<Vec<RefMessage<'a>>>,
-    #[serde(default)]
-    next_offset: Option<u64>,
-    #[serde(default)]
-    has_more: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct RefMessage<'a> {
-    #[serde(borrow, default, alias = "topic")]
-    topic_id: Option<&'a RawValue>,
-    #[serde(default)]
-    partition_id: Option<u32>,
-    #[serde(default)]
-    offset: Option<u64>,
-    #[serde(borrow, default, alias = "value")]
-    #[allow(dead_code)]
-    payload: Option<&'a RawValue>,
-    #[serde(borrow, default, alias = "message_id")]
-    #[allow(dead_code)]
-    key: Option<&'a RawValue>,
-    #[serde(default, alias = "ts")]
-    timestamp_ms: Option<u64>,
-    #[serde(borrow, default, alias = "username")]
-    #[allow(dead_code)]
-    user: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    op: Option<&'a RawValue>,
 }
 
 /// One field value: mostly well typed, sometimes null, sometimes anything.
@@ -218,7 +184,7 @@ proptest! {
         let body = if pretty { serde_json::to_string_pretty(&envelope).unwrap() } else { envelope.to_string() };
         // The envelope as the scanner reads it (exact u64s), and the whole shipped decode,
         // whose numbers are JS numbers (f64) and so only compared within 2^53.
-        let ours = scan_response(&body);
+        let ours = scan_response(body.as_bytes());
         let decoded = decode_consume_response(&body, &CTX);
         match reference(&body) {
             Err(true) => {
@@ -245,7 +211,7 @@ proptest! {
                     prop_assert_eq!(o.offset, m.offset);
                     prop_assert_eq!(o.timestamp_ms, m.timestamp_ms);
                     prop_assert_eq!(o.partition_id, m.partition_id);
-                    let text = |raw: Option<&str>| raw.and_then(|t| serde_json::from_str::<String>(t).ok());
+                    let text = |raw: Option<&[u8]>| raw.and_then(|t| serde_json::from_slice::<String>(t).ok());
                     prop_assert_eq!(text(o.topic_id), m.topic_id.and_then(|t| serde_json::from_str::<String>(t.get()).ok()));
                 }
                 let out = decoded.unwrap();
@@ -323,6 +289,28 @@ fn scanner_edge_cases() {
         "\"\\ud83d\\ude00\\/\"",
     ] {
         assert!(is_valid_json(text), "{text:?}");
+    }
+    // u64 bounds: up to 19 digits are read without overflow checks, 20 with them.
+    for (text, expected) in [
+        ("0", Some(0)),
+        ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+        ("18446744073709551615", Some(u64::MAX)),
+        ("18446744073709551616", None),
+        ("99999999999999999999", None),
+        ("100000000000000000000", None),
+    ] {
+        let body = format!("{{\"next_offset\":{text}}}");
+        let ours = scan_response(body.as_bytes()).map(|r| r.next_offset);
+        let reference = serde_json::from_str::<RefResponse<'_>>(&body).map(|r| r.next_offset);
+        assert_eq!(
+            reference.as_ref().ok().copied(),
+            expected.map(Some),
+            "{text}"
+        );
+        match expected {
+            Some(n) => assert_eq!(ours, Ok(Some(n))),
+            None => assert!(matches!(ours, Err(DecodeError::Shape(_))), "{text}"),
+        }
     }
     let deep = "[".repeat(200) + &"]".repeat(200);
     assert!(

@@ -3,7 +3,7 @@
 use std::rc::Rc;
 
 use js_sys::{Function, Promise, Uint8Array};
-use kalam_consumer_core::{decode_ack_response, parse_error_body, RequestContext};
+use kalam_consumer_core::{decode_ack_response, parse_error_body, DecodeError, RequestContext};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -89,9 +89,23 @@ fn network_error(error: JsValue, what: &str) -> ConsumerError {
     ConsumerError::local(code, format!("{what} failed: {message}")).with_cause(error)
 }
 
+/// The words for a 2xx body that is not UTF-8 where it is read; `detail` says where, when the
+/// consume decoder found it.
+fn not_utf8(status: u16, what: &str, detail: Option<&str>, body: &[u8]) -> ConsumerError {
+    let mut message = format!("{what} returned a body that is not UTF-8");
+    if let Some(detail) = detail {
+        message.push_str(" (");
+        message.push_str(detail);
+        message.push(')');
+    }
+    ConsumerError::invalid_response(status, message, &String::from_utf8_lossy(body))
+}
+
 impl Inner {
-    /// POSTs `body` as JSON and returns `(status, response text)` of a 2xx response; any
-    /// other outcome is an error.
+    /// POSTs `body` as JSON and returns `(status, response bytes)` of a 2xx response; any
+    /// other outcome is an error. The bytes are not checked to be UTF-8 here: the consume
+    /// decoder checks the strings it reads (`kalam_consumer_core::scan` says why), and `ack`
+    /// checks its small body whole.
     async fn post(
         &self,
         path: &str,
@@ -99,7 +113,7 @@ impl Inner {
         body: &str,
         options: Option<JsRequestOptions>,
         what: &str,
-    ) -> Result<(u16, String), ConsumerError> {
+    ) -> Result<(u16, Vec<u8>), ConsumerError> {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         let headers = match auth_header.as_deref() {
@@ -138,16 +152,7 @@ impl Inner {
             .map_err(|e| network_error(e, what))?;
         let bytes = Uint8Array::new(&buffer).to_vec();
         if (200..300).contains(&status) {
-            return String::from_utf8(bytes)
-                .map(|text| (status, text))
-                .map_err(|e| {
-                    let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                    ConsumerError::invalid_response(
-                        status,
-                        format!("{what} returned a body that is not UTF-8"),
-                        &text,
-                    )
-                });
+            return Ok((status, bytes));
         }
         let text = String::from_utf8_lossy(&bytes);
         let envelope = parse_error_body(&text);
@@ -225,7 +230,7 @@ impl KalamConsumerClient {
             require_non_empty(&request.topic_id, "topic_id")?;
             require_non_empty(&request.group_id, "group_id")?;
             let body = request.to_json();
-            let (status, text) = inner
+            let (status, bytes) = inner
                 .post(CONSUME_PATH, auth_header, &body, options, "consume")
                 .await?;
             let context = RequestContext {
@@ -233,12 +238,17 @@ impl KalamConsumerClient {
                 group_id: &request.group_id,
                 partition_id: request.partition_id,
             };
-            crate::decode::batch_to_js(&text, &context).map_err(|e| {
-                ConsumerError::invalid_response(
-                    status,
-                    format!("consume returned an invalid body: {e}"),
-                    &text,
-                )
+            crate::decode::batch_to_js(&bytes, &context).map_err(|e| {
+                match &e {
+                    DecodeError::NotUtf8(detail) => {
+                        not_utf8(status, "consume", Some(detail), &bytes)
+                    }
+                    _ => ConsumerError::invalid_response(
+                        status,
+                        format!("consume returned an invalid body: {e}"),
+                        &String::from_utf8_lossy(&bytes),
+                    ),
+                }
                 .into()
             })
         })
@@ -259,9 +269,11 @@ impl KalamConsumerClient {
             require_non_empty(&request.topic_id, "topic_id")?;
             require_non_empty(&request.group_id, "group_id")?;
             let body = request.to_json();
-            let (status, text) = inner
+            let (status, bytes) = inner
                 .post(ACK_PATH, auth_header, &body, options, "ack")
                 .await?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| not_utf8(status, "ack", None, e.as_bytes()))?;
             let ack = decode_ack_response(&text, request.upto_offset).map_err(|e| {
                 ConsumerError::invalid_response(
                     status,

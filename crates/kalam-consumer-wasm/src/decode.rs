@@ -29,13 +29,12 @@ pub fn decode_consume_response_js(
 ) -> Result<JsValue, JsValue> {
     let request = DecodeRequest::from_js(&request)?;
     let body = crate::interop::utf8_of(body);
-    let body = body.as_str();
     let context = RequestContext {
         topic_id: &request.topic_id,
         group_id: &request.group_id,
         partition_id: request.partition_id,
     };
-    batch_to_js(body, &context)
+    batch_to_js(&body, &context)
         .map_err(|e| ConsumerError::local(Code::InvalidResponse, e.to_string()).into())
 }
 
@@ -59,9 +58,10 @@ extern "C" {
 /// and decodes every payload's base64 into [`kalam_consumer_core::Columns`]; `js/assemble.js`
 /// builds the objects, parsing each payload with `JSON.parse`. A payload that turns out not to
 /// be JSON gets its `raw_payload` here, from the body (rare path, so reflection is fine).
-/// `Err` is a body that is not a consume response.
+/// `Err` is a body that is not a consume response. `body` is bytes, never checked whole to be
+/// UTF-8: the decoder checks the strings it reads (`DecodeError::NotUtf8`).
 pub(crate) fn batch_to_js(
-    body: &str,
+    body: &[u8],
     context: &RequestContext<'_>,
 ) -> Result<JsValue, DecodeError> {
     let columns = decode_consume_columns(body, context)?;

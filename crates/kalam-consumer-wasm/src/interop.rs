@@ -132,18 +132,20 @@ thread_local! {
 /// Response bodies are ASCII but for the odd key or user name, so the first try is
 /// `encodeInto` a buffer of the string's length, straight into wasm memory (no second copy);
 /// only when that does not hold it all is the string encoded whole.
-pub fn utf8_of(text: &JsString) -> String {
+///
+/// Bytes, not `String`: the consume decoder reads bytes and checks UTF-8 only in the strings it
+/// reads (`kalam_consumer_core::scan`), and a `String::from_utf8` here was a second pass over
+/// the whole body (TextEncoder output is UTF-8 anyway).
+pub fn utf8_of(text: &JsString) -> Vec<u8> {
     let units = text.length() as usize;
     let mut bytes = vec![0u8; units];
     let result = ENCODER.with(|encoder| encoder.encode_into(text, &mut bytes));
-    let bytes = if result.read() as usize == units {
+    if result.read() as usize == units {
         bytes.truncate(result.written() as usize);
         bytes
     } else {
         ENCODER.with(|encoder| encoder.encode(text)).to_vec()
-    };
-    // TextEncoder always produces UTF-8; the check is cheap and keeps this crate free of unsafe.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

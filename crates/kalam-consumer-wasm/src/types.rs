@@ -27,7 +27,7 @@ export interface WireMessage {
   payload?: unknown;
   /** Why the payload could not be decoded (bad base64, not UTF-8, not JSON, missing). */
   decode_error?: string;
-  /** The payload exactly as received, only when `decode_error` is set. */
+  /** The payload as received (invalid UTF-8 as U+FFFD), only when `decode_error` is set. */
   raw_payload?: string;
 }
 /** A decoded consume response. */

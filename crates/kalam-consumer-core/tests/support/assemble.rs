@@ -20,7 +20,7 @@ fn string(columns: &Columns, index: f64) -> Option<String> {
 
 /// The batch `assemble.js` builds from `columns` (key order included), with the
 /// `raw_payload` the wasm crate adds for payloads that turn out not to be UTF-8 or JSON.
-pub fn rebuild(columns: &Columns, body: &str) -> Value {
+pub fn rebuild(columns: &Columns, body: &[u8]) -> Value {
     let mut messages = Vec::new();
     for (index, f) in columns.fields.chunks(STRIDE).enumerate() {
         let mut m = Map::new();
@@ -75,6 +75,12 @@ pub fn rebuild(columns: &Columns, body: &str) -> Value {
 
 /// A consume response decoded the way the package does: columns, then the JS assembly.
 pub fn decode(body: &str, request: &RequestContext<'_>) -> Result<Value, DecodeError> {
+    decode_bytes(body.as_bytes(), request)
+}
+
+/// [`decode`] of a body as bytes, as `KalamConsumerClient.consume` decodes it (which may hold
+/// invalid UTF-8).
+pub fn decode_bytes(body: &[u8], request: &RequestContext<'_>) -> Result<Value, DecodeError> {
     let columns = decode_consume_columns(body, request)?;
     Ok(rebuild(&columns, body))
 }

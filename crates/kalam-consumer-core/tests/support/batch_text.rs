@@ -15,26 +15,31 @@ use serde::de::IgnoredAny;
 /// Writes a raw value that should be a string: strings as they are, anything else as a
 /// string holding its JSON text.
 fn write_stringish(out: &mut String, raw: &str) {
-    if is_raw_string(raw) {
+    if is_raw_string(raw.as_bytes()) {
         out.push_str(raw);
     } else {
         write_json_str(out, raw);
     }
 }
 
-fn write_op(out: &mut String, raw: &str) {
+fn write_op(out: &mut String, raw: &[u8]) {
     match canonical_op(raw).map(|i| OPS[i]) {
         Some(c) => {
             out.push('"');
             out.push_str(c);
             out.push('"');
         }
-        None => write_stringish(out, raw),
+        None => write_stringish(out, text(raw)),
     }
 }
 
+/// A raw value of the body as text: this reference decodes `&str` bodies only, so it always is.
+fn text(raw: &[u8]) -> &str {
+    std::str::from_utf8(raw).expect("a value of a &str body")
+}
+
 /// A payload's JSON text, or the `decode_error` text.
-fn payload_text<'b>(raw: Option<&'b str>, scratch: &'b mut Vec<u8>) -> Result<&'b str, String> {
+fn payload_text<'b>(raw: Option<&'b [u8]>, scratch: &'b mut Vec<u8>) -> Result<&'b str, String> {
     let text = match raw {
         None => return Err(PayloadError::Missing.to_string()),
         Some(raw) if is_raw_string(raw) => {
@@ -43,7 +48,7 @@ fn payload_text<'b>(raw: Option<&'b str>, scratch: &'b mut Vec<u8>) -> Result<&'
                 .map_err(|e| format!("payload is not valid UTF-8: {e}"))?
         }
         // Already JSON (§7.1: "if already an object use it").
-        Some(raw) => raw,
+        Some(raw) => text(raw),
     };
     serde_json::from_str::<IgnoredAny>(text)
         .map_err(|e| format!("payload is not valid JSON: {e}"))?;
@@ -55,7 +60,7 @@ pub fn decode_consume_response(
     body: &str,
     request: &RequestContext<'_>,
 ) -> Result<String, DecodeError> {
-    let response = scan_response(body)?;
+    let response = scan_response(body.as_bytes())?;
     let mut out = String::with_capacity(body.len());
     let mut topic_fallback = String::new();
     write_json_str(&mut topic_fallback, request.topic_id);
@@ -70,7 +75,7 @@ pub fn decode_consume_response(
         }
         out.push_str("{\"topic\":");
         match message.topic_id {
-            Some(raw) if is_raw_string(raw) => out.push_str(raw),
+            Some(raw) if is_raw_string(raw) => out.push_str(text(raw)),
             _ => out.push_str(&topic_fallback),
         }
         out.push_str(",\"group_id\":");
@@ -84,14 +89,14 @@ pub fn decode_consume_response(
         write_u64(&mut out, message.offset.unwrap_or(0));
         out.push_str(",\"key\":");
         match message.key {
-            Some(raw) => write_stringish(&mut out, raw),
+            Some(raw) => write_stringish(&mut out, text(raw)),
             None => out.push_str("null"),
         }
         out.push_str(",\"timestamp_ms\":");
         write_u64(&mut out, message.timestamp_ms.unwrap_or(0));
         if let Some(user) = message.user {
             out.push_str(",\"user\":");
-            write_stringish(&mut out, user);
+            write_stringish(&mut out, text(user));
         }
         out.push_str(",\"op\":");
         match message.op {
@@ -108,7 +113,7 @@ pub fn decode_consume_response(
                 write_json_str(&mut out, &reason);
                 if let Some(raw) = message.payload {
                     out.push_str(",\"raw_payload\":");
-                    write_stringish(&mut out, raw);
+                    write_stringish(&mut out, text(raw));
                 }
             }
         }

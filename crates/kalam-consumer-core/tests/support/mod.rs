@@ -5,3 +5,4 @@
 pub mod assemble;
 pub mod batch;
 pub mod batch_text;
+pub mod reference;
