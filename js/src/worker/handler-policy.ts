@@ -225,9 +225,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
     const context = new AttemptContext(run, 1, this.shared);
     const outcome = this.s.attempts.run(context, this.hooks.invoke, context, prepared.item, undefined);
     if (outcome instanceof Promise || outcome.kind !== 'ok') return this.processFurther(message, partition, undefined, { prepared, run, outcome, started });
-    const ms = clock() - started;
-    stats.worker.handlerMs.add(ms);
-    telemetry?.handlerTime(partition.partition, ms);
+    this.recordAttemptTime(partition, started);
     partition.tracker.finish(offset);
     stats.handled++;
     stats.attempt = 0;
@@ -246,7 +244,6 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
   ): Promise<void> {
     const { tracker, stats } = partition;
     const offset = message.offset;
-    const telemetry = this.s.telemetry;
     let ended: MessageOutcome = 'stopped';
     let endError: unknown;
     // `attempt`: 1 for the dead-letter hook of an invalid message; `tried`: handler attempts
@@ -303,9 +300,7 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
               outcome = this.s.attempts.run(context, this.hooks.invoke, context, item, undefined);
             }
             if (outcome instanceof Promise) outcome = await outcome;
-            const ms = clock() - started;
-            stats.worker.handlerMs.add(ms);
-            telemetry?.handlerTime(partition.partition, ms);
+            this.recordAttemptTime(partition, started);
             if (outcome.kind === 'ok') {
               tracker.finish(offset);
               stats.handled++;
@@ -405,6 +400,13 @@ export class HandlerPolicy<TItem> implements MessagePolicy {
       stats.attempt = 0;
       trace?.end(ended, tried, endError);
     }
+  }
+
+  /** The handler-time sample of an attempt that began at `started` (clock()): metrics and telemetry. */
+  private recordAttemptTime(partition: PartitionHandle, started: number): void {
+    const ms = clock() - started;
+    partition.stats.worker.handlerMs.add(ms);
+    this.s.telemetry?.handlerTime(partition.partition, ms);
   }
 
   /**

@@ -287,9 +287,8 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
   }
 
   private ackInBackground(): void {
-    const upto = this.tracker.committable();
-    if (upto === undefined || upto <= this.tracker.committed) return;
-    if (!this.mayCommit(upto)) return;
+    const upto = this.commitTarget();
+    if (upto === undefined || !this.mayCommit(upto)) return;
     // One attempt, never aborted by stop (like every ack); the foreground commit that follows
     // reports its failure and retries it.
     this.inFlightAck = this.sendAck(upto, this.s.stop.drain).then(
@@ -298,6 +297,12 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
         this.backgroundAckFailure = { error };
       },
     );
+  }
+
+  /** The offset an ack should name now: the committable one, when it is beyond what is committed. */
+  private commitTarget(): number | undefined {
+    const upto = this.tracker.committable();
+    return upto === undefined || upto <= this.tracker.committed ? undefined : upto;
   }
 
   /** Waits for the background ack, if one is in flight; never throws. */
@@ -310,8 +315,8 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
 
   async commit(): Promise<void> {
     await this.settleAck();
-    const upto = this.tracker.committable();
-    if (upto === undefined || upto <= this.tracker.committed) {
+    const upto = this.commitTarget();
+    if (upto === undefined) {
       // What a failed background ack covered is committed by now (learned from a probe).
       this.backgroundAckFailure = undefined;
       return;
@@ -349,8 +354,8 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
 
   /** After stop: one bounded attempt, not tied to the (aborted) stop signal. */
   private async finalCommit(): Promise<void> {
-    const upto = this.tracker.committable();
-    if (upto === undefined || upto <= this.tracker.committed) return;
+    const upto = this.commitTarget();
+    if (upto === undefined) return;
     if (!this.mayCommit(upto)) return;
     try {
       await this.sendAck(upto, AbortSignal.timeout(FINAL_COMMIT_TIMEOUT_MS));
