@@ -1,7 +1,7 @@
 // Figure 1: decode speed of 1,000-message consume responses (300 B and 3 KB CDC rows).
 //
 // Package side: `decodeConsumeResponse` from `@kalamdb/consumer/wasm` (the export consumeBatch
-// decodes with), plus the public message objects consumeBatch builds from its result. Baseline: the plain-JS path
+// decodes with), plus what consumeBatch does with its result (`toBatch`). Baseline: the plain-JS path
 // (JSON.parse of the body, Buffer.from(b64, 'base64'), JSON.parse, the same message objects).
 // A second pair runs the whole `client.consumeBatch` with an injected in-memory fetch against a
 // baseline that goes through the same fetch and then decodes in plain JS.
@@ -13,8 +13,12 @@ import { loadConsumer, loadWasm } from './lib/pkg.mjs';
 import { median } from './lib/stats.mjs';
 import { nowMs } from './lib/timing.mjs';
 import { forceGc } from './lib/gc.mjs';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const TOPIC = 'shop.orders';
+// Issue 10 raised the target of all four rows from 0.8x (issue 5) to 1.0x.
+const TARGET = 1.0;
 const REQ = { topic_id: TOPIC, group_id: 'bench-decode', partition_id: 0 };
 
 // The plain-JS baseline: what a hand-written client does with the same response text.
@@ -49,21 +53,16 @@ export function plainDecode(body, req) {
   return { messages, next_offset: parsed.next_offset ?? 0, has_more: parsed.has_more ?? false };
 }
 
-// What consumeBatch does with the wasm result (js/src/messages.ts toMessage): one public
-// message object per wire message, with the deprecated `value` alias.
-function toPublicBatch(wire) {
-  const messages = new Array(wire.messages.length);
-  for (let i = 0; i < messages.length; i++) {
-    const w = wire.messages[i];
-    const m = {
-      topic: w.topic, group_id: w.group_id, partition_id: w.partition_id, offset: w.offset,
-      key: w.key ?? null, timestamp_ms: w.timestamp_ms, op: w.op, payload: w.payload, value: w.payload,
-    };
-    if (typeof w.user === 'string') m.user = w.user;
-    if (typeof w.decode_error === 'string') { m.decode_error = w.decode_error; m.raw_payload = w.raw_payload; }
-    messages[i] = m;
-  }
-  return { messages, next_offset: wire.next_offset, has_more: wire.has_more };
+// What consumeBatch does with the wasm result: `toBatch` of js/src/messages.ts, imported from the
+// unbundled tsc output (build/tsc/, written by the same build as dist/), so this row times the
+// package's own code. It works in place: adds the deprecated `value` alias and, for an
+// undecodable payload, a typed error. Until 2026-12-03 this file rebuilt every message in a new
+// literal here, as consumeBatch did before issue 10: a second object per message that the
+// package no longer makes, charged to the package (about 5% of this row at 300 B).
+const TSC_MESSAGES = new URL('../build/tsc/messages.js', import.meta.url);
+async function loadToBatch() {
+  if (!existsSync(fileURLToPath(TSC_MESSAGES))) throw new Error('build/tsc/messages.js is missing: run node scripts/build.mjs');
+  return (await import(TSC_MESSAGES.href)).toBatch;
 }
 
 function timeSync(fn, minMs) {
@@ -129,6 +128,7 @@ function checkSame(pkgBatch, jsBatch) {
 export async function runDecode({ rounds = 7, roundMs = 250, log }) {
   const wasm = await loadWasm();
   const pkg = await loadConsumer();
+  const toPublicBatch = await loadToBatch();
   const rows = [];
   for (const [label, rowBytes] of [['300 B', 300], ['3 KB', 3000]]) {
     const body = consumeResponseBody({ topic: TOPIC, payloads: encodedPayloads(1000, rowBytes), hasMore: true });
@@ -159,7 +159,7 @@ export async function runDecode({ rounds = 7, roundMs = 250, log }) {
       rows.push(decodeRow(`decode ${label} rows: client.consumeBatch (in-memory fetch)`, r2, { bodyBytes: body.length }));
     } catch (err) {
       rows.push({ id: `decode.consumeBatch.${rowBytes}`, figure: `decode ${label} rows: client.consumeBatch (in-memory fetch)`,
-        unit: 'msg/s', value: null, baseline: null, ratio: null, target: '>= 0.8x', pass: false, error: String(err?.stack ?? err) });
+        unit: 'msg/s', value: null, baseline: null, ratio: null, target: `>= ${TARGET}x`, pass: false, error: String(err?.stack ?? err) });
     }
     await client.disconnect?.();
   }
@@ -171,8 +171,8 @@ function decodeRow(figure, r, extra) {
   const perRound = r.a.map((x, i) => x / r.b[i]);
   return {
     id: figure.replace(/[^a-z0-9]+/gi, '_').toLowerCase(),
-    figure, unit: 'msg/s', value, baseline, ratio: value / baseline, target: '>= 0.8x',
-    pass: value / baseline >= 0.8,
+    figure, unit: 'msg/s', value, baseline, ratio: value / baseline, target: `>= ${TARGET}x`,
+    pass: value / baseline >= TARGET,
     detail: { rounds_value: r.a, rounds_baseline: r.b, ratio_per_round: perRound, ...extra },
   };
 }
