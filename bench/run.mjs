@@ -35,7 +35,7 @@ const options = {
   decode: { rounds: quick ? 3 : 7, roundMs: quick ? 150 : 300 },
   throughput: { messages: quick ? 5_000 : 20_000, naiveMessages: quick ? 2_000 : 5_000, rounds: quick ? 1 : 3 },
   latency: { count: quick ? 100 : 500, spacingMs: 20 },
-  vs_plain: { messages: quick ? 20_000 : 60_000, rounds: quick ? 1 : 5 },
+  vs_plain: { messages: quick ? { 100: 20_000, 1000: 50_000 } : undefined, rounds: quick ? 1 : 5 }, // undefined: vs-plain.mjs MESSAGES_PER_RUN
   concurrency: { messages: quick ? 320 : 1_000, baselineMessages: quick ? 25 : 100, rounds: quick ? 1 : 3 },
   memory: { total: quick ? 50_000 : 200_000, warmup: quick ? 10_000 : 40_000, batchSize: 100, sampleEvery: quick ? 2_500 : 5_000 },
   fleet: { messages: quick ? 3_000 : 10_000, scalingRounds: quick ? 1 : 3, moveRounds: quick ? 1 : 3, leaseMs: 3_000 },
