@@ -7,14 +7,14 @@
 // baseline that goes through the same fetch and then decodes in plain JS.
 // Both sides alternate in short slices within each round (a full GC before each slice); the
 // figure is the median over rounds of msg/s.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { consumeResponseBody, encodedPayloads } from './lib/cdc.mjs';
 import { fakeJwt } from './lib/jwt.mjs';
 import { loadConsumer, loadWasm } from './lib/pkg.mjs';
 import { median } from './lib/stats.mjs';
 import { nowMs } from './lib/timing.mjs';
 import { forceGc } from './lib/gc.mjs';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 const TOPIC = 'shop.orders';
 // Issue 10 raised the target of all four rows from 0.8x (issue 5) to 1.0x.
@@ -128,11 +128,11 @@ function checkSame(pkgBatch, jsBatch) {
 export async function runDecode({ rounds = 7, roundMs = 250, log }) {
   const wasm = await loadWasm();
   const pkg = await loadConsumer();
-  const toPublicBatch = await loadToBatch();
+  const toBatch = await loadToBatch();
   const rows = [];
   for (const [label, rowBytes] of [['300 B', 300], ['3 KB', 3000]]) {
     const body = consumeResponseBody({ topic: TOPIC, payloads: encodedPayloads(1000, rowBytes), hasMore: true });
-    const viaWasm = () => toPublicBatch(wasm.decodeConsumeResponse(body, REQ));
+    const viaWasm = () => toBatch(wasm.decodeConsumeResponse(body, REQ));
     const viaJs = () => plainDecode(body, REQ);
     checkSame(viaWasm(), viaJs());
     log(`decode ${label}: body ${(body.length / 1e6).toFixed(2)} MB, ${rounds} rounds x ${roundMs} ms per side`);

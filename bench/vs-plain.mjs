@@ -36,6 +36,7 @@ export async function runVsPlain({ messages = MESSAGES_PER_RUN, rounds = 5, batc
     for (const batch of batches) {
       const modes = round % 2 === 0 ? ['package', 'plain'] : ['plain', 'package'];
       for (const mode of modes) {
+        if (!(messages[batch] > 0)) throw new Error(`vs_plain: no message count for batch ${batch}`);
         const run = await timeRun(mode, batch, messages[batch]);
         log(`vs_plain round ${round + 1} batch ${batch} ${mode}: ${Math.round(run.rate)} msg/s steady, ` +
           `${Math.round(run.rateFromStart)} msg/s from the start, first message after ${run.firstMs.toFixed(0)} ms`);
