@@ -101,6 +101,13 @@ fn not_utf8(status: u16, what: &str, detail: Option<&str>, body: &[u8]) -> Consu
     ConsumerError::invalid_response(status, message, &String::from_utf8_lossy(body))
 }
 
+#[wasm_bindgen(module = "/js/body.js")]
+extern "C" {
+    /// The response body's bytes, read from its stream (that file says why).
+    #[wasm_bindgen(js_name = "bodyBytes")]
+    fn body_bytes(response: &web_sys::Response) -> Promise;
+}
+
 impl Inner {
     /// POSTs `body` as JSON and returns `(status, response bytes)` of a 2xx response; any
     /// other outcome is an error. The bytes are not checked to be UTF-8 here: the consume
@@ -142,15 +149,12 @@ impl Inner {
             .map_err(|e| network_error(e, what))?;
         let response: web_sys::Response = response.unchecked_into();
         let status = response.status();
-        // Bytes, not text(): the body goes into wasm memory with one copy instead of a
-        // UTF-8 -> UTF-16 -> UTF-8 round trip.
-        let buffer_promise: Promise = response
-            .array_buffer()
-            .map_err(|e| network_error(e, what))?;
-        let buffer = JsFuture::from(buffer_promise)
+        // Bytes, not text(): the body goes into wasm memory without a UTF-8 -> UTF-16 -> UTF-8
+        // round trip; read from the stream (js/body.js says why not arrayBuffer()).
+        let bytes = JsFuture::from(body_bytes(&response))
             .await
             .map_err(|e| network_error(e, what))?;
-        let bytes = Uint8Array::new(&buffer).to_vec();
+        let bytes = bytes.unchecked_into::<Uint8Array>().to_vec();
         if (200..300).contains(&status) {
             return Ok((status, bytes));
         }
