@@ -14,9 +14,21 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const timer = setTimeout(done, Math.max(0, ms));
+    const timer = timerFor(done, ms);
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * The longest delay a timer holds: 2^31 - 1 ms, about 24.8 days. Node and browsers fire a
+ * longer one after 1 ms instead (Node also prints a TimeoutOverflowWarning), so every delay the
+ * runtime sets goes through `timerFor`, which reads a longer one, `Infinity` included, as never.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** `setTimeout(fn, ms)` (negative `ms` as 0), or no timer when `ms` is longer than a timer holds. */
+export function timerFor(fn: () => void, ms: number): ReturnType<typeof setTimeout> | undefined {
+  return ms <= MAX_TIMER_MS ? setTimeout(fn, Math.max(0, ms)) : undefined;
 }
 
 export interface LinkedSignal {
@@ -47,8 +59,8 @@ export function linkSignals(parents: Array<AbortSignal | undefined>, timeoutMs?:
     parent.addEventListener('abort', onAbort, { once: true });
     cleanups.push(() => parent.removeEventListener('abort', onAbort));
   }
-  if (timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0) {
-    const timer = setTimeout(() => {
+  if (timeoutMs !== undefined && timeoutMs > 0) {
+    const timer = timerFor(() => {
       timedOut = true;
       abort();
     }, timeoutMs);

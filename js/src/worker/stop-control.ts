@@ -1,3 +1,5 @@
+import { timerFor } from '../timing.js';
+
 /**
  * The two stages of stopping a worker. `halt` fires at once: no new fetch, no new attempt,
  * sleeps end. `drain` fires `drainTimeoutMs` later: handlers still running are abandoned (their
@@ -25,7 +27,8 @@ export class StopControl {
   stop(): void {
     if (this.halted) return;
     this.haltController.abort();
-    this.drainTimer = setTimeout(() => this.drainController.abort(), this.drainTimeoutMs);
+    // No deadline (Infinity, as consumer().run has) is no timer: see timerFor.
+    this.drainTimer = timerFor(() => this.drainController.abort(), this.drainTimeoutMs);
   }
 
   /**
