@@ -28,7 +28,7 @@ export const MAX_TIMER_MS = 2_147_483_647;
 
 /** `setTimeout(fn, ms)` (negative `ms` as 0), or no timer when `ms` is longer than a timer holds. */
 export function timerFor(fn: () => void, ms: number): ReturnType<typeof setTimeout> | undefined {
-  return ms <= MAX_TIMER_MS ? setTimeout(fn, Math.max(0, ms)) : undefined;
+  return ms > MAX_TIMER_MS ? undefined : setTimeout(fn, Math.max(0, ms));
 }
 
 export interface LinkedSignal {
