@@ -7,11 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConsumerClient, Auth, runConsumer } from '@kalamdb/consumer';
-
-const fakeJwt = () => {
-  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: 'w', role: 'service', exp: Math.floor(Date.now() / 1000) + 3600 })}.sig`;
-};
+import { warningsDuring } from '../support/warnings.mjs';
 
 /** Five messages, then none; acks answer after `ackMs` unless their signal aborts first. */
 function stubFetch({ ackMs }) {
@@ -51,23 +47,9 @@ function stubFetch({ ackMs }) {
   return { fetch, acks, aborted };
 }
 
-/** Collects the process warnings emitted while `fn` runs. */
-async function warningsDuring(fn) {
-  const warnings = [];
-  const onWarning = (warning) => warnings.push(`${warning.name}: ${warning.message}`);
-  process.on('warning', onWarning);
-  try {
-    await fn();
-    await new Promise((resolve) => setTimeout(resolve, 20)); // warnings are emitted on a later tick
-  } finally {
-    process.off('warning', onWarning);
-  }
-  return warnings;
-}
-
 test('consumer().run: stop() lets the final ack land however long it takes, and warns of nothing', { timeout: 5000 }, async () => {
   const stub = stubFetch({ ackMs: 40 });
-  const client = createConsumerClient({ url: 'http://stub.invalid', authProvider: async () => Auth.jwt(fakeJwt()), fetch: stub.fetch });
+  const client = createConsumerClient({ url: 'http://stub.invalid', authProvider: async () => Auth.jwt('tok'), fetch: stub.fetch });
   const errors = [];
   const handle = client.consumer({ topic: 'app.t', group_id: 'g', start: 'earliest', batch_size: 5, auto_ack: true, partition_id: 0, on_error: (info) => errors.push(info), logger: false });
   const handled = [];
@@ -87,7 +69,7 @@ test('consumer().run: stop() lets the final ack land however long it takes, and 
 
 test('runConsumer with drainTimeoutMs: Infinity: stop waits for the running handler, then commits it', { timeout: 5000 }, async () => {
   const stub = stubFetch({ ackMs: 40 });
-  const client = createConsumerClient({ url: 'http://stub.invalid', authProvider: async () => Auth.jwt(fakeJwt()), fetch: stub.fetch });
+  const client = createConsumerClient({ url: 'http://stub.invalid', authProvider: async () => Auth.jwt('tok'), fetch: stub.fetch });
   const stop = new AbortController();
   const handled = [];
   const errors = [];

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { warningsDuring } from '../support/warnings.mjs';
 
 const tscOut = new URL('../../build/tsc/', import.meta.url);
 for (const file of ['timing.js', 'worker/stop-control.js']) {
@@ -16,20 +17,6 @@ const { MAX_TIMER_MS, sleep, linkSignals } = await import(new URL('timing.js', t
 const { StopControl } = await import(new URL('worker/stop-control.js', tscOut).href);
 
 const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs `fn`, then lets 50 ms pass; returns the process warnings emitted meanwhile. */
-async function warningsDuring(fn) {
-  const warnings = [];
-  const onWarning = (warning) => warnings.push(warning.name);
-  process.on('warning', onWarning);
-  try {
-    await fn();
-    await wait(50);
-  } finally {
-    process.off('warning', onWarning);
-  }
-  return warnings;
-}
 
 test('the limit is the largest 32-bit signed integer', () => {
   assert.equal(MAX_TIMER_MS, 2 ** 31 - 1);
