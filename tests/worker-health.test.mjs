@@ -289,3 +289,47 @@ test('OpenTelemetry: a process span per message with the messaging attributes, r
   await meterProvider.shutdown();
   await tracerProvider.shutdown();
 });
+
+test('OpenTelemetry: a poll cut short by stop is neither an error span nor a failed request', async () => {
+  const t = await setupTopic(server);
+  // The server answers a poll at once (it does not long-poll), so a stop rarely lands inside
+  // one. This fetch holds the first poll until the worker aborts it, then lets the real fetch
+  // fail on the aborted signal, so the stop lands inside a poll every time.
+  let pollSent;
+  const polling = new Promise((resolve) => { pollSent = resolve; });
+  const holdFirstPoll = async (input, init) => {
+    if (String(input).endsWith('/topics/consume') && pollSent) {
+      pollSent();
+      pollSent = undefined;
+      await new Promise((resolve) => init.signal.addEventListener('abort', resolve, { once: true }));
+    }
+    return fetch(input, init);
+  };
+  const client = clientFor(server, worker, { fetch: holdFirstPoll });
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const reader = new TestReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  const controller = new AbortController();
+  const errors = [];
+  const run = runConsumer({
+    ...fastRunOptions(), client, name: 'cut', topic: t.topic, groupId: uniqueName('g'), stopSignal: controller.signal, logger: false,
+    onError: (info) => errors.push(info),
+    telemetry: { tracer: tracerProvider.getTracer('test'), meter: meterProvider.getMeter('test') },
+    onChange: async () => {},
+  });
+  await within(5_000, polling, 'the first poll');
+  controller.abort();
+  await within(5_000, run, 'runConsumer after stopSignal');
+
+  const receive = exporter.getFinishedSpans().filter((s) => s.name === `receive ${t.topic}`);
+  assert.deepEqual(receive.map((s) => s.status), [], 'no receive span for the poll the stop ended');
+  const { resourceMetrics } = await reader.collect();
+  const durations = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).filter((m) => m.descriptor.name === 'messaging.client.operation.duration');
+  const failed = durations.flatMap((m) => m.dataPoints).filter((p) => p.attributes['error.type'] !== undefined);
+  assert.deepEqual(failed.map((p) => p.attributes), [], 'no request duration recorded as failed');
+  assert.equal(run.metrics().consume.errors, 0, 'the cut poll is no failed consume');
+  assert.deepEqual(errors, [], 'onError never heard of it');
+  await meterProvider.shutdown();
+  await tracerProvider.shutdown();
+});

@@ -250,8 +250,11 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
       const cutByStop = operation === 'receive' && this.s.stop.halted;
       if (operation === 'settle') stats.ackErrors++;
       else if (!cutByStop) stats.consumeErrors++;
-      if (!cutByStop) stats.error(describeFailure(error));
-      monitor.telemetry?.request(operation, this.s.partition, startedAt, clock() - started, { offset, error });
+      // Nor is it a request of the partition's to trace or time: the stop, not the server, ended it.
+      if (!cutByStop) {
+        stats.error(describeFailure(error));
+        monitor.telemetry?.request(operation, this.s.partition, startedAt, clock() - started, { offset, error });
+      }
       throw error;
     }
     const ms = clock() - started;
