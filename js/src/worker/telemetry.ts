@@ -154,7 +154,8 @@ export class Telemetry {
 
   /**
    * A finished consume or ack. Spans for polls that returned nothing are not made (an idle
-   * worker polls several times a second); their duration still goes to the histogram.
+   * worker polls several times a second); their duration still goes to the histogram. A poll
+   * cut short by stop never gets here: the partition loop's `timed` keeps it out.
    */
   request(operation: 'receive' | 'settle', partition: number, startedAt: number, ms: number, detail: { count?: number; offset?: number; error?: unknown }): void {
     const error = detail.error;
