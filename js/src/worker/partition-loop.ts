@@ -246,15 +246,13 @@ export class PartitionLoop implements PartitionHandle, PartitionView {
     try {
       result = await request;
     } catch (error) {
-      // A poll cut short by stop is no error of the partition's (an ack is never cut by stop).
-      const cutByStop = operation === 'receive' && this.s.stop.halted;
+      // A poll cut short by stop is no failure of the partition's: the stop, not the server,
+      // ended it, so it is not counted, reported, traced or timed. (An ack is never cut by stop.)
+      if (operation === 'receive' && this.s.stop.halted) throw error;
       if (operation === 'settle') stats.ackErrors++;
-      else if (!cutByStop) stats.consumeErrors++;
-      // Nor is it a request of the partition's to trace or time: the stop, not the server, ended it.
-      if (!cutByStop) {
-        stats.error(describeFailure(error));
-        monitor.telemetry?.request(operation, this.s.partition, startedAt, clock() - started, { offset, error });
-      }
+      else stats.consumeErrors++;
+      stats.error(describeFailure(error));
+      monitor.telemetry?.request(operation, this.s.partition, startedAt, clock() - started, { offset, error });
       throw error;
     }
     const ms = clock() - started;
