@@ -201,7 +201,7 @@ fn stringish_lossy(raw: &[u8]) -> Cow<'_, str> {
 /// `raw`, a value of `body`, as text for the string table; invalid UTF-8 fails the response
 /// (see the module docs), with the body position of the first bad byte.
 fn text<'a>(body: &[u8], raw: &'a [u8]) -> Result<&'a str, DecodeError> {
-    std::str::from_utf8(raw).map_err(|e| not_utf8(offset_in(body, raw) + e.valid_up_to()))
+    std::str::from_utf8(raw).map_err(|e| not_utf8(scan::offset_in(body, raw) + e.valid_up_to()))
 }
 
 /// The error of [`text`], out of line (it is inlined at each of its callers).
@@ -209,11 +209,6 @@ fn text<'a>(body: &[u8], raw: &'a [u8]) -> Result<&'a str, DecodeError> {
 #[inline(never)]
 fn not_utf8(at: usize) -> DecodeError {
     DecodeError::from_scan(ScanError::NotUtf8(at))
-}
-
-/// Where `raw`, a slice of `body`, starts in it: a pointer difference.
-fn offset_in(body: &[u8], raw: &[u8]) -> usize {
-    raw.as_ptr() as usize - body.as_ptr() as usize
 }
 
 /// The string index of `raw`, reusing the previous message's when the raw bytes are the same
@@ -358,7 +353,7 @@ pub fn decode_consume_columns(
         columns
             .raw_payloads
             .push(message.payload.map_or(0..0, |raw| {
-                let at = offset_in(body, raw);
+                let at = scan::offset_in(body, raw);
                 at..at + raw.len()
             }));
     }

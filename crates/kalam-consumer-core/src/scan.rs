@@ -114,9 +114,8 @@ impl<'a> Scanner<'a> {
     /// value's JSON text): its bytes must be UTF-8, else [`ScanError::NotUtf8`].
     pub(crate) fn text_value(&mut self) -> Result<&'a str, ScanError> {
         self.skip_ws();
-        let start = self.pos;
         let raw = self.value()?;
-        std::str::from_utf8(raw).map_err(|e| ScanError::NotUtf8(start + e.valid_up_to()))
+        utf8_in(self.bytes, raw)
     }
 
     fn value_at(&mut self, depth: usize) -> Result<&'a [u8], ScanError> {
@@ -298,7 +297,7 @@ impl<'a> Scanner<'a> {
             let inner = &raw[1..raw.len() - 1];
             let unescaped;
             let key = if inner.contains(&b'\\') {
-                unescaped = unescape_key(raw, start)?;
+                unescaped = unescape_key(self.bytes, raw)?;
                 unescaped.as_bytes()
             } else {
                 inner
@@ -330,12 +329,9 @@ impl<'a> Scanner<'a> {
     /// object compile to a byte-by-byte decision tree. Out of line: it has several callers.
     #[inline(never)]
     pub(crate) fn key_text<'k>(&self, key: &'k [u8]) -> Result<&'k str, ScanError> {
-        std::str::from_utf8(key).map_err(|e| {
-            // Only a key borrowed from the body can fail (an unescaped one was checked), so
-            // its position is a pointer difference.
-            let at = (key.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
-            ScanError::NotUtf8(at + e.valid_up_to())
-        })
+        // Only a key borrowed from the body can fail (an unescaped one was checked as text), so
+        // the position `utf8_in` computes on failure is always one in the body.
+        utf8_in(self.bytes, key)
     }
 
     /// Walks an array whose `[` is next; `item` must consume each element.
@@ -362,15 +358,28 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// An escaped key's content (`raw` with its quotes, at `start` in the body), which must be
-/// UTF-8 since unescaping needs text; a lone surrogate escape reads as "" (no field has that
-/// name). Out of line and cold: [`Scanner::object`] is instantiated once per caller, and keys
-/// with escapes are rare.
+/// An escaped key's content (`raw`, a slice of `body`, with its quotes), which must be UTF-8
+/// since unescaping needs text; a lone surrogate escape reads as "" (no field has that name).
+/// Out of line and cold: [`Scanner::object`] is instantiated once per caller, and keys with
+/// escapes are rare.
 #[cold]
 #[inline(never)]
-fn unescape_key(raw: &[u8], start: usize) -> Result<Cow<'_, str>, ScanError> {
-    let text = std::str::from_utf8(raw).map_err(|e| ScanError::NotUtf8(start + e.valid_up_to()))?;
-    Ok(unescape(text).unwrap_or(Cow::Borrowed("")))
+fn unescape_key<'r>(body: &[u8], raw: &'r [u8]) -> Result<Cow<'r, str>, ScanError> {
+    Ok(unescape(utf8_in(body, raw)?).unwrap_or(Cow::Borrowed("")))
+}
+
+/// `raw`, a slice of `body`, as text; if it is not UTF-8, [`ScanError::NotUtf8`] at the body
+/// position of its first invalid byte. The scanner's own checks (see the module docs); the
+/// consume decoder's per-message strings use the same rule with an out-of-line error of its
+/// own (`columns::text`: through this function the module grew by 110 bytes).
+#[inline]
+pub(crate) fn utf8_in<'r>(body: &[u8], raw: &'r [u8]) -> Result<&'r str, ScanError> {
+    std::str::from_utf8(raw).map_err(|e| ScanError::NotUtf8(offset_in(body, raw) + e.valid_up_to()))
+}
+
+/// Where `raw`, a slice of `body`, starts in it: a pointer difference.
+pub(crate) fn offset_in(body: &[u8], raw: &[u8]) -> usize {
+    raw.as_ptr() as usize - body.as_ptr() as usize
 }
 
 /// The first position at or after `at` holding `"`, `\` or a control character (or the
