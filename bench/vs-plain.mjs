@@ -30,13 +30,14 @@ const TARGET = 0.9;
 const MESSAGES_PER_RUN = { 100: 60_000, 1000: 200_000 };
 
 export async function runVsPlain({ messages = MESSAGES_PER_RUN, rounds = 5, batches = [100, 1000], log }) {
+  // Checked before any run, not after minutes of them.
+  for (const batch of batches) if (!(messages[batch] > 0)) throw new Error(`vs_plain: no message count for batch ${batch}`);
   const runs = new Map();
   const add = (key, value) => runs.set(key, [...(runs.get(key) ?? []), value]);
   for (let round = 0; round < rounds; round++) {
     for (const batch of batches) {
       const modes = round % 2 === 0 ? ['package', 'plain'] : ['plain', 'package'];
       for (const mode of modes) {
-        if (!(messages[batch] > 0)) throw new Error(`vs_plain: no message count for batch ${batch}`);
         const run = await timeRun(mode, batch, messages[batch]);
         log(`vs_plain round ${round + 1} batch ${batch} ${mode}: ${Math.round(run.rate)} msg/s steady, ` +
           `${Math.round(run.rateFromStart)} msg/s from the start, first message after ${run.firstMs.toFixed(0)} ms`);
