@@ -202,19 +202,30 @@ class TestReader extends MetricReader {
   async onShutdown() {}
 }
 
-test('OpenTelemetry: a process span per message with the messaging attributes, receive and settle spans, and the metrics as instruments', async () => {
-  const t = await topicWithRows(3);
-  const group = uniqueName('g');
+/** A tracer and meter from the OpenTelemetry SDK that keep what they record, for assertions. */
+function recordingTelemetry() {
   const exporter = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const reader = new TestReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
+  return {
+    telemetry: { tracer: tracerProvider.getTracer('test'), meter: meterProvider.getMeter('test') },
+    spans: () => exporter.getFinishedSpans(),
+    collect: () => reader.collect(),
+    shutdown: () => Promise.all([meterProvider.shutdown(), tracerProvider.shutdown()]),
+  };
+}
+
+test('OpenTelemetry: a process span per message with the messaging attributes, receive and settle spans, and the metrics as instruments', async () => {
+  const t = await topicWithRows(3);
+  const group = uniqueName('g');
+  const otel = recordingTelemetry();
   const controller = new AbortController();
   const attempts = new Map();
   const run = runConsumer({
     ...fastRunOptions(), client: clientFor(server, worker), name: 'traced', topic: t.topic, groupId: group, stopSignal: controller.signal, logger: false,
     retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 5 },
-    telemetry: { tracer: tracerProvider.getTracer('test'), meter: meterProvider.getMeter('test') },
+    telemetry: otel.telemetry,
     onChange: async (_ctx, change) => {
       const n = (attempts.get(change.offset) ?? 0) + 1;
       attempts.set(change.offset, n);
@@ -230,7 +241,7 @@ test('OpenTelemetry: a process span per message with the messaging attributes, r
   }
   await within(15_000, run, 'runConsumer after stopSignal');
 
-  const spans = exporter.getFinishedSpans();
+  const spans = otel.spans();
   const processSpans = spans.filter((s) => s.name === `process ${t.topic}`).sort((a, b) => a.attributes['messaging.kalamdb.offset'] - b.attributes['messaging.kalamdb.offset']);
   assert.equal(processSpans.length, 3, `one process span per message (${spans.map((s) => s.name).join(', ')})`);
   for (const [i, span] of processSpans.entries()) {
@@ -269,7 +280,7 @@ test('OpenTelemetry: a process span per message with the messaging attributes, r
   assert.equal(settle.at(-1).attributes['messaging.kalamdb.offset'], 2, 'the ack of the batch names its last offset');
   assert.equal(settle.at(-1).attributes['messaging.operation.type'], 'settle');
 
-  const { resourceMetrics } = await reader.collect();
+  const { resourceMetrics } = await otel.collect();
   const metrics = new Map(resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).map((m) => [m.descriptor.name, m]));
   const value = (name) => metrics.get(name)?.dataPoints.reduce((sum, p) => sum + p.value, 0);
   assert.equal(value('messaging.client.consumed.messages'), 3);
@@ -286,8 +297,7 @@ test('OpenTelemetry: a process span per message with the messaging attributes, r
   assert.equal(processDuration.dataPoints.reduce((n, p) => n + p.value.count, 0), 5, 'one duration per attempt: 1 + 2 + 2');
   const operations = metrics.get('messaging.client.operation.duration').dataPoints.map((p) => p.attributes['messaging.operation.name']);
   assert.ok(operations.includes('receive') && operations.includes('settle'), `request durations by operation: ${operations}`);
-  await meterProvider.shutdown();
-  await tracerProvider.shutdown();
+  await otel.shutdown();
 });
 
 test('OpenTelemetry: a poll cut short by stop is neither an error span nor a failed request', async () => {
@@ -306,30 +316,26 @@ test('OpenTelemetry: a poll cut short by stop is neither an error span nor a fai
     return fetch(input, init);
   };
   const client = clientFor(server, worker, { fetch: holdFirstPoll });
-  const exporter = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const reader = new TestReader();
-  const meterProvider = new MeterProvider({ readers: [reader] });
+  const otel = recordingTelemetry();
   const controller = new AbortController();
   const errors = [];
   const run = runConsumer({
     ...fastRunOptions(), client, name: 'cut', topic: t.topic, groupId: uniqueName('g'), stopSignal: controller.signal, logger: false,
     onError: (info) => errors.push(info),
-    telemetry: { tracer: tracerProvider.getTracer('test'), meter: meterProvider.getMeter('test') },
+    telemetry: otel.telemetry,
     onChange: async () => {},
   });
   await within(5_000, polling, 'the first poll');
   controller.abort();
   await within(5_000, run, 'runConsumer after stopSignal');
 
-  const receive = exporter.getFinishedSpans().filter((s) => s.name === `receive ${t.topic}`);
+  const receive = otel.spans().filter((s) => s.name === `receive ${t.topic}`);
   assert.deepEqual(receive.map((s) => s.status), [], 'no receive span for the poll the stop ended');
-  const { resourceMetrics } = await reader.collect();
+  const { resourceMetrics } = await otel.collect();
   const durations = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).filter((m) => m.descriptor.name === 'messaging.client.operation.duration');
   const failed = durations.flatMap((m) => m.dataPoints).filter((p) => p.attributes['error.type'] !== undefined);
   assert.deepEqual(failed.map((p) => p.attributes), [], 'no request duration recorded as failed');
   assert.equal(run.metrics().consume.errors, 0, 'the cut poll is no failed consume');
   assert.deepEqual(errors, [], 'onError never heard of it');
-  await meterProvider.shutdown();
-  await tracerProvider.shutdown();
+  await otel.shutdown();
 });
